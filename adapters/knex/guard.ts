@@ -1,0 +1,32 @@
+import type { Repositories } from '../../src/ports.js';
+import { mapStorageError } from './errors.js';
+import type { TableNames } from './tables.js';
+
+type AnyMethod = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Wraps every repository method so it first awaits `before` (lazy migrations) and
+ * reports driver failures as the port's StorageConflictError / StorageUnavailableError.
+ */
+export function guardRepositories(
+  repositories: Repositories,
+  tables: TableNames,
+  before?: () => Promise<void>,
+): Repositories {
+  const guarded: Record<string, Record<string, AnyMethod>> = {};
+  for (const [repoName, repo] of Object.entries(repositories) as Array<[string, Record<string, AnyMethod>]>) {
+    const methods: Record<string, AnyMethod> = {};
+    for (const [methodName, method] of Object.entries(repo)) {
+      methods[methodName] = async (...args) => {
+        try {
+          if (before) await before();
+          return await method(...args);
+        } catch (err) {
+          throw mapStorageError(err, tables);
+        }
+      };
+    }
+    guarded[repoName] = methods;
+  }
+  return guarded as unknown as Repositories;
+}

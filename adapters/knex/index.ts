@@ -1,0 +1,90 @@
+import type { Knex } from 'knex';
+import type { Repositories, StorageAdapter } from '../../src/ports.js';
+import { openConnection, type KnexStorageConfig } from './connection.js';
+import { mapStorageError } from './errors.js';
+import { guardRepositories } from './guard.js';
+import { runMigrations } from './migrations/index.js';
+import { createRepositories } from './repositories/index.js';
+import { tableNames } from './tables.js';
+
+export type { KnexStorageConfig } from './connection.js';
+
+export interface KnexStorageOptions {
+  /** Prepended to every table name, the migration tables included. Default 'auth_'. */
+  tablePrefix?: string;
+  /**
+   * Run pending migrations before the first repository call (and in init()).
+   * Default true. Set false to migrate once at deploy time with `migrate()`.
+   */
+  autoMigrate?: boolean;
+}
+
+export interface KnexStorage extends StorageAdapter {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Applies the bundled migrations that have not run yet. Idempotent. */
+  migrate(): Promise<void>;
+  readonly knex: Knex;
+  readonly tablePrefix: string;
+}
+
+export function createKnexStorage(config?: KnexStorageConfig, options: KnexStorageOptions = {}): KnexStorage {
+  const tablePrefix = options.tablePrefix ?? 'auth_';
+  const tables = tableNames(tablePrefix);
+  const autoMigrate = options.autoMigrate ?? true;
+  const { knex, owned } = openConnection(config);
+
+  const migrate = async (): Promise<void> => {
+    try {
+      await runMigrations(knex, tables);
+    } catch (err) {
+      throw mapStorageError(err, tables);
+    }
+  };
+
+  // Shared by concurrent first calls; forgotten on failure so a database that was
+  // briefly unreachable at startup does not fail every later call.
+  let migrated: Promise<void> | undefined;
+  const ready = async (): Promise<void> => {
+    if (!autoMigrate) return;
+    migrated ??= migrate().catch((err: unknown) => {
+      migrated = undefined;
+      throw err;
+    });
+    return migrated;
+  };
+
+  const repositories = guardRepositories(createRepositories(knex, tables), tables, ready);
+
+  return {
+    ...repositories,
+    knex,
+    tablePrefix,
+    migrate,
+    init: ready,
+
+    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      // Errors thrown by fn are the caller's and pass through untouched; only the
+      // transaction's own failures (begin, commit) are storage errors.
+      let failure: { error: unknown } | undefined;
+      try {
+        await ready();
+        return await knex.transaction(async (trx) => {
+          try {
+            return await fn(guardRepositories(createRepositories(trx, tables), tables));
+          } catch (error) {
+            failure = { error };
+            throw error;
+          }
+        });
+      } catch (err) {
+        if (failure && failure.error === err) throw err;
+        throw mapStorageError(err, tables);
+      }
+    },
+
+    async close() {
+      if (owned) await knex.destroy();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { Knex } from 'knex';
+import type { Repositories } from '../../../src/ports.js';
+import type { TableNames } from '../tables.js';
+import { invitationRepository } from './invitations.js';
+import { membershipRepository } from './memberships.js';
+import { orgRepository } from './orgs.js';
+import { refreshTokenRepository } from './refresh-tokens.js';
+import { revocationRepository } from './revocations.js';
+import { userRepository } from './users.js';
+
+/** Repositories running their queries on `db`, which may be a transaction. */
+export function createRepositories(db: Knex, tables: TableNames): Repositories {
+  return {
+    users: userRepository(db, tables),
+    orgs: orgRepository(db, tables),
+    memberships: membershipRepository(db, tables),
+    invitations: invitationRepository(db, tables),
+    refreshTokens: refreshTokenRepository(db, tables),
+    revocations: revocationRepository(db, tables),
+  };
+}

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { RevocationRepository } from '../../../src/ports.js';
+import { fromRevocationRow, toNumber, type RevocationRow } from '../rows.js';
+import type { TableNames } from '../tables.js';
+
+// The cursor is the highest `seq` seen, as a decimal string.
+function parseCursor(cursor: string): number {
+  const seq = /^\d{1,16}$/.test(cursor) ? Number(cursor) : NaN;
+  if (!Number.isSafeInteger(seq)) throw new TypeError(`invalid revocation cursor ${JSON.stringify(cursor)}`);
+  return seq;
+}
+
+export function revocationRepository(db: Knex, t: TableNames): RevocationRepository {
+  return {
+    async add(revocation) {
+      await db(t.revocations).insert({
+        kind: revocation.kind,
+        key: revocation.key,
+        expires_at: revocation.expiresAt,
+        created_at: revocation.createdAt,
+      });
+    },
+
+    async listActive(now) {
+      // Read the cursor first and bound the list by it: an entry added in between is
+      // then delivered once, by the next listSince, rather than missed or repeated.
+      const top = await db(t.revocations).max({ seq: 'seq' }).first();
+      const cursor = top?.seq == null ? 0 : toNumber(top.seq as number | string);
+      const rows = await db<RevocationRow>(t.revocations)
+        .where('seq', '<=', cursor)
+        .where('expires_at', '>', now)
+        .orderBy('seq');
+      return { entries: rows.map(fromRevocationRow), cursor: String(cursor) };
+    },
+
+    async listSince(cursor) {
+      const after = parseCursor(cursor);
+      const rows = await db<RevocationRow>(t.revocations).where('seq', '>', after).orderBy('seq');
+      const last = rows.at(-1);
+      return {
+        entries: rows.map(fromRevocationRow),
+        cursor: last ? String(toNumber(last.seq)) : cursor,
+      };
+    },
+
+    async purgeExpired(now) {
+      return db(t.revocations).where('expires_at', '<=', now).delete();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { Knex } from 'knex';
+import type { NewUser, UserRecord, UserRepository } from '../../../src/ports.js';
+import { fromUserRow, toUserRow, type UserRow } from '../rows.js';
+import type { TableNames } from '../tables.js';
+
+export function userRepository(db: Knex, t: TableNames): UserRepository {
+  return {
+    async create(user: NewUser): Promise<UserRecord> {
+      await db(t.users).insert(toUserRow(user));
+      return { ...user };
+    },
+
+    async findById(id) {
+      const row = await db<UserRow>(t.users).where({ id }).first();
+      return row ? fromUserRow(row) : null;
+    },
+
+    async findByEmail(email) {
+      const row = await db<UserRow>(t.users).where({ email }).first();
+      return row ? fromUserRow(row) : null;
+    },
+
+    async updatePasswordHash(id, passwordHash) {
+      await db(t.users).where({ id }).update({ password_hash: passwordHash });
+    },
+  };
+}

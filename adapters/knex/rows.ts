@@ -1,0 +1,203 @@
+import type {
+  InvitationRecord,
+  MembershipRecord,
+  OrgRecord,
+  RefreshTokenRecord,
+  RevocationKind,
+  RevocationRecord,
+  Role,
+  UserRecord,
+} from '../../src/ports.js';
+
+// Row shapes as the database returns them. bigint columns arrive as numbers from
+// SQLite and as strings from PostgreSQL, hence `Big`.
+type Big = number | string;
+
+export interface UserRow {
+  id: string;
+  email: string;
+  username: string | null;
+  username_key: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  password_hash: string | null;
+  created_at: Big;
+}
+
+export interface OrgRow {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  created_at: Big;
+}
+
+export interface MembershipRow {
+  user_id: string;
+  org_id: string;
+  role: string;
+  created_at: Big;
+}
+
+export interface InvitationRow {
+  id: string;
+  org_id: string;
+  code_hash: string;
+  role: string;
+  email: string | null;
+  expires_at: Big;
+  created_by: string;
+  created_at: Big;
+  used_at: Big | null;
+  used_by: string | null;
+  revoked_at: Big | null;
+}
+
+export interface RefreshTokenRow {
+  id_hash: string;
+  family_id: string;
+  user_id: string;
+  org_id: string | null;
+  expires_at: Big;
+  family_expires_at: Big;
+  created_at: Big;
+  used_at: Big | null;
+  revoked_at: Big | null;
+}
+
+export interface RevocationRow {
+  seq: Big;
+  kind: string;
+  key: string;
+  expires_at: Big;
+  created_at: Big;
+}
+
+export function toNumber(value: Big): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function toNullableNumber(value: Big | null): number | null {
+  return value === null ? null : toNumber(value);
+}
+
+export function usernameKey(username: string | null): string | null {
+  return username === null ? null : username.toLowerCase();
+}
+
+export function toUserRow(user: UserRecord): UserRow {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    username_key: usernameKey(user.username),
+    first_name: user.firstName,
+    last_name: user.lastName,
+    password_hash: user.passwordHash,
+    created_at: user.createdAt,
+  };
+}
+
+export function fromUserRow(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    passwordHash: row.password_hash,
+    createdAt: toNumber(row.created_at),
+  };
+}
+
+export function toOrgRow(org: OrgRecord): OrgRow {
+  return { id: org.id, name: org.name, slug: org.slug, description: org.description, created_at: org.createdAt };
+}
+
+export function fromOrgRow(row: OrgRow): OrgRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    slug: row.slug,
+    description: row.description,
+    createdAt: toNumber(row.created_at),
+  };
+}
+
+export function fromMembershipRow(row: MembershipRow): MembershipRecord {
+  return {
+    userId: row.user_id,
+    orgId: row.org_id,
+    role: row.role as Role,
+    createdAt: toNumber(row.created_at),
+  };
+}
+
+export function toInvitationRow(invitation: InvitationRecord): InvitationRow {
+  return {
+    id: invitation.id,
+    org_id: invitation.orgId,
+    code_hash: invitation.codeHash,
+    role: invitation.role,
+    email: invitation.email,
+    expires_at: invitation.expiresAt,
+    created_by: invitation.createdBy,
+    created_at: invitation.createdAt,
+    used_at: invitation.usedAt,
+    used_by: invitation.usedBy,
+    revoked_at: invitation.revokedAt,
+  };
+}
+
+export function fromInvitationRow(row: InvitationRow): InvitationRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    codeHash: row.code_hash,
+    role: row.role as Role,
+    email: row.email,
+    expiresAt: toNumber(row.expires_at),
+    createdBy: row.created_by,
+    createdAt: toNumber(row.created_at),
+    usedAt: toNullableNumber(row.used_at),
+    usedBy: row.used_by,
+    revokedAt: toNullableNumber(row.revoked_at),
+  };
+}
+
+export function toRefreshTokenRow(token: RefreshTokenRecord): RefreshTokenRow {
+  return {
+    id_hash: token.idHash,
+    family_id: token.familyId,
+    user_id: token.userId,
+    org_id: token.orgId,
+    expires_at: token.expiresAt,
+    family_expires_at: token.familyExpiresAt,
+    created_at: token.createdAt,
+    used_at: token.usedAt,
+    revoked_at: token.revokedAt,
+  };
+}
+
+export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
+  return {
+    idHash: row.id_hash,
+    familyId: row.family_id,
+    userId: row.user_id,
+    orgId: row.org_id,
+    expiresAt: toNumber(row.expires_at),
+    familyExpiresAt: toNumber(row.family_expires_at),
+    createdAt: toNumber(row.created_at),
+    usedAt: toNullableNumber(row.used_at),
+    revokedAt: toNullableNumber(row.revoked_at),
+  };
+}
+
+export function fromRevocationRow(row: RevocationRow): RevocationRecord {
+  return {
+    kind: row.kind as RevocationKind,
+    key: row.key,
+    expiresAt: toNumber(row.expires_at),
+    createdAt: toNumber(row.created_at),
+  };
+}

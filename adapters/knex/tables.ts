@@ -1,0 +1,32 @@
+/** Every table the adapter owns, named once from the configured prefix. */
+export interface TableNames {
+  users: string;
+  orgs: string;
+  memberships: string;
+  invitations: string;
+  refreshTokens: string;
+  revocations: string;
+  migrations: string;
+}
+
+// Prefixes end up inside index names too; PostgreSQL truncates identifiers at 63
+// bytes, so a long or exotic prefix would fail in ways that are hard to trace.
+const PREFIX_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,29}$|^$/;
+
+export function tableNames(prefix: string): TableNames {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new TypeError(
+      `invalid tablePrefix ${JSON.stringify(prefix)}: use up to 30 letters, digits or underscores, not starting with a digit`,
+    );
+  }
+  return {
+    users: `${prefix}users`,
+    orgs: `${prefix}orgs`,
+    memberships: `${prefix}memberships`,
+    invitations: `${prefix}invitations`,
+    refreshTokens: `${prefix}refresh_tokens`,
+    revocations: `${prefix}revocations`,
+    // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
+    migrations: `${prefix}migrations`,
+  };
+}

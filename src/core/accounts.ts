@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { AuthError } from '../errors.js';
+import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from '../ports.js';
+import type { CoreContext } from './context.js';
+import { mapConflicts } from './conflicts.js';
+import type { Invitations } from './invitations.js';
+import type { Sessions, TokenPair } from './sessions.js';
+
+export interface OrgInput {
+  name: string;
+  slug: string;
+  description?: string | null;
+}
+
+/** Create a new org (the user becomes its owner) or join one with an invitation code. */
+export type OrgChoice = { action: 'create'; org: OrgInput } | { action: 'join'; invitationCode: string };
+
+export interface SignupInput {
+  email: string;
+  password: string;
+  username?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+}
+
+export interface Account {
+  user: UserRecord;
+  org: OrgRecord | null;
+  role: Role | null;
+}
+
+export type SignInResult = { kind: 'tokens'; user: UserRecord; tokens: TokenPair };
+
+export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations: Invitations) {
+  const { storage, passwords, clock, throttle, logger } = ctx;
+
+  /** Makes the org (with the user as owner) or consumes the invitation, on the given transaction. */
+  async function enterOrg(tx: Repositories, user: UserRecord, choice: OrgChoice): Promise<{ org: OrgRecord; membership: MembershipRecord }> {
+    const now = clock.now();
+    if (choice.action === 'join') {
+      const membership = await invitations.accept(tx, choice.invitationCode, user);
+      const org = await tx.orgs.findById(membership.orgId);
+      if (!org) throw new AuthError('invitation_invalid', 'the invitation points to an organization that no longer exists');
+      return { org, membership };
+    }
+    const org = await mapConflicts(() =>
+      tx.orgs.create({ id: randomUUID(), name: choice.org.name, slug: choice.org.slug, description: choice.org.description ?? null, createdAt: now }),
+    );
+    const membership = await tx.memberships.add({ userId: user.id, orgId: org.id, role: 'owner', createdAt: now });
+    return { org, membership };
+  }
+
+  /** Creates the user and their first membership in one transaction: all of it, or nothing. */
+  async function signup(input: SignupInput, choice: OrgChoice): Promise<Account> {
+    const passwordHash = await passwords.hash(input.password);
+    return storage.transaction(async (tx) => {
+      const user = await mapConflicts(() =>
+        tx.users.create({
+          id: randomUUID(),
+          email: input.email,
+          username: input.username ?? null,
+          firstName: input.firstName ?? null,
+          lastName: input.lastName ?? null,
+          passwordHash,
+          createdAt: clock.now(),
+        }),
+      );
+      const { org, membership } = await enterOrg(tx, user, choice);
+      return { user, org, role: membership.role };
+    });
+  }
+
+  /**
+   * Checks email and password. Unknown emails are verified against a dummy hash so
+   * that they cost the same time and get the same answer as a wrong password.
+   */
+  async function verifyPassword(email: string, password: string, ip?: string): Promise<UserRecord> {
+    await throttle.check(email, ip);
+    const user = await storage.users.findByEmail(email);
+    const hash = user?.passwordHash ?? (await passwords.dummyHash());
+    const ok = await passwords.verify(password, hash);
+    if (!user || user.passwordHash === null || !ok) {
+      await throttle.failed(email, ip);
+      throw new AuthError('invalid_credentials', 'wrong email or password');
+    }
+    await throttle.succeeded(email);
+    if (passwords.needsRehash(user.passwordHash)) {
+      try {
+        await storage.users.updatePasswordHash(user.id, await passwords.hash(password));
+      } catch (err) {
+        // The sign-in itself succeeded; a failed upgrade is retried next time.
+        logger.warn('gatehouse: could not rehash a password', { userId: user.id, error: (err as Error).message });
+      }
+    }
+    return user;
+  }
+
+  async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
+    const user = await verifyPassword(email, password, ip);
+    return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+  }
+
+  /** The user with the org a token is scoped to and their current role there. */
+  async function describe(userId: string, orgId: string | null): Promise<Account> {
+    const user = await storage.users.findById(userId);
+    if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
+    if (orgId === null) return { user, org: null, role: null };
+    const [membership, org] = await Promise.all([storage.memberships.find(userId, orgId), storage.orgs.findById(orgId)]);
+    if (!membership || !org) return { user, org: null, role: null };
+    return { user, org, role: membership.role };
+  }
+
+  return { signup, verifyPassword, signin, describe, enterOrg };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;

@@ -1,0 +1,25 @@
+import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from '../ports.js';
+import type { RevocationCache } from './revocation-cache.js';
+import type { SigninThrottle } from './throttle.js';
+
+/** Lifetimes and limits, resolved from the options (all in seconds). */
+export interface CoreConfig {
+  accessTtl: number;
+  refreshTtl: number;
+  /** Absolute lifetime of a refresh family: rotation never extends a session past it. */
+  sessionMaxAge: number;
+  invitationTtl: number;
+  invitationMaxTtl: number;
+}
+
+/** What every core service is given. Nothing in here knows about HTTP. */
+export interface CoreContext {
+  storage: StorageAdapter;
+  tokens: TokenIssuer;
+  passwords: PasswordHasher;
+  clock: Clock;
+  logger: Logger;
+  throttle: SigninThrottle;
+  revocations: RevocationCache;
+  config: CoreConfig;
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { AuthError } from '../errors.js';
+import type { InvitationRecord, MembershipRecord, Repositories, Role, UserRecord } from '../ports.js';
+import type { CoreContext } from './context.js';
+import { mapConflicts } from './conflicts.js';
+import { atLeast } from './roles.js';
+import { randomSecret, sha256Hex } from './secrets.js';
+import { requireRole } from './membership-checks.js';
+
+export interface NewInvitationInput {
+  email?: string | null;
+  role?: Role;
+  expiresInHours?: number;
+}
+
+/** An invitation as just created: the only time its code is visible. */
+export interface CreatedInvitation {
+  invitation: InvitationRecord;
+  code: string;
+}
+
+export function createInvitations(ctx: CoreContext) {
+  const { storage, clock, config } = ctx;
+
+  async function create(actorId: string, orgId: string, input: NewInvitationInput): Promise<CreatedInvitation> {
+    const actor = await requireRole(storage, actorId, orgId, 'admin');
+    const role = input.role ?? 'member';
+    if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot invite with role ${role}`);
+    const hours = input.expiresInHours ?? config.invitationTtl / 3600;
+    if (hours * 3600 > config.invitationMaxTtl) {
+      throw new AuthError('invalid_request', `expiresInHours must be at most ${config.invitationMaxTtl / 3600}`, {
+        errors: [{ path: 'expiresInHours', message: `must be at most ${config.invitationMaxTtl / 3600}` }],
+      });
+    }
+    const now = clock.now();
+    const code = randomSecret(18, 'inv_');
+    const invitation = await storage.invitations.create({
+      id: randomUUID(),
+      orgId,
+      codeHash: sha256Hex(code),
+      role,
+      email: input.email ?? null,
+      expiresAt: now + Math.round(hours * 3600 * 1000),
+      createdBy: actorId,
+      createdAt: now,
+    });
+    return { invitation, code };
+  }
+
+  async function list(actorId: string, orgId: string): Promise<InvitationRecord[]> {
+    await requireRole(storage, actorId, orgId, 'admin');
+    return storage.invitations.listActive(orgId, clock.now());
+  }
+
+  async function revoke(actorId: string, orgId: string, invitationId: string): Promise<void> {
+    await requireRole(storage, actorId, orgId, 'admin');
+    if (!(await storage.invitations.revoke(orgId, invitationId, clock.now()))) {
+      throw new AuthError('invitation_not_found', 'no such pending invitation in this organization');
+    }
+  }
+
+  /**
+   * Consumes the code for `user` and makes the membership, inside the caller's
+   * transaction: if anything after the consume fails, the invitation stays unused.
+   */
+  async function accept(tx: Repositories, code: string, user: UserRecord): Promise<MembershipRecord> {
+    const codeHash = sha256Hex(code);
+    const now = clock.now();
+    const invitation = await tx.invitations.consume(codeHash, user.id, user.email, now);
+    if (!invitation) throw await whyUnusable(tx, codeHash, user.email, now);
+    return mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
+  }
+
+  return { create, list, revoke, accept };
+}
+
+async function whyUnusable(tx: Repositories, codeHash: string, email: string, now: number): Promise<AuthError> {
+  const found = await tx.invitations.findByCodeHash(codeHash);
+  const field = { errors: [{ path: 'invitationCode', message: 'cannot be used' }] };
+  if (!found || found.revokedAt !== null) return new AuthError('invitation_invalid', 'the invitation code is not valid', field);
+  if (found.usedAt !== null) return new AuthError('invitation_used', 'the invitation code has already been used', field);
+  if (found.expiresAt <= now) return new AuthError('invitation_expired', 'the invitation code has expired', field);
+  if (found.email !== null && found.email !== email) {
+    return new AuthError('invitation_email_mismatch', 'the invitation was issued for another email address', field);
+  }
+  return new AuthError('invitation_invalid', 'the invitation code is not valid', field);
+}
+
+export type Invitations = ReturnType<typeof createInvitations>;

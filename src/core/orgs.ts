@@ -1,0 +1,73 @@
+import { AuthError } from '../errors.js';
+import type { MembershipWithOrg, MembershipWithUser, Role } from '../ports.js';
+import type { Accounts, OrgChoice } from './accounts.js';
+import type { CoreContext } from './context.js';
+import { requireRole } from './membership-checks.js';
+import type { Sessions, TokenPair } from './sessions.js';
+
+export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts) {
+  const { storage } = ctx;
+
+  function listMine(userId: string): Promise<MembershipWithOrg[]> {
+    return storage.memberships.listForUser(userId);
+  }
+
+  async function listMembers(actorId: string, orgId: string): Promise<MembershipWithUser[]> {
+    await requireRole(storage, actorId, orgId, 'member');
+    return storage.memberships.listForOrg(orgId);
+  }
+
+  /** Only an owner changes roles; the last owner cannot be demoted. Takes effect at the member's next refresh. */
+  async function changeRole(actorId: string, orgId: string, targetId: string, role: Role): Promise<void> {
+    await storage.transaction(async (tx) => {
+      await requireRole(tx, actorId, orgId, 'owner');
+      const target = await tx.memberships.find(targetId, orgId);
+      if (!target) throw new AuthError('member_not_found', 'no such member in this organization');
+      if (target.role === 'owner' && role !== 'owner' && (await tx.memberships.countOwners(orgId)) <= 1) {
+        throw new AuthError('last_owner', 'the last owner cannot be demoted; make someone else owner first');
+      }
+      await tx.memberships.updateRole(targetId, orgId, role);
+    });
+  }
+
+  /**
+   * Removes a member, or lets a member leave. Admins remove members; only an owner
+   * removes an admin or owner; the last owner cannot leave. The removed member's
+   * sessions in the org are revoked at once.
+   */
+  async function removeMember(actorId: string, orgId: string, targetId: string): Promise<void> {
+    await storage.transaction(async (tx) => {
+      const actor = await requireRole(tx, actorId, orgId, 'member');
+      const target = actorId === targetId ? actor : await tx.memberships.find(targetId, orgId);
+      if (!target) throw new AuthError('member_not_found', 'no such member in this organization');
+      if (actorId !== targetId) {
+        const needed: Role = target.role === 'member' ? 'admin' : 'owner';
+        await requireRole(tx, actorId, orgId, needed);
+      }
+      if (target.role === 'owner' && (await tx.memberships.countOwners(orgId)) <= 1) {
+        throw new AuthError('last_owner', 'the last owner cannot leave or be removed; make someone else owner first');
+      }
+      await tx.memberships.remove(targetId, orgId);
+    });
+    await sessions.revokeUserSessions(targetId, { orgId });
+  }
+
+  /** Creates or joins an org for a signed-in user and returns a pair scoped to it. */
+  async function setup(userId: string, choice: OrgChoice): Promise<TokenPair> {
+    const membership = await storage.transaction(async (tx) => {
+      const user = await tx.users.findById(userId);
+      if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
+      return (await accounts.enterOrg(tx, user, choice)).membership;
+    });
+    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role });
+  }
+
+  /** A new pair scoped to another org the user belongs to. */
+  function switchTo(userId: string, orgId: string): Promise<TokenPair> {
+    return sessions.start(userId, orgId);
+  }
+
+  return { listMine, listMembers, changeRole, removeMember, setup, switchTo };
+}
+
+export type Orgs = ReturnType<typeof createOrgs>;

@@ -1,0 +1,120 @@
+import { AuthError } from '../errors.js';
+import type { Clock, Logger, RevocationRecord, StorageAdapter } from '../ports.js';
+
+export interface RevocationCacheOptions {
+  /** How often other instances' revocations are read from storage, in ms. */
+  pollIntervalMs: number;
+  /**
+   * When storage could not be read for this long (ms), guarded requests are refused
+   * with 503 rather than trusting a revocation list that may be stale.
+   */
+  maxStalenessMs: number;
+}
+
+const PURGE_EVERY_MS = 10 * 60 * 1000;
+
+/**
+ * Keeps every unexpired revocation in memory so a guarded request checks it without
+ * a database round trip. Revocations made on this instance apply at once; those made
+ * on other instances arrive with the next poll, so the bound is `pollIntervalMs`.
+ */
+export class RevocationCache {
+  private readonly tokens = new Map<string, number>();
+  private readonly families = new Map<string, number>();
+  private cursor = '0';
+  /** Monotonic ms (not the injectable clock): staleness is about real time since the last read. */
+  private lastSync = 0;
+  private lastPurge = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+  private loaded = false;
+  private polling = false;
+
+  constructor(
+    private readonly storage: StorageAdapter,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: RevocationCacheOptions,
+  ) {}
+
+  /** Loads the active revocations and starts polling. Safe to call more than once. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      const page = await this.storage.revocations.listActive(this.clock.now());
+      page.entries.forEach((entry) => this.remember(entry));
+      this.cursor = page.cursor;
+      this.lastSync = performance.now();
+      this.loaded = true;
+      this.timer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
+      this.timer.unref();
+    })().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Throws 503 when the list could be missing revocations made elsewhere. */
+  assertFresh(): void {
+    if (performance.now() - this.lastSync > this.options.maxStalenessMs) {
+      throw new AuthError('storage_unavailable', 'revocations could not be checked; try again shortly');
+    }
+  }
+
+  isRevoked(jti: string, familyId: string | undefined): boolean {
+    const now = this.clock.now();
+    const tokenUntil = this.tokens.get(jti);
+    if (tokenUntil !== undefined && tokenUntil > now) return true;
+    if (familyId === undefined) return false;
+    const familyUntil = this.families.get(familyId);
+    return familyUntil !== undefined && familyUntil > now;
+  }
+
+  /** Records a revocation in storage and applies it on this instance at once. */
+  async revoke(record: Omit<RevocationRecord, 'createdAt'>): Promise<void> {
+    const full = { ...record, createdAt: this.clock.now() };
+    this.remember(full);
+    await this.storage.revocations.add(full);
+  }
+
+  /** Reads revocations added since the last poll. Exposed so tests and hosts can sync on demand. */
+  async poll(): Promise<void> {
+    if (this.polling || !this.loaded) return;
+    this.polling = true;
+    try {
+      const page = await this.storage.revocations.listSince(this.cursor);
+      page.entries.forEach((entry) => this.remember(entry));
+      this.cursor = page.cursor;
+      this.lastSync = performance.now();
+      if (this.clock.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
+    } catch (err) {
+      this.logger.warn('gatehouse: could not poll revocations', { error: (err as Error).message });
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private remember(entry: RevocationRecord): void {
+    const map = entry.kind === 'token' ? this.tokens : this.families;
+    map.set(entry.key, Math.max(map.get(entry.key) ?? 0, entry.expiresAt));
+  }
+
+  private async purge(): Promise<void> {
+    const now = this.clock.now();
+    this.lastPurge = now;
+    for (const map of [this.tokens, this.families]) {
+      for (const [key, until] of map) if (until <= now) map.delete(key);
+    }
+    await this.storage.revocations.purgeExpired(now);
+    await this.storage.refreshTokens.purgeExpired(now);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Every failure gatehouse reports has a stable string code. This file is the one
+ * place a code maps to an HTTP status; the HTTP layer never decides a status itself.
+ */
+
+export const errorStatus = {
+  invalid_request: 400,
+  invalid_json: 400,
+  password_too_long: 400,
+  weak_password: 400,
+  invitation_invalid: 400,
+  invitation_expired: 400,
+  invitation_email_mismatch: 403,
+  invitation_used: 409,
+  missing_token: 401,
+  invalid_token: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  refresh_token_reused: 401,
+  invalid_credentials: 401,
+  forbidden: 403,
+  not_found: 404,
+  org_not_found: 404,
+  member_not_found: 404,
+  invitation_not_found: 404,
+  email_taken: 409,
+  username_taken: 409,
+  slug_taken: 409,
+  already_member: 409,
+  last_owner: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_attempts: 429,
+  internal_error: 500,
+  storage_unavailable: 503,
+} as const;
+
+export type AuthErrorCode = keyof typeof errorStatus;
+
+export interface FieldError {
+  /** Dotted path of the offending field, '' for the body itself. */
+  path: string;
+  message: string;
+}
+
+export interface AuthErrorDetails {
+  /** Per-field problems, for `invalid_request`. */
+  errors?: FieldError[];
+  /** Seconds until a throttled caller may try again, for `too_many_attempts`. */
+  retryAfter?: number;
+  [key: string]: unknown;
+}
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly code: AuthErrorCode;
+  readonly status: number;
+  readonly details: AuthErrorDetails | undefined;
+
+  constructor(code: AuthErrorCode, message: string, details?: AuthErrorDetails) {
+    super(message);
+    this.code = code;
+    this.status = errorStatus[code];
+    this.details = details;
+  }
+}
+
+export function isAuthError(err: unknown): err is AuthError {
+  return err instanceof AuthError;
+}
+
+/** Thrown by storage adapters when a unique constraint rejects a write. */
+export class StorageConflictError extends Error {
+  override readonly name = 'StorageConflictError';
+  /** Which uniqueness was violated: 'email', 'username', 'slug', 'membership', … */
+  readonly field: string;
+
+  constructor(field: string, options?: { cause?: unknown }) {
+    super(`duplicate ${field}`, options);
+    this.field = field;
+  }
+}
+
+/** Thrown by storage adapters when the database cannot be reached. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+
+  constructor(message = 'storage is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,27 @@
+import type { Role } from '../ports.js';
+
+/** Who made a request, as set on `req.auth` by `requireAuth()`. */
+export interface AuthContext {
+  userId: string;
+  /** The org the credentials are scoped to; null for a user who has none yet. */
+  orgId: string | null;
+  role: Role | null;
+  /** `jti` of the access token. */
+  tokenId: string;
+  /** How the request authenticated. */
+  via: 'jwt';
+  /** Refresh family (session) the access token belongs to. */
+  sessionId: string | undefined;
+  /** Epoch ms when the credentials stop working. */
+  expiresAt: number;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by gatehouse's `requireAuth()`. */
+      auth?: AuthContext;
+    }
+  }
+}

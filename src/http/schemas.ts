@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { ROLES } from '../core/roles.js';
+
+/** Trimmed and lowercased before it is checked or stored. */
+export const email = z.string().trim().toLowerCase().max(254).email('must be an email address');
+
+/** Length limits only; the hasher decides what it can take (bcrypt: 72 bytes) and answers 400 beyond it. */
+export const newPassword = z.string().min(8, 'must be at least 8 characters').max(1024);
+
+/** Any string up to a sane size: a wrong password must fail as credentials, not as a field rule. */
+export const anyPassword = z.string().min(1, 'is required').max(1024);
+
+export const role = z.enum(ROLES as [string, ...string[]]).transform((r) => r as (typeof ROLES)[number]);
+
+export const slug = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be 1-64 lowercase letters, digits or inner hyphens');
+
+export const orgCreateProps = z.strictObject({
+  name: z.string().trim().min(1, 'is required').max(200),
+  slug,
+  description: z.string().trim().max(1000).optional(),
+});
+
+export const invitationCode = z.string().trim().min(1, 'is required').max(200);
+
+const name = z.string().trim().max(100);
+
+/** `action: create` with `orgCreateProps`, or `action: join` with `invitationCode`. */
+export function withOrgChoice<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.discriminatedUnion('action', [
+    z.strictObject({ ...shape, action: z.literal('create'), orgCreateProps }),
+    z.strictObject({ ...shape, action: z.literal('join'), invitationCode }),
+  ]);
+}
+
+export const signupBody = withOrgChoice({
+  email,
+  password: newPassword,
+  username: z.string().trim().min(1).max(64).regex(/^[\p{L}\p{N}._-]+$/u, 'may hold letters, digits, dot, underscore and hyphen').optional(),
+  first_name: name.optional(),
+  last_name: name.optional(),
+});
+
+export const setupOrgBody = withOrgChoice({});
+
+export const signinBody = z.strictObject({ email, password: anyPassword });
+
+export const refreshBody = z.strictObject({ refresh_token: z.string().min(1, 'is required').max(8192) });
+
+export const logoutBody = z.strictObject({ refresh_token: z.string().min(1).max(8192).optional() });
+
+export const id = z.string().min(1).max(128);
+
+export const switchOrgBody = z.strictObject({ orgId: id });
+
+export const orgParams = z.strictObject({ orgId: id });
+
+export const memberParams = z.strictObject({ orgId: id, userId: id });
+
+export const invitationParams = z.strictObject({ orgId: id, invitationId: id });
+
+export const changeRoleBody = z.strictObject({ role });
+
+export const createInvitationBody = z.strictObject({
+  email: email.optional(),
+  role: role.optional(),
+  expiresInHours: z.number().positive().max(24 * 365).optional(),
+});

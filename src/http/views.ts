@@ -1,0 +1,45 @@
+import type { InvitationRecord, MembershipWithOrg, MembershipWithUser, OrgRecord, Role, UserRecord } from '../ports.js';
+import type { TokenPair } from '../core/sessions.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The user object of the default wire contract. */
+export function userView(user: UserRecord, orgId: string | null, role: Role | null) {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    organizationId: orgId,
+    roles: role === null ? [] : [role],
+  };
+}
+
+export function orgView(org: OrgRecord) {
+  return { id: org.id, name: org.name, slug: org.slug, description: org.description, createdAt: iso(org.createdAt) };
+}
+
+export function myOrgView(m: MembershipWithOrg) {
+  return { ...orgView(m.org), role: m.role, joinedAt: iso(m.createdAt) };
+}
+
+export function memberView(m: MembershipWithUser) {
+  return {
+    userId: m.userId,
+    email: m.user.email,
+    username: m.user.username,
+    first_name: m.user.firstName,
+    last_name: m.user.lastName,
+    role: m.role,
+    joinedAt: iso(m.createdAt),
+  };
+}
+
+export function invitationView(inv: InvitationRecord) {
+  return { id: inv.id, role: inv.role, email: inv.email, expiresAt: iso(inv.expiresAt), createdAt: iso(inv.createdAt), createdBy: inv.createdBy };
+}
+
+export function pairView(pair: TokenPair) {
+  return { access_token: pair.accessToken, refresh_token: pair.refreshToken };
+}

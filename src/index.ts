@@ -1,0 +1,16 @@
+export { createAuthRouter, type AuthRouter } from './router.js';
+export type { AuthRouterOptions, TokenOptions, TokenLifetimes } from './options.js';
+export type { Duration } from './duration.js';
+export { AuthError, errorStatus, isAuthError, StorageConflictError, StorageUnavailableError } from './errors.js';
+export type { AuthErrorCode, AuthErrorDetails, FieldError } from './errors.js';
+export type * from './ports.js';
+export { createJwtTokenIssuer, MIN_SECRET_BYTES } from './tokens/jwt-issuer.js';
+export type { JwtIssuerOptions, HmacJwtOptions, KeyPairJwtOptions } from './tokens/jwt-issuer.js';
+export { createBcryptHasher, BCRYPT_MAX_BYTES } from './passwords/bcrypt-hasher.js';
+export type { BcryptOptions } from './passwords/bcrypt-hasher.js';
+export type { ThrottleOptions, ThrottleRule } from './core/throttle.js';
+export type { Services } from './core/index.js';
+export type { TokenPair, SessionScope } from './core/sessions.js';
+export type { OrgChoice, SignupInput, Account } from './core/accounts.js';
+export type { AuthContext } from './http/auth-context.js';
+export type { RequireAuthOptions } from './http/guard.js';

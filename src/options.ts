@@ -1,0 +1,116 @@
+import { createBcryptHasher, type BcryptOptions } from './passwords/bcrypt-hasher.js';
+import { createJwtTokenIssuer, type JwtIssuerOptions } from './tokens/jwt-issuer.js';
+import { toSeconds, type Duration } from './duration.js';
+import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from './ports.js';
+import type { ThrottleOptions } from './core/throttle.js';
+import type { CoreConfig } from './core/context.js';
+import type { Services } from './core/index.js';
+
+export interface TokenLifetimes {
+  /** Access token lifetime. Default '15m'. */
+  accessTtl?: Duration;
+  /** Lifetime of each refresh token; every rotation starts a new one. Default '14d'. */
+  refreshTtl?: Duration;
+  /** Absolute lifetime of a sign-in session across all rotations. Default '30d'. */
+  sessionMaxAge?: Duration;
+}
+
+/** Signing options for the default issuer (jsonwebtoken), plus lifetimes. */
+export type TokenOptions = JwtIssuerOptions & TokenLifetimes;
+
+export interface AuthRouterOptions {
+  /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse/adapters/knex' is the default. */
+  storage: StorageAdapter;
+  /**
+   * How tokens are signed and how long they live. `{ secret }` (HS256, at least 32 bytes)
+   * or `{ algorithm: 'RS256' | 'ES256', privateKey, kid }`; with `tokenIssuer` set, only
+   * the lifetimes are read from here.
+   */
+  tokens: TokenOptions | TokenLifetimes;
+  /** A TokenIssuer of your own, replacing the jsonwebtoken default. */
+  tokenIssuer?: TokenIssuer;
+  /** bcrypt cost, or a PasswordHasher of your own. Default bcryptjs at cost 10. */
+  passwords?: BcryptOptions | PasswordHasher;
+  /** Failed sign-in throttling; `false` turns it off. Default: memory store, 5 per account and 50 per IP per 15 minutes. */
+  throttle?: ThrottleOptions | false;
+  revocation?: {
+    /** How often revocations made by other instances are picked up. Default '5s'. */
+    pollInterval?: Duration;
+    /** Refuse guarded requests (503) when revocations could not be read for this long. Default '60s'. */
+    maxStaleness?: Duration;
+  };
+  invitations?: {
+    /** Default lifetime of an invitation. Default '7d'. */
+    ttl?: Duration;
+    /** Longest lifetime a caller may ask for. Default '30d'. */
+    maxTtl?: Duration;
+  };
+  /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
+  overrideServices?: (defaults: Services) => Services;
+  /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface ResolvedOptions {
+  storage: StorageAdapter;
+  tokens: TokenIssuer;
+  passwords: PasswordHasher;
+  throttle: ThrottleOptions | false;
+  pollIntervalMs: number;
+  maxStalenessMs: number;
+  config: CoreConfig;
+  clock: Clock;
+  logger: Logger;
+  overrideServices: ((defaults: Services) => Services) | undefined;
+}
+
+const consoleLogger: Logger = {
+  warn: (message, fields) => console.warn(message, fields ?? ''),
+  error: (message, fields) => console.error(message, fields ?? ''),
+};
+
+function isHasher(value: unknown): value is PasswordHasher {
+  return typeof value === 'object' && value !== null && typeof (value as PasswordHasher).verify === 'function';
+}
+
+/** Validates options and fills in defaults. Throws a TypeError that says what to set. */
+export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createAuthRouter(options): options are required');
+  const { storage } = options;
+  if (!storage || typeof storage.transaction !== 'function' || !storage.users) {
+    throw new TypeError("options.storage is required: for example createKnexStorage({ filename: 'auth.sqlite' }) from 'gatehouse/adapters/knex'");
+  }
+  if (!options.tokens || typeof options.tokens !== 'object') {
+    throw new TypeError('options.tokens is required: at least { secret } with 32 or more random bytes');
+  }
+  const clock = options.clock ?? { now: () => Date.now() };
+  const tokens = options.tokenIssuer ?? createJwtTokenIssuer({ ...(options.tokens as JwtIssuerOptions), clock });
+
+  const accessTtl = toSeconds(options.tokens.accessTtl ?? '15m', 'tokens.accessTtl');
+  const refreshTtl = toSeconds(options.tokens.refreshTtl ?? '14d', 'tokens.refreshTtl');
+  const sessionMaxAge = toSeconds(options.tokens.sessionMaxAge ?? '30d', 'tokens.sessionMaxAge');
+  if (refreshTtl <= accessTtl) throw new TypeError(`tokens.refreshTtl (${refreshTtl} s) must be longer than tokens.accessTtl (${accessTtl} s)`);
+  if (sessionMaxAge < refreshTtl) throw new TypeError(`tokens.sessionMaxAge (${sessionMaxAge} s) must be at least tokens.refreshTtl (${refreshTtl} s)`);
+
+  const invitationTtl = toSeconds(options.invitations?.ttl ?? '7d', 'invitations.ttl');
+  const invitationMaxTtl = toSeconds(options.invitations?.maxTtl ?? '30d', 'invitations.maxTtl');
+  if (invitationTtl > invitationMaxTtl) throw new TypeError('invitations.ttl must not exceed invitations.maxTtl');
+
+  const pollIntervalMs = toSeconds(options.revocation?.pollInterval ?? '5s', 'revocation.pollInterval') * 1000;
+  const maxStalenessMs = toSeconds(options.revocation?.maxStaleness ?? '60s', 'revocation.maxStaleness') * 1000;
+  if (maxStalenessMs <= pollIntervalMs) throw new TypeError('revocation.maxStaleness must be longer than revocation.pollInterval');
+
+  return {
+    storage,
+    tokens,
+    passwords: isHasher(options.passwords) ? options.passwords : createBcryptHasher(options.passwords ?? {}),
+    throttle: options.throttle ?? {},
+    pollIntervalMs,
+    maxStalenessMs,
+    config: { accessTtl, refreshTtl, sessionMaxAge, invitationTtl, invitationMaxTtl },
+    clock,
+    logger: options.logger ?? consoleLogger,
+    overrideServices: options.overrideServices,
+  };
+}

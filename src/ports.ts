@@ -1,0 +1,287 @@
+/**
+ * The interfaces gatehouse depends on. Everything the core needs from the outside
+ * world (storage, signing, hashing, time) comes through one of these, so each can
+ * be replaced without touching the rules.
+ */
+
+import type { KeyObject } from 'node:crypto';
+
+export type Role = 'owner' | 'admin' | 'member';
+
+/** Timestamps are epoch milliseconds throughout the storage port. */
+export type EpochMs = number;
+
+export interface UserRecord {
+  id: string;
+  /** Trimmed and lowercased. Unique. */
+  email: string;
+  username: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  /** Null for accounts that only sign in through an external identity. */
+  passwordHash: string | null;
+  createdAt: EpochMs;
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+  username: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  passwordHash: string | null;
+  createdAt: EpochMs;
+}
+
+export interface OrgRecord {
+  id: string;
+  name: string;
+  /** Unique, lowercase. */
+  slug: string;
+  description: string | null;
+  createdAt: EpochMs;
+}
+
+export interface MembershipRecord {
+  userId: string;
+  orgId: string;
+  role: Role;
+  createdAt: EpochMs;
+}
+
+export interface MembershipWithOrg extends MembershipRecord {
+  org: OrgRecord;
+}
+
+export interface MembershipWithUser extends MembershipRecord {
+  user: UserRecord;
+}
+
+export interface InvitationRecord {
+  id: string;
+  orgId: string;
+  /** SHA-256 (hex) of the invitation code; the code itself is never stored. */
+  codeHash: string;
+  role: Role;
+  /** When set, only this (lowercased) email may use the invitation. */
+  email: string | null;
+  expiresAt: EpochMs;
+  createdBy: string;
+  createdAt: EpochMs;
+  usedAt: EpochMs | null;
+  usedBy: string | null;
+  revokedAt: EpochMs | null;
+}
+
+export type NewInvitation = Omit<InvitationRecord, 'usedAt' | 'usedBy' | 'revokedAt'>;
+
+export interface RefreshTokenRecord {
+  /** SHA-256 (hex) of the refresh token's `jti`. */
+  idHash: string;
+  /** The session ("family") every rotation of one sign-in shares. */
+  familyId: string;
+  userId: string;
+  orgId: string | null;
+  expiresAt: EpochMs;
+  /** Absolute end of the family: rotation never extends past it. */
+  familyExpiresAt: EpochMs;
+  createdAt: EpochMs;
+  usedAt: EpochMs | null;
+  revokedAt: EpochMs | null;
+}
+
+export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt'>;
+
+/** `token`: one access token by its `jti`; `family`: every token of a refresh family (`sid`). */
+export type RevocationKind = 'token' | 'family';
+
+export interface RevocationRecord {
+  kind: RevocationKind;
+  key: string;
+  /** After this moment nothing it revokes can still be valid, so it may be purged. */
+  expiresAt: EpochMs;
+  createdAt: EpochMs;
+}
+
+export interface RevocationPage {
+  entries: RevocationRecord[];
+  /** Opaque position to pass to the next `listSince` call. */
+  cursor: string;
+}
+
+export interface UserRepository {
+  /** Throws `StorageConflictError` with `field` 'email' or 'username' on a duplicate. */
+  create(user: NewUser): Promise<UserRecord>;
+  findById(id: string): Promise<UserRecord | null>;
+  findByEmail(email: string): Promise<UserRecord | null>;
+  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+}
+
+export interface OrgRepository {
+  /** Throws `StorageConflictError` with `field` 'slug' on a duplicate slug. */
+  create(org: OrgRecord): Promise<OrgRecord>;
+  findById(id: string): Promise<OrgRecord | null>;
+}
+
+export interface MembershipRepository {
+  /** Throws `StorageConflictError` with `field` 'membership' when the user is already a member. */
+  add(membership: MembershipRecord): Promise<MembershipRecord>;
+  find(userId: string, orgId: string): Promise<MembershipRecord | null>;
+  /** Oldest membership first. */
+  listForUser(userId: string): Promise<MembershipWithOrg[]>;
+  /** Oldest membership first. */
+  listForOrg(orgId: string): Promise<MembershipWithUser[]>;
+  /** Returns false when there is no such membership. */
+  updateRole(userId: string, orgId: string, role: Role): Promise<boolean>;
+  /** Returns false when there is no such membership. */
+  remove(userId: string, orgId: string): Promise<boolean>;
+  countOwners(orgId: string): Promise<number>;
+}
+
+export interface InvitationRepository {
+  create(invitation: NewInvitation): Promise<InvitationRecord>;
+  findByCodeHash(codeHash: string): Promise<InvitationRecord | null>;
+  /** Invitations of the org that are neither used, revoked nor expired at `now`. */
+  listActive(orgId: string, now: EpochMs): Promise<InvitationRecord[]>;
+  /** Returns false when the org has no such unused, unrevoked invitation. */
+  revoke(orgId: string, id: string, now: EpochMs): Promise<boolean>;
+  /**
+   * Atomically marks the invitation used by `userId`, in one conditional write:
+   * only if it is unused, unrevoked, unexpired at `now`, and either unbound or bound
+   * to `email`. Returns the record when this call won, null otherwise.
+   */
+  consume(codeHash: string, userId: string, email: string, now: EpochMs): Promise<InvitationRecord | null>;
+}
+
+export interface RefreshTokenRepository {
+  insert(token: NewRefreshToken): Promise<void>;
+  find(idHash: string): Promise<RefreshTokenRecord | null>;
+  /**
+   * Atomically marks the token used, in one conditional write: only if it is
+   * unused, unrevoked and unexpired at `now`. Returns the record when this call
+   * won, null otherwise (of N concurrent calls exactly one wins).
+   */
+  consume(idHash: string, now: EpochMs): Promise<RefreshTokenRecord | null>;
+  /** Revokes every token of the family. Returns how many were not revoked yet. */
+  revokeFamily(familyId: string, now: EpochMs): Promise<number>;
+  /**
+   * Revokes the user's families that still have a live token (optionally only those
+   * scoped to `orgId`, and never `exceptFamilyId`). Returns the revoked family ids
+   * with the latest moment any of their tokens could still be valid.
+   */
+  revokeFamiliesOfUser(
+    userId: string,
+    now: EpochMs,
+    filter?: { orgId?: string; exceptFamilyId?: string },
+  ): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
+  /** Deletes tokens whose family ended before `now`. Returns how many. */
+  purgeExpired(now: EpochMs): Promise<number>;
+}
+
+export interface RevocationRepository {
+  add(revocation: RevocationRecord): Promise<void>;
+  /** All revocations still in force at `now`, and the cursor to poll from. */
+  listActive(now: EpochMs): Promise<RevocationPage>;
+  /** Revocations added after `cursor` (from `listActive` or an earlier `listSince`). */
+  listSince(cursor: string): Promise<RevocationPage>;
+  purgeExpired(now: EpochMs): Promise<number>;
+}
+
+/** The repositories, as seen inside or outside a transaction. */
+export interface Repositories {
+  users: UserRepository;
+  orgs: OrgRepository;
+  memberships: MembershipRepository;
+  invitations: InvitationRepository;
+  refreshTokens: RefreshTokenRepository;
+  revocations: RevocationRepository;
+}
+
+export interface StorageAdapter extends Repositories {
+  /**
+   * Runs `fn` with repositories bound to one transaction: committed when the promise
+   * resolves, rolled back when it rejects.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** Prepares the store (migrations). Idempotent; the router calls it at startup. */
+  init?(): Promise<void>;
+  /** Releases connections. */
+  close?(): Promise<void>;
+}
+
+export type TokenUse = 'access' | 'refresh' | 'realtime' | 'mfa';
+
+/** Claims gatehouse puts in its tokens; `usefor` types the token. */
+export interface TokenClaims {
+  sub: string;
+  usefor: TokenUse;
+  jti: string;
+  iat: number;
+  exp: number;
+  /** Lifetime in seconds (`exp - iat`), for clients that schedule refreshes. */
+  exi: number;
+  iss: string;
+  aud: string | string[];
+  [claim: string]: unknown;
+}
+
+export interface SignInput {
+  usefor: TokenUse;
+  sub: string;
+  /** Lifetime in seconds. */
+  ttl: number;
+  /** Extra claims (`org`, `role`, `sid`, …). Registered claims are set by the issuer. */
+  claims?: Record<string, unknown>;
+}
+
+export interface SignedToken {
+  token: string;
+  jti: string;
+  /** Epoch seconds. */
+  iat: number;
+  /** Epoch seconds. */
+  exp: number;
+}
+
+export interface TokenIssuer {
+  sign(input: SignInput): Promise<SignedToken> | SignedToken;
+  /**
+   * Verifies signature, algorithm, `iss`, `aud`, `exp` and that `usefor` equals
+   * `use`. Throws `AuthError` (`token_expired` or `invalid_token`) otherwise.
+   */
+  verify(token: string, use: TokenUse): TokenClaims;
+  /** The public keys to publish at `/.well-known/jwks.json`, or null for symmetric keys. */
+  jwks(): { keys: Array<Record<string, unknown>> } | null;
+  /**
+   * What a JWT library needs to check signatures, algorithm, `iss` and `aud` the same
+   * way `verify` does. The guard hands it to passport-jwt.
+   */
+  verification(): JwtVerification;
+}
+
+export interface JwtVerification {
+  key: KeyObject | string | Buffer;
+  algorithms: Array<'HS256' | 'RS256' | 'ES256'>;
+  issuer: string;
+  audience: string;
+}
+
+export interface PasswordHasher {
+  /** Throws `AuthError('password_too_long')` for passwords it would truncate. */
+  hash(password: string): Promise<string>;
+  /** False for a wrong password, and for any password the algorithm would truncate. */
+  verify(password: string, hash: string): Promise<boolean>;
+  /** True when the hash was made with other parameters than the current ones. */
+  needsRehash(hash: string): boolean;
+  /** A valid hash of a random password, verified against when the user is unknown. */
+  dummyHash(): Promise<string>;
+}
+
+export interface Clock {
+  now(): EpochMs;
+}
+
+export interface Logger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

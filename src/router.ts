@@ -1,0 +1,84 @@
+import express, { type Router } from 'express';
+import { createServices, type Services } from './core/index.js';
+import { AuthError } from './errors.js';
+import { RevocationCache } from './core/revocation-cache.js';
+import { SigninThrottle } from './core/throttle.js';
+import { mountEndpoints } from './http/endpoint.js';
+import { createGuard, type RequireAuthOptions } from './http/guard.js';
+import { problemHandler, sendProblem, toAuthError } from './http/problem.js';
+import { accountEndpoints } from './http/routes/accounts.js';
+import { orgEndpoints } from './http/routes/orgs.js';
+import { resolveOptions, type AuthRouterOptions } from './options.js';
+
+export interface AuthRouter extends Router {
+  /**
+   * Middleware for the host app's own routes: accepts a valid, unrevoked access token
+   * and sets `req.auth`; 401 (with `WWW-Authenticate: Bearer`) without one, 403 when
+   * `roles` is given and the token's role is not among them.
+   */
+  requireAuth(options?: RequireAuthOptions): express.RequestHandler;
+  /** The business rules behind the routes, for use from the host app (for example in scripts or admin tools). */
+  services: Services;
+  /** Resolves once storage is migrated and revocations are loaded; requests wait for it on their own. */
+  ready(): Promise<void>;
+  /** Stops background polling. Does not close the storage you passed in. */
+  close(): void;
+}
+
+/** Builds the auth router. Options are checked here: a bad option throws at startup, not on the first request. */
+export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
+  const resolved = resolveOptions(options);
+  const { storage, tokens, clock, logger } = resolved;
+  const revocations = new RevocationCache(storage, clock, logger, { pollIntervalMs: resolved.pollIntervalMs, maxStalenessMs: resolved.maxStalenessMs });
+  const ctx = {
+    storage,
+    tokens,
+    passwords: resolved.passwords,
+    clock,
+    logger,
+    throttle: new SigninThrottle(resolved.throttle),
+    revocations,
+    config: resolved.config,
+  };
+  const defaults = createServices(ctx);
+  const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
+
+  let starting: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (revocations.isLoaded) return Promise.resolve();
+    // A failed start (database down) is retried by the next request rather than cached.
+    starting ??= (async () => {
+      await storage.init?.();
+      await revocations.start();
+    })().catch((err: unknown) => {
+      starting = undefined;
+      throw err;
+    });
+    return starting;
+  };
+
+  const requireAuth = createGuard({ sessions: services.sessions, verification: tokens.verification(), clock, logger, ready });
+  const router = express.Router() as AuthRouter;
+  router.use(express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] }));
+  router.use((_req, res, next) => {
+    ready().then(
+      () => next(),
+      (err: unknown) => sendProblem(res, toAuthError(err, logger)),
+    );
+  });
+
+  const jwks = tokens.jwks();
+  if (jwks) router.get('/.well-known/jwks.json', (_req, res) => void res.json(jwks));
+
+  const guard = requireAuth();
+  mountEndpoints(router, [...accountEndpoints(services), ...orgEndpoints(services)], guard);
+  router.use((_req, res) => sendProblem(res, new AuthError('not_found', 'no such route')));
+  router.use(problemHandler(logger));
+
+  return Object.assign(router, {
+    requireAuth,
+    services,
+    ready,
+    close: () => revocations.stop(),
+  });
+}

@@ -1,0 +1,1 @@
+export { runStorageContract, type StorageContractFactory } from './storage-contract.js';

@@ -1,0 +1,714 @@
+import assert from 'node:assert/strict';
+import { StorageConflictError } from '../errors.js';
+import type {
+  InvitationRecord,
+  NewInvitation,
+  NewRefreshToken,
+  NewUser,
+  OrgRecord,
+  RefreshTokenRecord,
+  RevocationRecord,
+  StorageAdapter,
+} from '../ports.js';
+
+/** How the contract gets a fresh, empty adapter for each test, and disposes of it. */
+export interface StorageContractFactory {
+  create(): Promise<StorageAdapter>;
+  /** Defaults to `adapter.close()`. */
+  destroy?(adapter: StorageAdapter): Promise<void>;
+}
+
+type Hook = () => Promise<void>;
+
+interface SuiteGlobals {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: Hook): unknown;
+  beforeEach(fn: Hook): unknown;
+  afterEach(fn: Hook): unknown;
+}
+
+// Read from globalThis at call time rather than imported, so the same suite runs
+// under mocha, vitest (globals: true) or any runner exposing the BDD globals, and
+// the package itself does not depend on a test runner.
+function suiteGlobals(): SuiteGlobals {
+  const g = globalThis as unknown as Partial<SuiteGlobals>;
+  const { describe, it, beforeEach, afterEach } = g;
+  if (
+    typeof describe !== 'function' ||
+    typeof it !== 'function' ||
+    typeof beforeEach !== 'function' ||
+    typeof afterEach !== 'function'
+  ) {
+    throw new Error(
+      'runStorageContract needs the global describe/it/beforeEach/afterEach of mocha, or of vitest with globals: true',
+    );
+  }
+  return { describe, it, beforeEach, afterEach };
+}
+
+const NOW = 1_700_000_000_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+function newUser(n: string, overrides: Partial<NewUser> = {}): NewUser {
+  return {
+    id: `user-${n}`,
+    email: `${n}@example.com`,
+    username: null,
+    firstName: null,
+    lastName: null,
+    passwordHash: `hash-${n}`,
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function newOrg(n: string, overrides: Partial<OrgRecord> = {}): OrgRecord {
+  return { id: `org-${n}`, name: `Org ${n}`, slug: `org-${n}`, description: null, createdAt: NOW, ...overrides };
+}
+
+function newInvitation(n: string, orgId: string, overrides: Partial<NewInvitation> = {}): NewInvitation {
+  return {
+    id: `inv-${n}`,
+    orgId,
+    codeHash: `code-hash-${n}`,
+    role: 'member',
+    email: null,
+    expiresAt: NOW + DAY,
+    createdBy: 'user-a',
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function newToken(n: string, familyId: string, userId: string, overrides: Partial<NewRefreshToken> = {}): NewRefreshToken {
+  return {
+    idHash: `token-hash-${n}`,
+    familyId,
+    userId,
+    orgId: null,
+    expiresAt: NOW + HOUR,
+    familyExpiresAt: NOW + 30 * DAY,
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function revocation(key: string, expiresAt: number, kind: RevocationRecord['kind'] = 'token'): RevocationRecord {
+  return { kind, key, expiresAt, createdAt: NOW };
+}
+
+async function rejectsWithConflict(promise: Promise<unknown>, field: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof StorageConflictError, `expected a StorageConflictError, got ${String(err)}`);
+    assert.equal(err.field, field);
+    return true;
+  });
+}
+
+function winners<T>(results: Array<T | null>): T[] {
+  return results.filter((r): r is T => r !== null);
+}
+
+function byId<T extends { id: string }>(records: T[]): T[] {
+  return [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Declares a test suite checking that a StorageAdapter meets every documented
+ * contract of the storage port. Call it at the top level of a test file.
+ */
+export function runStorageContract(name: string, factory: StorageContractFactory): void {
+  const { describe, it, beforeEach, afterEach } = suiteGlobals();
+  let storage: StorageAdapter;
+
+  describe(`storage contract: ${name}`, () => {
+    beforeEach(async () => {
+      storage = await factory.create();
+    });
+
+    afterEach(async () => {
+      if (factory.destroy) await factory.destroy(storage);
+      else await storage.close?.();
+    });
+
+    describe('users', () => {
+      it('create returns the record and findById / findByEmail read it back', async () => {
+        const input = newUser('a', {
+          username: 'Alice_01',
+          firstName: 'Alice',
+          lastName: 'Liddell',
+          passwordHash: '$2b$12$abcdefghijklmnopqrstuv',
+          createdAt: 1_712_345_678_901,
+        });
+        const created = await storage.users.create(input);
+        assert.deepEqual(created, input);
+        assert.deepEqual(await storage.users.findById('user-a'), input);
+        assert.deepEqual(await storage.users.findByEmail('a@example.com'), input);
+      });
+
+      it('keeps null optional fields and returns numbers for times', async () => {
+        const input = newUser('b', { passwordHash: null });
+        await storage.users.create(input);
+        const found = await storage.users.findById('user-b');
+        assert.deepEqual(found, input);
+        assert.equal(typeof found?.createdAt, 'number');
+      });
+
+      it('returns null for an unknown id or email', async () => {
+        await storage.users.create(newUser('a'));
+        assert.equal(await storage.users.findById('user-zzz'), null);
+        assert.equal(await storage.users.findByEmail('zzz@example.com'), null);
+      });
+
+      it("rejects a duplicate email with StorageConflictError('email') and keeps the first user", async () => {
+        await storage.users.create(newUser('a'));
+        await rejectsWithConflict(storage.users.create(newUser('b', { email: 'a@example.com' })), 'email');
+        assert.equal((await storage.users.findByEmail('a@example.com'))?.id, 'user-a');
+        assert.equal(await storage.users.findById('user-b'), null);
+      });
+
+      it("rejects a username differing only in case with StorageConflictError('username')", async () => {
+        await storage.users.create(newUser('a', { username: 'Alice' }));
+        await rejectsWithConflict(storage.users.create(newUser('b', { username: 'aLICE' })), 'username');
+        assert.equal(await storage.users.findById('user-b'), null);
+        assert.equal((await storage.users.findById('user-a'))?.username, 'Alice');
+      });
+
+      it('allows any number of users without a username', async () => {
+        await storage.users.create(newUser('a'));
+        await storage.users.create(newUser('b'));
+        assert.equal((await storage.users.findById('user-b'))?.username, null);
+      });
+
+      it('updatePasswordHash replaces the hash of that user only', async () => {
+        await storage.users.create(newUser('a'));
+        await storage.users.create(newUser('b'));
+        await storage.users.updatePasswordHash('user-a', 'new-hash');
+        assert.deepEqual(await storage.users.findById('user-a'), newUser('a', { passwordHash: 'new-hash' }));
+        assert.equal((await storage.users.findById('user-b'))?.passwordHash, 'hash-b');
+      });
+    });
+
+    describe('orgs', () => {
+      it('create returns the record and findById reads it back', async () => {
+        const input = newOrg('x', { description: 'The X team', createdAt: NOW + 5 });
+        assert.deepEqual(await storage.orgs.create(input), input);
+        assert.deepEqual(await storage.orgs.findById('org-x'), input);
+        await storage.orgs.create(newOrg('y'));
+        assert.deepEqual(await storage.orgs.findById('org-y'), newOrg('y'));
+        assert.equal(await storage.orgs.findById('org-zzz'), null);
+      });
+
+      it("rejects a duplicate slug with StorageConflictError('slug')", async () => {
+        await storage.orgs.create(newOrg('x'));
+        await rejectsWithConflict(storage.orgs.create(newOrg('y', { slug: 'org-x' })), 'slug');
+        assert.equal(await storage.orgs.findById('org-y'), null);
+      });
+    });
+
+    describe('memberships', () => {
+      beforeEach(async () => {
+        for (const n of ['a', 'b', 'c']) await storage.users.create(newUser(n, { username: `name-${n}` }));
+        for (const n of ['x', 'y', 'z']) await storage.orgs.create(newOrg(n));
+      });
+
+      it('add returns the record and find reads it back', async () => {
+        const membership = { userId: 'user-a', orgId: 'org-x', role: 'admin' as const, createdAt: NOW + 1 };
+        assert.deepEqual(await storage.memberships.add(membership), membership);
+        assert.deepEqual(await storage.memberships.find('user-a', 'org-x'), membership);
+        assert.equal(await storage.memberships.find('user-a', 'org-y'), null);
+        assert.equal(await storage.memberships.find('user-b', 'org-x'), null);
+      });
+
+      it("rejects a second membership of the same pair with StorageConflictError('membership')", async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'member', createdAt: NOW });
+        await rejectsWithConflict(
+          storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW + 1 }),
+          'membership',
+        );
+        assert.equal((await storage.memberships.find('user-a', 'org-x'))?.role, 'member');
+      });
+
+      it('listForUser returns the memberships with their orgs, oldest first', async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-y', role: 'owner', createdAt: NOW + 2 });
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-z', role: 'admin', createdAt: NOW + 3 });
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'member', createdAt: NOW + 1 });
+        await storage.memberships.add({ userId: 'user-b', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        assert.deepEqual(await storage.memberships.listForUser('user-a'), [
+          { userId: 'user-a', orgId: 'org-x', role: 'member', createdAt: NOW + 1, org: newOrg('x') },
+          { userId: 'user-a', orgId: 'org-y', role: 'owner', createdAt: NOW + 2, org: newOrg('y') },
+          { userId: 'user-a', orgId: 'org-z', role: 'admin', createdAt: NOW + 3, org: newOrg('z') },
+        ]);
+        assert.deepEqual(await storage.memberships.listForUser('user-c'), []);
+      });
+
+      it('listForOrg returns the memberships with their users, oldest first', async () => {
+        await storage.memberships.add({ userId: 'user-c', orgId: 'org-x', role: 'member', createdAt: NOW + 3 });
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW + 1 });
+        await storage.memberships.add({ userId: 'user-b', orgId: 'org-x', role: 'admin', createdAt: NOW + 2 });
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-y', role: 'owner', createdAt: NOW });
+        assert.deepEqual(await storage.memberships.listForOrg('org-x'), [
+          { userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW + 1, user: newUser('a', { username: 'name-a' }) },
+          { userId: 'user-b', orgId: 'org-x', role: 'admin', createdAt: NOW + 2, user: newUser('b', { username: 'name-b' }) },
+          { userId: 'user-c', orgId: 'org-x', role: 'member', createdAt: NOW + 3, user: newUser('c', { username: 'name-c' }) },
+        ]);
+        assert.deepEqual(await storage.memberships.listForOrg('org-z'), []);
+      });
+
+      it('updateRole changes that membership only and reports whether it existed', async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'member', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-y', role: 'member', createdAt: NOW });
+        assert.equal(await storage.memberships.updateRole('user-a', 'org-x', 'admin'), true);
+        assert.deepEqual(await storage.memberships.find('user-a', 'org-x'), {
+          userId: 'user-a',
+          orgId: 'org-x',
+          role: 'admin',
+          createdAt: NOW,
+        });
+        assert.equal((await storage.memberships.find('user-a', 'org-y'))?.role, 'member');
+        assert.equal(await storage.memberships.updateRole('user-b', 'org-x', 'admin'), false);
+        assert.equal(await storage.memberships.find('user-b', 'org-x'), null);
+      });
+
+      it('remove deletes that membership only and reports whether it existed', async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-b', orgId: 'org-x', role: 'member', createdAt: NOW + 1 });
+        assert.equal(await storage.memberships.remove('user-b', 'org-x'), true);
+        assert.equal(await storage.memberships.find('user-b', 'org-x'), null);
+        assert.equal(await storage.memberships.remove('user-b', 'org-x'), false);
+        assert.equal(await storage.memberships.remove('user-c', 'org-y'), false);
+        assert.deepEqual(
+          (await storage.memberships.listForOrg('org-x')).map((m) => m.userId),
+          ['user-a'],
+        );
+      });
+
+      it("countOwners counts the org's owners only", async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-b', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-c', orgId: 'org-x', role: 'admin', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-c', orgId: 'org-y', role: 'owner', createdAt: NOW });
+        assert.equal(await storage.memberships.countOwners('org-x'), 2);
+        assert.equal(await storage.memberships.countOwners('org-y'), 1);
+        assert.equal(await storage.memberships.countOwners('org-z'), 0);
+        await storage.memberships.updateRole('user-b', 'org-x', 'member');
+        assert.equal(await storage.memberships.countOwners('org-x'), 1);
+      });
+    });
+
+    describe('invitations', () => {
+      beforeEach(async () => {
+        for (const n of ['a', 'b', 'c', 'd', 'e']) await storage.users.create(newUser(n));
+        await storage.orgs.create(newOrg('x'));
+        await storage.orgs.create(newOrg('y'));
+      });
+
+      it('create returns the record, unused and unrevoked, and findByCodeHash reads it back', async () => {
+        const input = newInvitation('1', 'org-x', { role: 'admin', email: 'b@example.com', createdAt: NOW + 7 });
+        const expected: InvitationRecord = { ...input, usedAt: null, usedBy: null, revokedAt: null };
+        assert.deepEqual(await storage.invitations.create(input), expected);
+        assert.deepEqual(await storage.invitations.findByCodeHash('code-hash-1'), expected);
+        assert.equal(await storage.invitations.findByCodeHash('code-hash-zzz'), null);
+      });
+
+      it('listActive returns only unused, unrevoked, unexpired invitations of that org', async () => {
+        const active1 = await storage.invitations.create(newInvitation('1', 'org-x'));
+        const active2 = await storage.invitations.create(
+          newInvitation('2', 'org-x', { email: 'c@example.com', createdAt: NOW + 1 }),
+        );
+        await storage.invitations.create(newInvitation('expired', 'org-x', { expiresAt: NOW - 1 }));
+        await storage.invitations.create(newInvitation('expires-now', 'org-x', { expiresAt: NOW }));
+        await storage.invitations.create(newInvitation('revoked', 'org-x'));
+        await storage.invitations.revoke('org-x', 'inv-revoked', NOW - MINUTE);
+        await storage.invitations.create(newInvitation('used', 'org-x'));
+        assert.ok(await storage.invitations.consume('code-hash-used', 'user-b', 'b@example.com', NOW - MINUTE));
+        await storage.invitations.create(newInvitation('other-org', 'org-y'));
+
+        assert.deepEqual(byId(await storage.invitations.listActive('org-x', NOW)), [active1, active2]);
+        assert.deepEqual(
+          (await storage.invitations.listActive('org-y', NOW)).map((i) => i.id),
+          ['inv-other-org'],
+        );
+      });
+
+      it('revoke marks an unused invitation revoked once, and only within its org', async () => {
+        await storage.invitations.create(newInvitation('1', 'org-x'));
+        assert.equal(await storage.invitations.revoke('org-y', 'inv-1', NOW), false);
+        assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.revokedAt, null);
+
+        assert.equal(await storage.invitations.revoke('org-x', 'inv-1', NOW + 5), true);
+        assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.revokedAt, NOW + 5);
+        assert.equal(await storage.invitations.revoke('org-x', 'inv-1', NOW + 6), false);
+        assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.revokedAt, NOW + 5);
+        assert.equal(await storage.invitations.revoke('org-x', 'inv-zzz', NOW), false);
+      });
+
+      it('revoke refuses an invitation that was already used', async () => {
+        await storage.invitations.create(newInvitation('1', 'org-x'));
+        assert.ok(await storage.invitations.consume('code-hash-1', 'user-b', 'b@example.com', NOW));
+        assert.equal(await storage.invitations.revoke('org-x', 'inv-1', NOW + 1), false);
+        assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.revokedAt, null);
+      });
+
+      it('consume marks the invitation used by that user and returns it, once', async () => {
+        const created = await storage.invitations.create(newInvitation('1', 'org-x'));
+        const won = await storage.invitations.consume('code-hash-1', 'user-b', 'b@example.com', NOW + 10);
+        const expected: InvitationRecord = { ...created, usedAt: NOW + 10, usedBy: 'user-b' };
+        assert.deepEqual(won, expected);
+        assert.deepEqual(await storage.invitations.findByCodeHash('code-hash-1'), expected);
+
+        assert.equal(await storage.invitations.consume('code-hash-1', 'user-c', 'c@example.com', NOW + 11), null);
+        assert.deepEqual(await storage.invitations.findByCodeHash('code-hash-1'), expected);
+      });
+
+      it('consume refuses expired, revoked and unknown invitations', async () => {
+        await storage.invitations.create(newInvitation('past', 'org-x', { expiresAt: NOW - 1 }));
+        await storage.invitations.create(newInvitation('now', 'org-x', { expiresAt: NOW }));
+        await storage.invitations.create(newInvitation('revoked', 'org-x'));
+        await storage.invitations.revoke('org-x', 'inv-revoked', NOW - 1);
+
+        for (const code of ['code-hash-past', 'code-hash-now', 'code-hash-revoked', 'code-hash-zzz']) {
+          assert.equal(await storage.invitations.consume(code, 'user-b', 'b@example.com', NOW), null, code);
+        }
+        for (const code of ['code-hash-past', 'code-hash-now', 'code-hash-revoked']) {
+          const record = await storage.invitations.findByCodeHash(code);
+          assert.equal(record?.usedAt, null, code);
+          assert.equal(record?.usedBy, null, code);
+        }
+      });
+
+      it('consume of an email-bound invitation refuses any other email', async () => {
+        await storage.invitations.create(newInvitation('1', 'org-x', { email: 'c@example.com' }));
+        assert.equal(await storage.invitations.consume('code-hash-1', 'user-b', 'b@example.com', NOW), null);
+        assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.usedAt, null);
+
+        const won = await storage.invitations.consume('code-hash-1', 'user-c', 'c@example.com', NOW + 1);
+        assert.equal(won?.usedBy, 'user-c');
+        assert.equal(won?.usedAt, NOW + 1);
+      });
+
+      it('consume of an unbound invitation accepts any email', async () => {
+        await storage.invitations.create(newInvitation('1', 'org-x'));
+        const won = await storage.invitations.consume('code-hash-1', 'user-d', 'd@example.com', NOW);
+        assert.equal(won?.usedBy, 'user-d');
+      });
+
+      it('of 5 concurrent consumes by different users exactly one wins', async () => {
+        await storage.invitations.create(newInvitation('1', 'org-x'));
+        const users = ['a', 'b', 'c', 'd', 'e'];
+        const results = await Promise.all(
+          users.map((n) => storage.invitations.consume('code-hash-1', `user-${n}`, `${n}@example.com`, NOW)),
+        );
+        const won = winners(results);
+        assert.equal(won.length, 1);
+        const stored = await storage.invitations.findByCodeHash('code-hash-1');
+        assert.equal(stored?.usedBy, won[0]?.usedBy);
+        assert.equal(stored?.usedAt, NOW);
+      });
+    });
+
+    describe('refresh tokens', () => {
+      beforeEach(async () => {
+        await storage.users.create(newUser('a'));
+        await storage.users.create(newUser('b'));
+      });
+
+      async function familyRows(familyId: string, hashes: string[]): Promise<Array<RefreshTokenRecord | null>> {
+        const rows = await Promise.all(hashes.map((h) => storage.refreshTokens.find(h)));
+        for (const row of rows) if (row) assert.equal(row.familyId, familyId);
+        return rows;
+      }
+
+      it('insert stores the token unused and unrevoked, find reads it back', async () => {
+        const t1 = newToken('1', 'fam-1', 'user-a', { createdAt: NOW + 3 });
+        const t2 = newToken('2', 'fam-2', 'user-b', { orgId: 'org-x', expiresAt: NOW + 2 * HOUR });
+        await storage.refreshTokens.insert(t1);
+        await storage.refreshTokens.insert(t2);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), { ...t1, usedAt: null, revokedAt: null });
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-2'), { ...t2, usedAt: null, revokedAt: null });
+        assert.equal(await storage.refreshTokens.find('token-hash-zzz'), null);
+      });
+
+      it('consume marks the token used and returns it, once', async () => {
+        const t1 = newToken('1', 'fam-1', 'user-a', { orgId: 'org-x' });
+        await storage.refreshTokens.insert(t1);
+        const expected: RefreshTokenRecord = { ...t1, usedAt: NOW + 5, revokedAt: null };
+        assert.deepEqual(await storage.refreshTokens.consume('token-hash-1', NOW + 5), expected);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), expected);
+        assert.equal(await storage.refreshTokens.consume('token-hash-1', NOW + 6), null);
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, NOW + 5);
+      });
+
+      it('consume refuses expired and unknown tokens', async () => {
+        await storage.refreshTokens.insert(newToken('past', 'fam-1', 'user-a', { expiresAt: NOW - 1 }));
+        await storage.refreshTokens.insert(newToken('now', 'fam-2', 'user-a', { expiresAt: NOW }));
+        assert.equal(await storage.refreshTokens.consume('token-hash-past', NOW), null);
+        assert.equal(await storage.refreshTokens.consume('token-hash-now', NOW), null);
+        assert.equal(await storage.refreshTokens.consume('token-hash-zzz', NOW), null);
+        assert.equal((await storage.refreshTokens.find('token-hash-past'))?.usedAt, null);
+        assert.equal((await storage.refreshTokens.find('token-hash-now'))?.usedAt, null);
+      });
+
+      it('of 10 concurrent consumes of one token exactly one wins', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => storage.refreshTokens.consume('token-hash-1', NOW)),
+        );
+        const won = winners(results);
+        assert.equal(won.length, 1);
+        assert.equal(won[0]?.usedAt, NOW);
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, NOW);
+      });
+
+      it('revokeFamily revokes every token of the family and counts those not revoked yet', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+        await storage.refreshTokens.insert(newToken('2', 'fam-1', 'user-a'));
+        await storage.refreshTokens.insert(newToken('3', 'fam-1', 'user-a'));
+        await storage.refreshTokens.insert(newToken('4', 'fam-2', 'user-a'));
+        assert.ok(await storage.refreshTokens.consume('token-hash-1', NOW));
+
+        assert.equal(await storage.refreshTokens.revokeFamily('fam-1', NOW + 1), 3);
+        const rows = await familyRows('fam-1', ['token-hash-1', 'token-hash-2', 'token-hash-3']);
+        assert.deepEqual(
+          rows.map((r) => r?.revokedAt),
+          [NOW + 1, NOW + 1, NOW + 1],
+        );
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, NOW);
+        assert.equal((await storage.refreshTokens.find('token-hash-4'))?.revokedAt, null);
+
+        assert.equal(await storage.refreshTokens.revokeFamily('fam-1', NOW + 2), 0);
+        assert.equal((await storage.refreshTokens.find('token-hash-2'))?.revokedAt, NOW + 1);
+        assert.equal(await storage.refreshTokens.revokeFamily('fam-zzz', NOW), 0);
+      });
+
+      it('consume refuses a token of a revoked family', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+        await storage.refreshTokens.revokeFamily('fam-1', NOW);
+        assert.equal(await storage.refreshTokens.consume('token-hash-1', NOW + 1), null);
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, null);
+      });
+
+      it("revokeFamiliesOfUser revokes the user's live families and returns them with their end", async () => {
+        await storage.refreshTokens.insert(newToken('a1', 'fam-a1', 'user-a', { orgId: 'org-x', familyExpiresAt: NOW + 10 * HOUR }));
+        await storage.refreshTokens.insert(newToken('a1b', 'fam-a1', 'user-a', { orgId: 'org-x', familyExpiresAt: NOW + 10 * HOUR }));
+        await storage.refreshTokens.insert(newToken('a2', 'fam-a2', 'user-a', { familyExpiresAt: NOW + 20 * HOUR }));
+        // Ended family: nothing left to revoke.
+        await storage.refreshTokens.insert(
+          newToken('a3', 'fam-a3', 'user-a', { expiresAt: NOW - 2 * HOUR, familyExpiresAt: NOW - HOUR }),
+        );
+        // Already revoked family.
+        await storage.refreshTokens.insert(newToken('a4', 'fam-a4', 'user-a'));
+        await storage.refreshTokens.revokeFamily('fam-a4', NOW - MINUTE);
+        // Another user's family.
+        await storage.refreshTokens.insert(newToken('b1', 'fam-b1', 'user-b'));
+
+        const revoked = await storage.refreshTokens.revokeFamiliesOfUser('user-a', NOW);
+        assert.deepEqual(
+          [...revoked].sort((x, y) => x.familyId.localeCompare(y.familyId)),
+          [
+            { familyId: 'fam-a1', familyExpiresAt: NOW + 10 * HOUR },
+            { familyId: 'fam-a2', familyExpiresAt: NOW + 20 * HOUR },
+          ],
+        );
+        for (const hash of ['token-hash-a1', 'token-hash-a1b', 'token-hash-a2']) {
+          assert.equal((await storage.refreshTokens.find(hash))?.revokedAt, NOW, hash);
+        }
+        assert.equal((await storage.refreshTokens.find('token-hash-a3'))?.revokedAt, null);
+        assert.equal((await storage.refreshTokens.find('token-hash-a4'))?.revokedAt, NOW - MINUTE);
+        assert.equal((await storage.refreshTokens.find('token-hash-b1'))?.revokedAt, null);
+        assert.equal(await storage.refreshTokens.consume('token-hash-a2', NOW + 1), null);
+        assert.ok(await storage.refreshTokens.consume('token-hash-b1', NOW + 1));
+
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfUser('user-a', NOW + 2), []);
+      });
+
+      it('revokeFamiliesOfUser with orgId revokes only families scoped to that org', async () => {
+        await storage.refreshTokens.insert(newToken('x', 'fam-x', 'user-a', { orgId: 'org-x' }));
+        await storage.refreshTokens.insert(newToken('y', 'fam-y', 'user-a', { orgId: 'org-y' }));
+        await storage.refreshTokens.insert(newToken('none', 'fam-none', 'user-a'));
+        await storage.refreshTokens.insert(newToken('bx', 'fam-bx', 'user-b', { orgId: 'org-x' }));
+
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfUser('user-a', NOW, { orgId: 'org-x' }), [
+          { familyId: 'fam-x', familyExpiresAt: NOW + 30 * DAY },
+        ]);
+        assert.equal((await storage.refreshTokens.find('token-hash-x'))?.revokedAt, NOW);
+        for (const hash of ['token-hash-y', 'token-hash-none', 'token-hash-bx']) {
+          assert.equal((await storage.refreshTokens.find(hash))?.revokedAt, null, hash);
+        }
+      });
+
+      it('revokeFamiliesOfUser never revokes exceptFamilyId', async () => {
+        await storage.refreshTokens.insert(newToken('keep', 'fam-keep', 'user-a'));
+        await storage.refreshTokens.insert(newToken('drop', 'fam-drop', 'user-a'));
+        assert.deepEqual(
+          await storage.refreshTokens.revokeFamiliesOfUser('user-a', NOW, { exceptFamilyId: 'fam-keep' }),
+          [{ familyId: 'fam-drop', familyExpiresAt: NOW + 30 * DAY }],
+        );
+        assert.equal((await storage.refreshTokens.find('token-hash-drop'))?.revokedAt, NOW);
+        assert.equal((await storage.refreshTokens.find('token-hash-keep'))?.revokedAt, null);
+        assert.ok(await storage.refreshTokens.consume('token-hash-keep', NOW + 1));
+      });
+
+      it('purgeExpired deletes the tokens of ended families and counts them', async () => {
+        await storage.refreshTokens.insert(
+          newToken('old1', 'fam-old', 'user-a', { expiresAt: NOW - 3 * HOUR, familyExpiresAt: NOW - 2 * HOUR }),
+        );
+        await storage.refreshTokens.insert(
+          newToken('old2', 'fam-old', 'user-a', { expiresAt: NOW - 2 * HOUR, familyExpiresAt: NOW - 2 * HOUR }),
+        );
+        await storage.refreshTokens.insert(
+          newToken('old3', 'fam-old2', 'user-b', { expiresAt: NOW - HOUR, familyExpiresAt: NOW - MINUTE }),
+        );
+        // Its own expiry has passed but its family lives on: kept.
+        await storage.refreshTokens.insert(
+          newToken('live', 'fam-live', 'user-a', { expiresAt: NOW - HOUR, familyExpiresAt: NOW + HOUR }),
+        );
+
+        assert.equal(await storage.refreshTokens.purgeExpired(NOW), 3);
+        for (const hash of ['token-hash-old1', 'token-hash-old2', 'token-hash-old3']) {
+          assert.equal(await storage.refreshTokens.find(hash), null, hash);
+        }
+        assert.equal((await storage.refreshTokens.find('token-hash-live'))?.familyId, 'fam-live');
+        assert.equal(await storage.refreshTokens.purgeExpired(NOW), 0);
+      });
+    });
+
+    describe('revocations', () => {
+      it('an empty store lists nothing and its cursor lists nothing new', async () => {
+        const page = await storage.revocations.listActive(NOW);
+        assert.deepEqual(page.entries, []);
+        assert.equal(typeof page.cursor, 'string');
+        assert.deepEqual(await storage.revocations.listSince(page.cursor), { entries: [], cursor: page.cursor });
+      });
+
+      it('listActive returns the revocations still in force and a cursor past them', async () => {
+        await storage.revocations.add(revocation('jti-1', NOW + HOUR));
+        await storage.revocations.add(revocation('jti-old', NOW - 1));
+        await storage.revocations.add(revocation('sid-1', NOW + DAY, 'family'));
+
+        const page = await storage.revocations.listActive(NOW);
+        assert.deepEqual(
+          [...page.entries].sort((a, b) => a.key.localeCompare(b.key)),
+          [revocation('jti-1', NOW + HOUR), revocation('sid-1', NOW + DAY, 'family')],
+        );
+        assert.deepEqual(await storage.revocations.listSince(page.cursor), { entries: [], cursor: page.cursor });
+      });
+
+      it('listSince returns what was added after the cursor, in order, and advances it', async () => {
+        await storage.revocations.add(revocation('jti-1', NOW + HOUR));
+        const start = await storage.revocations.listActive(NOW);
+
+        await storage.revocations.add(revocation('jti-2', NOW + HOUR));
+        await storage.revocations.add(revocation('sid-2', NOW + DAY, 'family'));
+        const next = await storage.revocations.listSince(start.cursor);
+        assert.deepEqual(next.entries, [revocation('jti-2', NOW + HOUR), revocation('sid-2', NOW + DAY, 'family')]);
+        assert.notEqual(next.cursor, start.cursor);
+
+        assert.deepEqual(await storage.revocations.listSince(next.cursor), { entries: [], cursor: next.cursor });
+
+        await storage.revocations.add(revocation('jti-3', NOW + HOUR));
+        const last = await storage.revocations.listSince(next.cursor);
+        assert.deepEqual(last.entries, [revocation('jti-3', NOW + HOUR)]);
+        assert.notEqual(last.cursor, next.cursor);
+      });
+
+      it('listSince from the cursor of an empty store returns every later addition in order', async () => {
+        const { cursor } = await storage.revocations.listActive(NOW);
+        const added = [
+          revocation('jti-1', NOW + HOUR),
+          revocation('jti-old', NOW - HOUR),
+          revocation('sid-1', NOW + DAY, 'family'),
+        ];
+        for (const entry of added) await storage.revocations.add(entry);
+        assert.deepEqual((await storage.revocations.listSince(cursor)).entries, added);
+      });
+
+      it('purgeExpired deletes expired revocations, counts them and keeps cursors working', async () => {
+        const { cursor } = await storage.revocations.listActive(NOW);
+        await storage.revocations.add(revocation('jti-old1', NOW - HOUR));
+        await storage.revocations.add(revocation('jti-live', NOW + HOUR));
+        await storage.revocations.add(revocation('sid-old', NOW - MINUTE, 'family'));
+
+        assert.equal(await storage.revocations.purgeExpired(NOW), 2);
+        assert.deepEqual((await storage.revocations.listActive(NOW)).entries, [revocation('jti-live', NOW + HOUR)]);
+        const since = await storage.revocations.listSince(cursor);
+        assert.deepEqual(since.entries, [revocation('jti-live', NOW + HOUR)]);
+        assert.equal(await storage.revocations.purgeExpired(NOW), 0);
+
+        await storage.revocations.add(revocation('jti-new', NOW + HOUR));
+        assert.deepEqual((await storage.revocations.listSince(since.cursor)).entries, [revocation('jti-new', NOW + HOUR)]);
+      });
+    });
+
+    describe('transaction', () => {
+      it('commits the writes when fn resolves and returns its value', async () => {
+        const result = await storage.transaction(async (tx) => {
+          await tx.users.create(newUser('a'));
+          await tx.orgs.create(newOrg('x'));
+          await tx.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+          // Reads inside the transaction see its own writes.
+          assert.equal((await tx.memberships.find('user-a', 'org-x'))?.role, 'owner');
+          return 'done';
+        });
+        assert.equal(result, 'done');
+        assert.deepEqual(await storage.users.findById('user-a'), newUser('a'));
+        assert.deepEqual(await storage.orgs.findById('org-x'), newOrg('x'));
+        assert.equal(await storage.memberships.countOwners('org-x'), 1);
+      });
+
+      it('rolls back every write when fn rejects, and rejects with the same error', async () => {
+        const failure = new Error('abort');
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.users.create(newUser('a'));
+            await tx.orgs.create(newOrg('x'));
+            await tx.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+            throw failure;
+          }),
+          (err: unknown) => err === failure,
+        );
+        assert.equal(await storage.users.findById('user-a'), null);
+        assert.equal(await storage.users.findByEmail('a@example.com'), null);
+        assert.equal(await storage.orgs.findById('org-x'), null);
+        assert.equal(await storage.memberships.find('user-a', 'org-x'), null);
+        assert.deepEqual(await storage.memberships.listForUser('user-a'), []);
+      });
+
+      it('rolls back updates and consumes too', async () => {
+        await storage.users.create(newUser('a'));
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+        await storage.revocations.add(revocation('jti-1', NOW + HOUR));
+        const { cursor } = await storage.revocations.listActive(NOW);
+
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.users.updatePasswordHash('user-a', 'changed');
+            assert.ok(await tx.refreshTokens.consume('token-hash-1', NOW));
+            await tx.revocations.add(revocation('jti-2', NOW + HOUR));
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal((await storage.users.findById('user-a'))?.passwordHash, 'hash-a');
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, null);
+        assert.deepEqual((await storage.revocations.listSince(cursor)).entries, []);
+        assert.ok(await storage.refreshTokens.consume('token-hash-1', NOW));
+      });
+
+      it('a conflict inside the transaction surfaces as StorageConflictError and rolls back', async () => {
+        await storage.users.create(newUser('a'));
+        await rejectsWithConflict(
+          storage.transaction(async (tx) => {
+            await tx.orgs.create(newOrg('x'));
+            await tx.users.create(newUser('b', { email: 'a@example.com' }));
+          }),
+          'email',
+        );
+        assert.equal(await storage.orgs.findById('org-x'), null);
+        assert.equal(await storage.users.findById('user-b'), null);
+      });
+    });
+  });
+}

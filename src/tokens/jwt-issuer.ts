@@ -1,0 +1,124 @@
+import { createPrivateKey, createPublicKey, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { AuthError } from '../errors.js';
+import type { Clock, SignInput, SignedToken, TokenClaims, TokenIssuer, TokenUse } from '../ports.js';
+
+export type SymmetricAlgorithm = 'HS256';
+export type AsymmetricAlgorithm = 'RS256' | 'ES256';
+
+interface CommonJwtOptions {
+  /** `iss` of every token; verification requires it. Default 'gatehouse'. */
+  issuer?: string;
+  /** `aud` of every token; verification requires it. Default 'gatehouse'. */
+  audience?: string;
+  clock?: Clock;
+}
+
+export interface HmacJwtOptions extends CommonJwtOptions {
+  algorithm?: SymmetricAlgorithm;
+  /** At least 32 bytes. A shorter secret is refused at startup. */
+  secret: string | Buffer;
+}
+
+export interface KeyPairJwtOptions extends CommonJwtOptions {
+  algorithm: AsymmetricAlgorithm;
+  /** PEM string or KeyObject. */
+  privateKey: string | KeyObject;
+  /** Derived from the private key when omitted. */
+  publicKey?: string | KeyObject;
+  /** Key id, put in every token header and in the JWKS. */
+  kid: string;
+}
+
+export type JwtIssuerOptions = HmacJwtOptions | KeyPairJwtOptions;
+
+export const MIN_SECRET_BYTES = 32;
+
+function toKeyObject(key: string | KeyObject, make: (k: string) => KeyObject): KeyObject {
+  return typeof key === 'string' ? make(key) : key;
+}
+
+/**
+ * The default TokenIssuer, on jsonwebtoken. Keys are turned into KeyObjects once:
+ * jsonwebtoken otherwise rebuilds a key from a string secret on every verify, which
+ * would dominate the cost of a guarded request.
+ */
+export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
+  const issuer = options.issuer ?? 'gatehouse';
+  const audience = options.audience ?? 'gatehouse';
+  const clock = options.clock ?? { now: () => Date.now() };
+
+  let algorithm: SymmetricAlgorithm | AsymmetricAlgorithm;
+  let signingKey: KeyObject;
+  let verifyKey: KeyObject;
+  let kid: string | undefined;
+
+  if ('privateKey' in options && options.privateKey !== undefined) {
+    if (options.algorithm !== 'RS256' && options.algorithm !== 'ES256') {
+      throw new TypeError(`tokens.algorithm must be 'RS256' or 'ES256' with a key pair (got ${String(options.algorithm)})`);
+    }
+    if (!options.kid) throw new TypeError('tokens.kid is required with a key pair: it names the key in the JWKS');
+    algorithm = options.algorithm;
+    signingKey = toKeyObject(options.privateKey, (k) => createPrivateKey(k));
+    verifyKey = options.publicKey ? toKeyObject(options.publicKey, (k) => createPublicKey(k)) : createPublicKey(signingKey);
+    const expectedType = algorithm === 'RS256' ? 'rsa' : 'ec';
+    if (signingKey.asymmetricKeyType !== expectedType) {
+      throw new TypeError(`tokens.privateKey is a ${String(signingKey.asymmetricKeyType)} key; ${algorithm} needs an ${expectedType} key`);
+    }
+    kid = options.kid;
+  } else {
+    const { secret } = options as HmacJwtOptions;
+    if (options.algorithm !== undefined && options.algorithm !== 'HS256') {
+      throw new TypeError(`tokens.algorithm ${String(options.algorithm)} needs privateKey and kid; with a secret only HS256 is allowed`);
+    }
+    if (secret === undefined || secret === null || (typeof secret !== 'string' && !Buffer.isBuffer(secret))) {
+      throw new TypeError('tokens.secret is required: set it to a random string of at least 32 bytes (for example `openssl rand -base64 48`)');
+    }
+    const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new TypeError(`tokens.secret is ${bytes.length} bytes; it must be at least ${MIN_SECRET_BYTES} bytes (for example \`openssl rand -base64 48\`)`);
+    }
+    algorithm = 'HS256';
+    signingKey = createSecretKey(bytes);
+    verifyKey = signingKey;
+  }
+
+  const jwks = kid === undefined ? null : { keys: [{ ...verifyKey.export({ format: 'jwk' }), kid, alg: algorithm, use: 'sig' }] };
+
+  return {
+    sign(input: SignInput): SignedToken {
+      const iat = Math.floor(clock.now() / 1000);
+      const exp = iat + input.ttl;
+      const jti = randomUUID();
+      const payload = { ...input.claims, sub: input.sub, usefor: input.usefor, iss: issuer, aud: audience, iat, exp, exi: input.ttl, jti };
+      const token = jwt.sign(payload, signingKey, { algorithm, ...(kid === undefined ? {} : { keyid: kid }) });
+      return { token, jti, iat, exp };
+    },
+
+    verify(token: string, use: TokenUse): TokenClaims {
+      let claims: jwt.JwtPayload | string;
+      try {
+        claims = jwt.verify(token, verifyKey, {
+          algorithms: [algorithm],
+          issuer,
+          audience,
+          clockTimestamp: Math.floor(clock.now() / 1000),
+        });
+      } catch (err) {
+        if (err instanceof jwt.TokenExpiredError) throw new AuthError('token_expired', 'the token has expired');
+        throw new AuthError('invalid_token', 'the token is malformed, has a bad signature or wrong claims');
+      }
+      if (typeof claims === 'string' || typeof claims.exp !== 'number' || typeof claims.jti !== 'string' || typeof claims.sub !== 'string') {
+        throw new AuthError('invalid_token', 'the token lacks required claims');
+      }
+      if (claims.usefor !== use) {
+        throw new AuthError('invalid_token', `the token is not meant for this use (expected usefor "${use}")`);
+      }
+      return claims as TokenClaims;
+    },
+
+    jwks: () => jwks,
+
+    verification: () => ({ key: verifyKey, algorithms: [algorithm], issuer, audience }),
+  };
+}
