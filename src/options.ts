@@ -5,6 +5,24 @@ import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from 
 import type { ThrottleOptions } from './core/throttle.js';
 import type { CoreConfig } from './core/context.js';
 import type { Services } from './core/index.js';
+import type { RealtimeConfig } from './core/realtime-credentials.js';
+
+export interface RealtimeOptions {
+  /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
+  url: string;
+  /** Default: 'aws-iot' for an amazonaws.com host, 'broker' otherwise. In 'aws-iot' mode the URL carries `x-amz-customauthorizer-name`. */
+  mode?: 'aws-iot' | 'broker';
+  /** Default: read from an AWS IoT host name, else 'local'. */
+  region?: string;
+  /** Name of the custom authorizer. Default 'gatehouse-jwt-authorizer'. */
+  authorizerName?: string;
+  /** First topic level; topics live under `<namespace>/<orgId>/`. Default 'axonpush'. */
+  namespace?: string;
+  /** Lifetime of realtime credentials. Default '15m'. */
+  ttl?: Duration;
+  /** `envSlug` when the request names none. Default 'default'. */
+  envSlug?: string;
+}
 
 export interface TokenLifetimes {
   /** Access token lifetime. Default '15m'. */
@@ -39,6 +57,14 @@ export interface AuthRouterOptions {
     /** Refuse guarded requests (503) when revocations could not be read for this long. Default '60s'. */
     maxStaleness?: Duration;
   };
+  /** Short-lived MQTT-over-WebSocket credentials (`/iot-credentials`). Off unless set. */
+  realtime?: RealtimeOptions;
+  apiKeys?: {
+    /** How long a verified key is served from memory before storage is read again (role changes, removed creators). Default '60s'. */
+    cacheTtl?: Duration;
+    /** Require `X-Tenant-Id` next to `X-API-Key`. Default true. */
+    requireTenantId?: boolean;
+  };
   invitations?: {
     /** Default lifetime of an invitation. Default '7d'. */
     ttl?: Duration;
@@ -60,6 +86,8 @@ export interface ResolvedOptions {
   pollIntervalMs: number;
   maxStalenessMs: number;
   config: CoreConfig;
+  realtime: RealtimeConfig | null;
+  requireTenantId: boolean;
   clock: Clock;
   logger: Logger;
   overrideServices: ((defaults: Services) => Services) | undefined;
@@ -108,9 +136,45 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     throttle: options.throttle ?? {},
     pollIntervalMs,
     maxStalenessMs,
-    config: { accessTtl, refreshTtl, sessionMaxAge, invitationTtl, invitationMaxTtl },
+    config: {
+      accessTtl,
+      refreshTtl,
+      sessionMaxAge,
+      invitationTtl,
+      invitationMaxTtl,
+      apiKeyCacheTtl: toSeconds(options.apiKeys?.cacheTtl ?? '60s', 'apiKeys.cacheTtl'),
+    },
+    realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
+    requireTenantId: options.apiKeys?.requireTenantId ?? true,
     clock,
     logger: options.logger ?? consoleLogger,
     overrideServices: options.overrideServices,
+  };
+}
+
+const TOPIC_LEVEL = /^[^/+#$\u0000][^/+#\u0000]*$/;
+const ENV_SLUG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+function resolveRealtime(options: RealtimeOptions): RealtimeConfig {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new TypeError(`realtime.url must be a ws:// or wss:// URL (got ${JSON.stringify(options.url)})`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`realtime.url must use ws:// or wss:// (got ${url.protocol})`);
+  const aws = /\.iot\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname);
+  const namespace = options.namespace ?? 'axonpush';
+  if (!TOPIC_LEVEL.test(namespace)) throw new TypeError('realtime.namespace must be one MQTT topic level: no "/", "+", "#", leading "$" or empty');
+  const envSlug = options.envSlug ?? 'default';
+  if (!ENV_SLUG.test(envSlug)) throw new TypeError('realtime.envSlug must be 1-64 letters, digits, "_" or "-"');
+  return {
+    url,
+    mode: options.mode ?? (url.hostname.endsWith('.amazonaws.com') ? 'aws-iot' : 'broker'),
+    region: options.region ?? aws?.[1] ?? 'local',
+    authorizerName: options.authorizerName ?? 'gatehouse-jwt-authorizer',
+    namespace,
+    ttl: toSeconds(options.ttl ?? '15m', 'realtime.ttl'),
+    defaultEnvSlug: envSlug,
   };
 }

@@ -92,8 +92,30 @@ export interface RefreshTokenRecord {
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt'>;
 
-/** `token`: one access token by its `jti`; `family`: every token of a refresh family (`sid`). */
-export type RevocationKind = 'token' | 'family';
+export interface ApiKeyRecord {
+  id: string;
+  orgId: string;
+  name: string;
+  /** Public and unique: the part of the key used to find its record. */
+  prefix: string;
+  /** SHA-256 (hex) of the whole key; the key itself is never stored. */
+  secretHash: string;
+  /** The most the key may do; never above its creator's role. */
+  role: Role;
+  createdBy: string;
+  createdAt: EpochMs;
+  expiresAt: EpochMs | null;
+  lastUsedAt: EpochMs | null;
+  revokedAt: EpochMs | null;
+}
+
+export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>;
+
+/**
+ * `token`: one access token by its `jti`; `family`: every token of a refresh family
+ * (`sid`); `api_key`: an API key by its id.
+ */
+export type RevocationKind = 'token' | 'family' | 'api_key';
 
 export interface RevocationRecord {
   kind: RevocationKind;
@@ -178,6 +200,18 @@ export interface RefreshTokenRepository {
   purgeExpired(now: EpochMs): Promise<number>;
 }
 
+export interface ApiKeyRepository {
+  /** Throws `StorageConflictError` with `field` 'prefix' on a duplicate prefix. */
+  create(key: NewApiKey): Promise<ApiKeyRecord>;
+  findByPrefix(prefix: string): Promise<ApiKeyRecord | null>;
+  /** The org's keys that are not revoked (expired ones included), oldest first. */
+  listForOrg(orgId: string): Promise<ApiKeyRecord[]>;
+  /** Marks the org's key revoked. Returns the record, or null when the org has no such unrevoked key. */
+  revoke(orgId: string, id: string, now: EpochMs): Promise<ApiKeyRecord | null>;
+  /** Records a use. */
+  touch(id: string, now: EpochMs): Promise<void>;
+}
+
 export interface RevocationRepository {
   add(revocation: RevocationRecord): Promise<void>;
   /** All revocations still in force at `now`, and the cursor to poll from. */
@@ -195,6 +229,7 @@ export interface Repositories {
   invitations: InvitationRepository;
   refreshTokens: RefreshTokenRepository;
   revocations: RevocationRepository;
+  apiKeys: ApiKeyRepository;
 }
 
 export interface StorageAdapter extends Repositories {

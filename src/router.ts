@@ -7,14 +7,17 @@ import { mountEndpoints } from './http/endpoint.js';
 import { createGuard, type RequireAuthOptions } from './http/guard.js';
 import { problemHandler, sendProblem, toAuthError } from './http/problem.js';
 import { accountEndpoints } from './http/routes/accounts.js';
+import { apiKeyEndpoints } from './http/routes/api-keys.js';
+import { realtimeEndpoints } from './http/routes/realtime.js';
 import { orgEndpoints } from './http/routes/orgs.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
 
 export interface AuthRouter extends Router {
   /**
    * Middleware for the host app's own routes: accepts a valid, unrevoked access token
-   * and sets `req.auth`; 401 (with `WWW-Authenticate: Bearer`) without one, 403 when
-   * `roles` is given and the token's role is not among them.
+   * (or, unless `accept` says otherwise, an API key with its tenant id) and sets
+   * `req.auth`; 401 (with `WWW-Authenticate: Bearer`) without one, 403 when `roles` is
+   * given and the credential's role is not among them.
    */
   requireAuth(options?: RequireAuthOptions): express.RequestHandler;
   /** The business rules behind the routes, for use from the host app (for example in scripts or admin tools). */
@@ -40,7 +43,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     revocations,
     config: resolved.config,
   };
-  const defaults = createServices(ctx);
+  const defaults = createServices(ctx, resolved.realtime);
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
 
   let starting: Promise<void> | undefined;
@@ -57,7 +60,14 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     return starting;
   };
 
-  const requireAuth = createGuard({ sessions: services.sessions, verification: tokens.verification(), clock, logger, ready });
+  const requireAuth = createGuard({
+    sessions: services.sessions,
+    apiKeys: services.apiKeys,
+    verification: tokens.verification(),
+    requireTenantId: resolved.requireTenantId,
+    logger,
+    ready,
+  });
   const router = express.Router() as AuthRouter;
   router.use(express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] }));
   router.use((_req, res, next) => {
@@ -70,8 +80,16 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   const jwks = tokens.jwks();
   if (jwks) router.get('/.well-known/jwks.json', (_req, res) => void res.json(jwks));
 
-  const guard = requireAuth();
-  mountEndpoints(router, [...accountEndpoints(services), ...orgEndpoints(services)], guard);
+  mountEndpoints(
+    router,
+    [
+      ...accountEndpoints(services),
+      ...orgEndpoints(services),
+      ...apiKeyEndpoints(services),
+      ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
+    ],
+    { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth() },
+  );
   router.use((_req, res) => sendProblem(res, new AuthError('not_found', 'no such route')));
   router.use(problemHandler(logger));
 

@@ -1,4 +1,5 @@
 import type {
+  ApiKeyRecord,
   InvitationRecord,
   MembershipRecord,
   OrgRecord,
@@ -199,5 +200,51 @@ export function fromRevocationRow(row: RevocationRow): RevocationRecord {
     key: row.key,
     expiresAt: toNumber(row.expires_at),
     createdAt: toNumber(row.created_at),
+  };
+}
+
+export interface ApiKeyRow {
+  id: string;
+  org_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  role: string;
+  created_by: string;
+  created_at: Big;
+  expires_at: Big | null;
+  last_used_at: Big | null;
+  revoked_at: Big | null;
+}
+
+export function toApiKeyRow(key: ApiKeyRecord): ApiKeyRow {
+  return {
+    id: key.id,
+    org_id: key.orgId,
+    name: key.name,
+    prefix: key.prefix,
+    secret_hash: key.secretHash,
+    role: key.role,
+    created_by: key.createdBy,
+    created_at: key.createdAt,
+    expires_at: key.expiresAt,
+    last_used_at: key.lastUsedAt,
+    revoked_at: key.revokedAt,
+  };
+}
+
+export function fromApiKeyRow(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    prefix: row.prefix,
+    secretHash: row.secret_hash,
+    role: row.role as Role,
+    createdBy: row.created_by,
+    createdAt: toNumber(row.created_at),
+    expiresAt: toNullableNumber(row.expires_at),
+    lastUsedAt: toNullableNumber(row.last_used_at),
+    revokedAt: toNullableNumber(row.revoked_at),
   };
 }

@@ -6,6 +6,7 @@ export interface TableNames {
   invitations: string;
   refreshTokens: string;
   revocations: string;
+  apiKeys: string;
   migrations: string;
 }
 
@@ -26,6 +27,7 @@ export function tableNames(prefix: string): TableNames {
     invitations: `${prefix}invitations`,
     refreshTokens: `${prefix}refresh_tokens`,
     revocations: `${prefix}revocations`,
+    apiKeys: `${prefix}api_keys`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

@@ -10,6 +10,8 @@ export interface CoreConfig {
   sessionMaxAge: number;
   invitationTtl: number;
   invitationMaxTtl: number;
+  /** How long a verified API key is trusted from memory before it is read again. */
+  apiKeyCacheTtl: number;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

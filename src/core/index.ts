@@ -1,16 +1,27 @@
 import { createAccounts } from './accounts.js';
+import { createApiKeys } from './api-keys.js';
+import { createRealtimeCredentials, type RealtimeConfig } from './realtime-credentials.js';
 import type { CoreContext } from './context.js';
 import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
 import { createSessions } from './sessions.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
-export function createServices(ctx: CoreContext) {
+export function createServices(ctx: CoreContext, realtime: RealtimeConfig | null = null) {
   const sessions = createSessions(ctx);
   const invitations = createInvitations(ctx);
   const accounts = createAccounts(ctx, sessions, invitations);
   const orgs = createOrgs(ctx, sessions, accounts);
-  return { accounts, sessions, orgs, invitations };
+  const apiKeys = createApiKeys(ctx);
+  return {
+    accounts,
+    sessions,
+    orgs,
+    invitations,
+    apiKeys,
+    /** Null when the `realtime` option is not set. */
+    realtime: realtime === null ? null : createRealtimeCredentials(ctx, realtime),
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,5 +1,5 @@
 import { AuthError } from '../errors.js';
-import type { Clock, Logger, RevocationRecord, StorageAdapter } from '../ports.js';
+import type { Clock, Logger, RevocationKind, RevocationRecord, StorageAdapter } from '../ports.js';
 
 export interface RevocationCacheOptions {
   /** How often other instances' revocations are read from storage, in ms. */
@@ -19,8 +19,7 @@ const PURGE_EVERY_MS = 10 * 60 * 1000;
  * on other instances arrive with the next poll, so the bound is `pollIntervalMs`.
  */
 export class RevocationCache {
-  private readonly tokens = new Map<string, number>();
-  private readonly families = new Map<string, number>();
+  private readonly revoked: Record<RevocationKind, Map<string, number>> = { token: new Map(), family: new Map(), api_key: new Map() };
   private cursor = '0';
   /** Monotonic ms (not the injectable clock): staleness is about real time since the last read. */
   private lastSync = 0;
@@ -70,13 +69,9 @@ export class RevocationCache {
     }
   }
 
-  isRevoked(jti: string, familyId: string | undefined): boolean {
-    const now = this.clock.now();
-    const tokenUntil = this.tokens.get(jti);
-    if (tokenUntil !== undefined && tokenUntil > now) return true;
-    if (familyId === undefined) return false;
-    const familyUntil = this.families.get(familyId);
-    return familyUntil !== undefined && familyUntil > now;
+  has(kind: RevocationKind, key: string): boolean {
+    const until = this.revoked[kind].get(key);
+    return until !== undefined && until > this.clock.now();
   }
 
   /** Records a revocation in storage and applies it on this instance at once. */
@@ -104,14 +99,15 @@ export class RevocationCache {
   }
 
   private remember(entry: RevocationRecord): void {
-    const map = entry.kind === 'token' ? this.tokens : this.families;
-    map.set(entry.key, Math.max(map.get(entry.key) ?? 0, entry.expiresAt));
+    const map = this.revoked[entry.kind];
+    // An unknown kind from a newer instance sharing the database is not ours to apply.
+    if (map) map.set(entry.key, Math.max(map.get(entry.key) ?? 0, entry.expiresAt));
   }
 
   private async purge(): Promise<void> {
     const now = this.clock.now();
     this.lastPurge = now;
-    for (const map of [this.tokens, this.families]) {
+    for (const map of Object.values(this.revoked)) {
       for (const [key, until] of map) if (until <= now) map.delete(key);
     }
     await this.storage.revocations.purgeExpired(now);

@@ -126,7 +126,7 @@ export function createSessions(ctx: CoreContext) {
     if (claims.exp * 1000 <= clock.now()) throw new AuthError('token_expired', 'the access token has expired; refresh it');
     const familyId = typeof claims.sid === 'string' ? claims.sid : undefined;
     revocations.assertFresh();
-    if (revocations.isRevoked(claims.jti, familyId)) throw new AuthError('token_revoked', 'the token has been revoked');
+    if (revocations.has('token', claims.jti) || (familyId !== undefined && revocations.has('family', familyId))) throw new AuthError('token_revoked', 'the token has been revoked');
     return {
       userId: claims.sub,
       orgId: typeof claims.org === 'string' ? claims.org : null,

@@ -6,13 +6,15 @@ export interface AuthContext {
   /** The org the credentials are scoped to; null for a user who has none yet. */
   orgId: string | null;
   role: Role | null;
-  /** `jti` of the access token. */
+  /** `jti` of the access token, or the API key's id. */
   tokenId: string;
   /** How the request authenticated. */
-  via: 'jwt';
+  via: 'jwt' | 'api_key';
+  /** Set when `via` is 'api_key'. */
+  apiKeyId?: string;
   /** Refresh family (session) the access token belongs to. */
   sessionId: string | undefined;
-  /** Epoch ms when the credentials stop working. */
+  /** Epoch ms when the credentials stop working (Infinity for a key without expiry). */
   expiresAt: number;
 }
 

@@ -10,10 +10,14 @@ export interface Reply {
   body?: unknown;
 }
 
-interface HandlerInput<Body, Params, Authenticated extends boolean> {
+/** 'none': public; 'jwt': a Bearer access token; 'any': a Bearer access token or an API key. */
+export type AuthMode = 'none' | 'jwt' | 'any';
+
+interface HandlerInput<Body, Params, Query, Mode extends AuthMode> {
   body: Body;
   params: Params;
-  auth: Authenticated extends true ? AuthContext : undefined;
+  query: Query;
+  auth: Mode extends 'none' ? undefined : AuthContext;
   req: Request;
 }
 
@@ -25,21 +29,24 @@ interface HandlerInput<Body, Params, Authenticated extends boolean> {
 export interface Endpoint<
   BodySchema extends z.ZodType | undefined = z.ZodType | undefined,
   ParamsSchema extends z.ZodType | undefined = z.ZodType | undefined,
-  Authenticated extends boolean = boolean,
+  QuerySchema extends z.ZodType | undefined = z.ZodType | undefined,
+  Mode extends AuthMode = AuthMode,
 > {
-  method: HttpMethod;
+  method: HttpMethod | HttpMethod[];
   path: string;
   summary: string;
-  authenticated: Authenticated;
+  auth: Mode;
   body?: BodySchema;
   /** When true, a missing body is read as `{}`. */
   bodyOptional?: boolean;
   params?: ParamsSchema;
+  query?: QuerySchema;
   handler: (
     input: HandlerInput<
       BodySchema extends z.ZodType ? z.output<BodySchema> : undefined,
       ParamsSchema extends z.ZodType ? z.output<ParamsSchema> : undefined,
-      Authenticated
+      QuerySchema extends z.ZodType ? z.output<QuerySchema> : undefined,
+      Mode
     >,
   ) => Promise<Reply>;
 }
@@ -48,8 +55,9 @@ export interface Endpoint<
 export function endpoint<
   BodySchema extends z.ZodType | undefined = undefined,
   ParamsSchema extends z.ZodType | undefined = undefined,
-  Authenticated extends boolean = false,
->(def: Endpoint<BodySchema, ParamsSchema, Authenticated>): Endpoint<BodySchema, ParamsSchema, Authenticated> {
+  QuerySchema extends z.ZodType | undefined = undefined,
+  Mode extends AuthMode = 'none',
+>(def: Endpoint<BodySchema, ParamsSchema, QuerySchema, Mode>): Endpoint<BodySchema, ParamsSchema, QuerySchema, Mode> {
   return def;
 }
 
@@ -72,17 +80,20 @@ function readBody(req: Request, optional: boolean): unknown {
   throw new AuthError('invalid_request', 'a JSON body is required', { errors: [{ path: '', message: 'a JSON object is required' }] });
 }
 
-/** Adds the endpoints to the router: guard when authenticated, then validation, then the handler. */
-export function mountEndpoints(router: Router, endpoints: ReadonlyArray<Endpoint<z.ZodType | undefined, z.ZodType | undefined, boolean>>, guard: RequestHandler): void {
+export type AnyEndpoint = Endpoint<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthMode>;
+
+/** Adds the endpoints to the router: the guard for their auth mode, then validation, then the handler. */
+export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], guards: Record<Exclude<AuthMode, 'none'>, RequestHandler>): void {
   for (const ep of endpoints) {
     const run: RequestHandler = async (req, res) => {
       const body = ep.body ? parse(ep.body, readBody(req, ep.bodyOptional ?? false), 'body') : undefined;
       const params = ep.params ? parse(ep.params, req.params, 'path') : undefined;
-      const reply = await ep.handler({ body, params, auth: req.auth as never, req });
+      const query = ep.query ? parse(ep.query, req.query, 'query') : undefined;
+      const reply = await ep.handler({ body, params, query, auth: req.auth as never, req });
       if (reply.body === undefined) res.status(reply.status).end();
       else res.status(reply.status).json(reply.body);
     };
-    const handlers = ep.authenticated ? [guard, run] : [run];
-    router[ep.method](ep.path, ...handlers);
+    const handlers = ep.auth === 'none' ? [run] : [guards[ep.auth], run];
+    for (const method of Array.isArray(ep.method) ? ep.method : [ep.method]) router[method](ep.path, ...handlers);
   }
 }

@@ -69,3 +69,19 @@ export const createInvitationBody = z.strictObject({
   role: role.optional(),
   expiresInHours: z.number().positive().max(24 * 365).optional(),
 });
+
+export const createApiKeyBody = z.strictObject({
+  name: z.string().trim().min(1, 'is required').max(100),
+  role: role.optional(),
+  expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).transform((v) => Date.parse(v)).optional(),
+});
+
+export const apiKeyParams = z.strictObject({ id });
+
+/** Becomes one topic level, so it must not hold '/', '+', '#' or start with '$'. */
+export const realtimeQuery = z.object({
+  envSlug: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"')
+    .optional(),
+});

@@ -1,4 +1,4 @@
-import type { InvitationRecord, MembershipWithOrg, MembershipWithUser, OrgRecord, Role, UserRecord } from '../ports.js';
+import type { ApiKeyRecord, InvitationRecord, MembershipWithOrg, MembershipWithUser, OrgRecord, Role, UserRecord } from '../ports.js';
 import type { TokenPair } from '../core/sessions.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -42,4 +42,18 @@ export function invitationView(inv: InvitationRecord) {
 
 export function pairView(pair: TokenPair) {
   return { access_token: pair.accessToken, refresh_token: pair.refreshToken };
+}
+
+/** An API key as listed: never its secret. */
+export function apiKeyView(key: ApiKeyRecord) {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    role: key.role,
+    expiresAt: key.expiresAt === null ? null : iso(key.expiresAt),
+    createdAt: iso(key.createdAt),
+    createdBy: key.createdBy,
+    lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+  };
 }

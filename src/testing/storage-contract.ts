@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import type {
   InvitationRecord,
+  NewApiKey,
   NewInvitation,
   NewRefreshToken,
   NewUser,
@@ -572,6 +573,68 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         }
         assert.equal((await storage.refreshTokens.find('token-hash-live'))?.familyId, 'fam-live');
         assert.equal(await storage.refreshTokens.purgeExpired(NOW), 0);
+      });
+    });
+
+    describe('api keys', () => {
+      const newKey = (n: string, orgId: string, overrides: Partial<NewApiKey> = {}): NewApiKey => ({
+        id: `key-${n}`,
+        orgId,
+        name: `Key ${n}`,
+        prefix: `prefix${n}`,
+        secretHash: `secret-hash-${n}`,
+        role: 'member',
+        createdBy: 'user-a',
+        createdAt: NOW,
+        expiresAt: null,
+        ...overrides,
+      });
+
+      beforeEach(async () => {
+        await storage.users.create(newUser('a'));
+        await storage.orgs.create(newOrg('1'));
+        await storage.orgs.create(newOrg('2'));
+      });
+
+      it('create returns the record and findByPrefix reads it back', async () => {
+        const created = await storage.apiKeys.create(newKey('a', 'org-1', { role: 'admin', expiresAt: NOW + DAY }));
+        const expected = { ...newKey('a', 'org-1', { role: 'admin', expiresAt: NOW + DAY }), lastUsedAt: null, revokedAt: null };
+        assert.deepEqual(created, expected);
+        assert.deepEqual(await storage.apiKeys.findByPrefix('prefixa'), expected);
+        assert.equal(await storage.apiKeys.findByPrefix('prefixz'), null);
+      });
+
+      it('a duplicate prefix throws StorageConflictError with field "prefix"', async () => {
+        await storage.apiKeys.create(newKey('a', 'org-1'));
+        await assert.rejects(storage.apiKeys.create(newKey('b', 'org-1', { prefix: 'prefixa' })), (err: unknown) => {
+          assert.ok(err instanceof StorageConflictError);
+          assert.equal(err.field, 'prefix');
+          return true;
+        });
+      });
+
+      it('listForOrg lists the org’s unrevoked keys, oldest first', async () => {
+        await storage.apiKeys.create(newKey('b', 'org-1', { createdAt: NOW + 2 }));
+        await storage.apiKeys.create(newKey('a', 'org-1', { createdAt: NOW + 1 }));
+        await storage.apiKeys.create(newKey('c', 'org-2'));
+        await storage.apiKeys.create(newKey('d', 'org-1', { createdAt: NOW + 3 }));
+        await storage.apiKeys.revoke('org-1', 'key-d', NOW);
+        assert.deepEqual((await storage.apiKeys.listForOrg('org-1')).map((k) => k.id), ['key-a', 'key-b']);
+      });
+
+      it('revoke marks only the org’s own unrevoked key and returns it', async () => {
+        await storage.apiKeys.create(newKey('a', 'org-1'));
+        assert.equal(await storage.apiKeys.revoke('org-2', 'key-a', NOW + 1), null);
+        const revoked = await storage.apiKeys.revoke('org-1', 'key-a', NOW + 1);
+        assert.equal(revoked?.revokedAt, NOW + 1);
+        assert.equal(await storage.apiKeys.revoke('org-1', 'key-a', NOW + 2), null);
+        assert.equal((await storage.apiKeys.findByPrefix('prefixa'))?.revokedAt, NOW + 1);
+      });
+
+      it('touch records the last use', async () => {
+        await storage.apiKeys.create(newKey('a', 'org-1'));
+        await storage.apiKeys.touch('key-a', NOW + 5);
+        assert.equal((await storage.apiKeys.findByPrefix('prefixa'))?.lastUsedAt, NOW + 5);
       });
     });
 

@@ -9,7 +9,8 @@ import { StorageConflictError, StorageUnavailableError } from '../../src/errors.
 import { mapStorageError } from '../../adapters/knex/errors.js';
 import { tableNames as prefixedTables } from '../../adapters/knex/tables.js';
 
-const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations'];
+const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys'];
+const MIGRATIONS = ['001_core', '002_api_keys'];
 
 let tempDir: string;
 let fileCounter = 0;
@@ -96,7 +97,7 @@ describe('knex storage (SQLite specifics)', () => {
     assert.equal(keys?.foreign_keys, 1);
   });
 
-  it('migrate() is idempotent and records one migration', async () => {
+  it('migrate() is idempotent and records each bundled migration once', async () => {
     const storage = open(nextFile(), { autoMigrate: false });
     await storage.migrate();
     await storage.migrate();
@@ -114,7 +115,7 @@ describe('knex storage (SQLite specifics)', () => {
     const rows: Array<{ name: string }> = await storage.knex('auth_migrations').select('name');
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['001_core'],
+      MIGRATIONS,
     );
   });
 
@@ -128,7 +129,7 @@ describe('knex storage (SQLite specifics)', () => {
     ]);
     assert.deepEqual(results.slice(0, 3), [null, null, { entries: [], cursor: '0' }]);
     const rows: Array<{ name: string }> = await storage.knex('auth_migrations').select('name');
-    assert.equal(rows.length, 1);
+    assert.equal(rows.length, MIGRATIONS.length);
   });
 
   it('prefixes every table with tablePrefix (default auth_)', async () => {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { TableNames } from '../tables.js';
 import * as core from './001_core.js';
+import * as apiKeys from './002_api_keys.js';
 
 interface BundledMigration {
   name: string;
@@ -11,7 +12,10 @@ interface BundledMigration {
 // Listed by hand rather than globbed from disk, so the same list works from the
 // .ts sources and from dist/. Names are recorded in the migrations table: never
 // rename one, only append.
-const migrations: readonly BundledMigration[] = [{ name: '001_core', ...core }];
+const migrations: readonly BundledMigration[] = [
+  { name: '001_core', ...core },
+  { name: '002_api_keys', ...apiKeys },
+];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {
   return {

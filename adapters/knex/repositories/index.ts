@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Repositories } from '../../../src/ports.js';
 import type { TableNames } from '../tables.js';
+import { apiKeyRepository } from './api-keys.js';
 import { invitationRepository } from './invitations.js';
 import { membershipRepository } from './memberships.js';
 import { orgRepository } from './orgs.js';
@@ -17,5 +18,6 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     invitations: invitationRepository(db, tables),
     refreshTokens: refreshTokenRepository(db, tables),
     revocations: revocationRepository(db, tables),
+    apiKeys: apiKeyRepository(db, tables),
   };
 }

@@ -19,7 +19,7 @@ export function accountEndpoints(services: Services) {
       method: 'post',
       path: '/signup',
       summary: 'Create an account, with a new organization or by joining one with an invitation code',
-      authenticated: false,
+      auth: 'none',
       body: s.signupBody,
       async handler({ body }) {
         const { user, org, role } = await accounts.signup(
@@ -33,7 +33,7 @@ export function accountEndpoints(services: Services) {
       method: 'post',
       path: '/signin',
       summary: 'Sign in with email and password',
-      authenticated: false,
+      auth: 'none',
       body: s.signinBody,
       async handler({ body, req }) {
         req.body = body;
@@ -45,7 +45,7 @@ export function accountEndpoints(services: Services) {
       method: 'post',
       path: '/refresh',
       summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
-      authenticated: false,
+      auth: 'none',
       body: s.refreshBody,
       async handler({ body }) {
         return { status: 200, body: pairView(await sessions.refresh(body.refresh_token)) };
@@ -55,7 +55,7 @@ export function accountEndpoints(services: Services) {
       method: 'post',
       path: '/logout',
       summary: 'End the session: the access token and its refresh family stop working',
-      authenticated: true,
+      auth: 'jwt',
       body: s.logoutBody,
       bodyOptional: true,
       async handler({ body, auth }) {
@@ -69,18 +69,20 @@ export function accountEndpoints(services: Services) {
     endpoint({
       method: 'get',
       path: '/me',
-      summary: 'The signed-in user, the organization the token is scoped to, and the role there',
-      authenticated: true,
+      summary: 'The signed-in user (or the creator of the API key), the organization the credentials are scoped to, and the role there',
+      auth: 'any',
       async handler({ auth }) {
         const { user, org, role } = await accounts.describe(auth.userId, auth.orgId);
-        return { status: 200, body: { ...userView(user, org?.id ?? null, role), organization: org ? orgView(org) : null, role } };
+        // An API key acts with its own (possibly lower) role, not its creator's.
+        const effectiveRole = auth.via === 'api_key' ? auth.role : role;
+        return { status: 200, body: { ...userView(user, org?.id ?? null, effectiveRole), organization: org ? orgView(org) : null, role: effectiveRole, via: auth.via } };
       },
     }),
     endpoint({
       method: 'post',
       path: '/setup-org',
       summary: 'Create or join an organization (for example after an external sign-in); returns a pair scoped to it',
-      authenticated: true,
+      auth: 'jwt',
       body: s.setupOrgBody,
       async handler({ body, auth }) {
         return { status: 200, body: pairView(await orgs.setup(auth.userId, orgChoice(body))) };
@@ -90,7 +92,7 @@ export function accountEndpoints(services: Services) {
       method: 'post',
       path: '/switch-org',
       summary: 'A new pair scoped to another organization the user belongs to',
-      authenticated: true,
+      auth: 'jwt',
       body: s.switchOrgBody,
       async handler({ body, auth }) {
         return { status: 200, body: pairView(await orgs.switchTo(auth.userId, body.orgId)) };

@@ -12,7 +12,7 @@ export function orgEndpoints(services: Services) {
       method: 'get',
       path: '/orgs',
       summary: "The signed-in user's organizations, with their role in each",
-      authenticated: true,
+      auth: 'jwt',
       async handler({ auth }) {
         return { status: 200, body: { organizations: (await orgs.listMine(auth.userId)).map(myOrgView) } };
       },
@@ -21,7 +21,7 @@ export function orgEndpoints(services: Services) {
       method: 'get',
       path: '/orgs/:orgId/members',
       summary: 'Members of an organization (any member may list them)',
-      authenticated: true,
+      auth: 'jwt',
       params: s.orgParams,
       async handler({ auth, params }) {
         return { status: 200, body: { members: (await orgs.listMembers(auth.userId, params.orgId)).map(memberView) } };
@@ -31,7 +31,7 @@ export function orgEndpoints(services: Services) {
       method: 'patch',
       path: '/orgs/:orgId/members/:userId',
       summary: "Change a member's role (owners only; the last owner cannot be demoted)",
-      authenticated: true,
+      auth: 'jwt',
       params: s.memberParams,
       body: s.changeRoleBody,
       async handler({ auth, params, body }) {
@@ -43,7 +43,7 @@ export function orgEndpoints(services: Services) {
       method: 'delete',
       path: '/orgs/:orgId/members/:userId',
       summary: 'Remove a member, or leave (admins remove members; only owners remove admins and owners)',
-      authenticated: true,
+      auth: 'jwt',
       params: s.memberParams,
       async handler({ auth, params }) {
         await orgs.removeMember(auth.userId, params.orgId, params.userId);
@@ -54,7 +54,7 @@ export function orgEndpoints(services: Services) {
       method: 'post',
       path: '/orgs/:orgId/invitations',
       summary: 'Invite someone (owners and admins); the code is shown only in this response',
-      authenticated: true,
+      auth: 'jwt',
       params: s.orgParams,
       body: s.createInvitationBody,
       bodyOptional: true,
@@ -67,7 +67,7 @@ export function orgEndpoints(services: Services) {
       method: 'get',
       path: '/orgs/:orgId/invitations',
       summary: 'Pending invitations of an organization (owners and admins), without their codes',
-      authenticated: true,
+      auth: 'jwt',
       params: s.orgParams,
       async handler({ auth, params }) {
         return { status: 200, body: { invitations: (await invitations.list(auth.userId, params.orgId)).map(invitationView) } };
@@ -77,7 +77,7 @@ export function orgEndpoints(services: Services) {
       method: 'delete',
       path: '/orgs/:orgId/invitations/:invitationId',
       summary: 'Revoke a pending invitation (owners and admins)',
-      authenticated: true,
+      auth: 'jwt',
       params: s.invitationParams,
       async handler({ auth, params }) {
         await invitations.revoke(auth.userId, params.orgId, params.invitationId);

@@ -1,0 +1,142 @@
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { AuthError } from '../errors.js';
+import type { ApiKeyRecord, Role } from '../ports.js';
+import type { CoreContext } from './context.js';
+import { mapConflicts } from './conflicts.js';
+import { requireRole } from './membership-checks.js';
+import { atLeast } from './roles.js';
+import { sha256Hex } from './secrets.js';
+
+/** Who an API key acts for: its org, its creator, and the lower of the key's and the creator's roles. */
+export interface ApiKeyPrincipal {
+  keyId: string;
+  orgId: string;
+  userId: string;
+  role: Role;
+  expiresAt: number | null;
+}
+
+export interface NewApiKeyInput {
+  name: string;
+  role?: Role;
+  expiresAt?: number | null;
+}
+
+// `ghk_<16 hex: public lookup prefix>_<43 base64url: 256-bit secret>`. The fixed
+// shape lets a malformed key be refused before any storage read.
+const KEY_PATTERN = /^ghk_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
+const CACHE_LIMIT = 10_000;
+const TOUCH_EVERY_MS = 60_000;
+
+interface CachedKey {
+  principal: ApiKeyPrincipal;
+  loadedAt: number;
+}
+
+export function createApiKeys(ctx: CoreContext) {
+  const { storage, clock, config, revocations, logger } = ctx;
+  // Keyed by the SHA-256 of the whole key, so a hit has already proven the secret.
+  const cache = new Map<string, CachedKey>();
+  const touched = new Map<string, number>();
+
+  async function create(actorId: string, orgId: string, input: NewApiKeyInput): Promise<{ record: ApiKeyRecord; key: string }> {
+    const actor = await requireRole(storage, actorId, orgId, 'admin');
+    const role = input.role ?? 'member';
+    if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot create a key with role ${role}`);
+    const now = clock.now();
+    if (input.expiresAt != null && input.expiresAt <= now) {
+      throw new AuthError('invalid_request', 'expiresAt must be in the future', { errors: [{ path: 'expiresAt', message: 'must be in the future' }] });
+    }
+    const prefix = randomBytes(8).toString('hex');
+    const key = `ghk_${prefix}_${randomBytes(32).toString('base64url')}`;
+    const record = await mapConflicts(() =>
+      storage.apiKeys.create({
+        id: randomUUID(),
+        orgId,
+        name: input.name,
+        prefix,
+        secretHash: sha256Hex(key),
+        role,
+        createdBy: actorId,
+        createdAt: now,
+        expiresAt: input.expiresAt ?? null,
+      }),
+    );
+    return { record, key };
+  }
+
+  async function list(actorId: string, orgId: string): Promise<ApiKeyRecord[]> {
+    await requireRole(storage, actorId, orgId, 'admin');
+    return storage.apiKeys.listForOrg(orgId);
+  }
+
+  /** Revokes at once on this instance; other instances drop it within the revocation poll interval. */
+  async function revoke(actorId: string, orgId: string, keyId: string): Promise<void> {
+    await requireRole(storage, actorId, orgId, 'admin');
+    const record = await storage.apiKeys.revoke(orgId, keyId, clock.now());
+    if (!record) throw new AuthError('api_key_not_found', 'no such API key in this organization');
+    const cachedUntil = clock.now() + config.apiKeyCacheTtl * 1000;
+    await revocations.revoke({ kind: 'api_key', key: keyId, expiresAt: record.expiresAt === null ? cachedUntil : Math.min(record.expiresAt, cachedUntil) });
+  }
+
+  /**
+   * Resolves a presented key for the tenant it was sent with. Any failure is the same
+   * `invalid_api_key`, so a caller learns nothing about which part was wrong. A hash
+   * (not a password hash) identifies the key, and verified keys are served from memory.
+   */
+  async function authenticate(key: string, tenantId: string | undefined): Promise<ApiKeyPrincipal> {
+    const invalid = () => new AuthError('invalid_api_key', 'the API key is not valid for this tenant');
+    const match = KEY_PATTERN.exec(key);
+    if (!match) throw invalid();
+    const hash = sha256Hex(key);
+    const now = clock.now();
+    let entry = cache.get(hash);
+    if (!entry || now - entry.loadedAt > config.apiKeyCacheTtl * 1000) {
+      cache.delete(hash);
+      const principal = await load(match[1] as string, hash);
+      if (!principal) throw invalid();
+      entry = { principal, loadedAt: now };
+      remember(hash, entry);
+    }
+    const { principal } = entry;
+    revocations.assertFresh();
+    if (revocations.has('api_key', principal.keyId)) throw invalid();
+    if (principal.expiresAt !== null && principal.expiresAt <= now) throw invalid();
+    if (tenantId !== undefined && tenantId !== principal.orgId) throw invalid();
+    noteUse(principal.keyId, now);
+    return principal;
+  }
+
+  async function load(prefix: string, hash: string): Promise<ApiKeyPrincipal | null> {
+    const record = await storage.apiKeys.findByPrefix(prefix);
+    if (!record || !timingSafeEqual(Buffer.from(record.secretHash, 'hex'), Buffer.from(hash, 'hex'))) return null;
+    if (record.revokedAt !== null) return null;
+    // A key never acts above its creator's current role, and dies with the creator's membership.
+    const creator = await storage.memberships.find(record.createdBy, record.orgId);
+    if (!creator) return null;
+    const role = atLeast(creator.role, record.role) ? record.role : creator.role;
+    return { keyId: record.id, orgId: record.orgId, userId: record.createdBy, role, expiresAt: record.expiresAt };
+  }
+
+  function remember(hash: string, entry: CachedKey): void {
+    if (cache.size >= CACHE_LIMIT) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(hash, entry);
+  }
+
+  // lastUsedAt is informational: written at most once a minute per key, off the request path.
+  function noteUse(keyId: string, now: number): void {
+    if (now - (touched.get(keyId) ?? 0) < TOUCH_EVERY_MS) return;
+    touched.set(keyId, now);
+    if (touched.size > CACHE_LIMIT) touched.clear();
+    storage.apiKeys.touch(keyId, now).catch((err: unknown) => {
+      logger.warn('gatehouse: could not record API key use', { keyId, error: (err as Error).message });
+    });
+  }
+
+  return { create, list, revoke, authenticate };
+}
+
+export type ApiKeys = ReturnType<typeof createApiKeys>;

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { AuthError } from '../errors.js';
+import type { CoreContext } from './context.js';
+
+/** Where realtime clients connect, resolved from the `realtime` option. */
+export interface RealtimeConfig {
+  /** ws:// or wss:// URL of the broker's MQTT-over-WebSocket endpoint. */
+  url: URL;
+  /** 'aws-iot': AWS IoT Core with a custom authorizer; 'broker': any broker with gatehouse's authorizer. */
+  mode: 'aws-iot' | 'broker';
+  region: string;
+  authorizerName: string;
+  namespace: string;
+  ttl: number;
+  defaultEnvSlug: string;
+}
+
+/** The credentials of the AxonPush wire contract, field for field. */
+export interface RealtimeCredentials {
+  endpoint: string;
+  presignedWssUrl: string;
+  expiresAt: string;
+  topicPrefix: string;
+  envSlug: string;
+  topicTemplate: string;
+  clientId: string;
+  region: string;
+  authorizerName: string;
+  authToken: string;
+}
+
+export interface RealtimePrincipal {
+  userId: string;
+  orgId: string | null;
+  /** Set when the caller authenticated with an API key. */
+  apiKeyId?: string;
+}
+
+export function createRealtimeCredentials(ctx: CoreContext, config: RealtimeConfig) {
+  const presignedWssUrl =
+    config.mode === 'aws-iot'
+      ? `${config.url.href}${config.url.search ? '&' : '?'}x-amz-customauthorizer-name=${encodeURIComponent(config.authorizerName)}`
+      : config.url.href;
+
+  /**
+   * Short-lived credentials bound to one org's topic prefix and one MQTT client id.
+   * The token has its own use ('realtime'), so it is refused as an access token.
+   */
+  async function issue(principal: RealtimePrincipal, envSlug = config.defaultEnvSlug): Promise<RealtimeCredentials> {
+    if (principal.orgId === null) throw new AuthError('org_required', 'realtime credentials need an organization: create or join one first');
+    const topicPrefix = `${config.namespace}/${principal.orgId}`;
+    const owner = principal.apiKeyId === undefined ? `u-${principal.userId.slice(0, 8)}` : `k-${principal.apiKeyId.slice(0, 8)}`;
+    const clientId = `${owner}-${randomUUID()}`;
+    const signed = await ctx.tokens.sign({
+      usefor: 'realtime',
+      sub: principal.userId,
+      ttl: config.ttl,
+      claims: { org: principal.orgId, tp: topicPrefix, cid: clientId },
+    });
+    return {
+      endpoint: config.url.host,
+      presignedWssUrl,
+      expiresAt: new Date(signed.exp * 1000).toISOString(),
+      topicPrefix,
+      envSlug,
+      topicTemplate: `${topicPrefix}/{envSlug}/{appId}/{channelId}/{eventType}/{agentId}`,
+      clientId,
+      region: config.region,
+      authorizerName: config.authorizerName,
+      authToken: signed.token,
+    };
+  }
+
+  return { issue };
+}
+
+export type RealtimeCredentialsService = ReturnType<typeof createRealtimeCredentials>;
