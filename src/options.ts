@@ -36,17 +36,26 @@ export interface TokenLifetimes {
 /** Signing options for the default issuer (jsonwebtoken), plus lifetimes. */
 export type TokenOptions = JwtIssuerOptions & TokenLifetimes;
 
-export interface AuthRouterOptions {
+/** Signing by the default issuer (`tokens` with a secret or key pair), or by a TokenIssuer of your own. */
+export type SigningOptions =
+  | {
+      /**
+       * How tokens are signed and how long they live: `{ secret }` (HS256, at least 32
+       * bytes) or `{ algorithm: 'RS256' | 'ES256', privateKey, kid }`.
+       */
+      tokens: TokenOptions;
+      tokenIssuer?: undefined;
+    }
+  | {
+      /** Lifetimes only: signing is the issuer's. */
+      tokens?: TokenLifetimes;
+      /** A TokenIssuer of your own, replacing the jsonwebtoken default. */
+      tokenIssuer: TokenIssuer;
+    };
+
+export type AuthRouterOptions = SigningOptions & {
   /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse/adapters/knex' is the default. */
   storage: StorageAdapter;
-  /**
-   * How tokens are signed and how long they live. `{ secret }` (HS256, at least 32 bytes)
-   * or `{ algorithm: 'RS256' | 'ES256', privateKey, kid }`; with `tokenIssuer` set, only
-   * the lifetimes are read from here.
-   */
-  tokens: TokenOptions | TokenLifetimes;
-  /** A TokenIssuer of your own, replacing the jsonwebtoken default. */
-  tokenIssuer?: TokenIssuer;
   /** bcrypt cost, or a PasswordHasher of your own. Default bcryptjs at cost 10. */
   passwords?: BcryptOptions | PasswordHasher;
   /** Failed sign-in throttling; `false` turns it off. Default: memory store, 5 per account and 50 per IP per 15 minutes. */
@@ -76,7 +85,7 @@ export interface AuthRouterOptions {
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
   logger?: Logger;
   clock?: Clock;
-}
+};
 
 export interface ResolvedOptions {
   storage: StorageAdapter;
@@ -109,15 +118,16 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   if (!storage || typeof storage.transaction !== 'function' || !storage.users) {
     throw new TypeError("options.storage is required: for example createKnexStorage({ filename: 'auth.sqlite' }) from 'gatehouse/adapters/knex'");
   }
-  if (!options.tokens || typeof options.tokens !== 'object') {
+  if (!options.tokenIssuer && (!options.tokens || typeof options.tokens !== 'object')) {
     throw new TypeError('options.tokens is required: at least { secret } with 32 or more random bytes');
   }
   const clock = options.clock ?? { now: () => Date.now() };
   const tokens = options.tokenIssuer ?? createJwtTokenIssuer({ ...(options.tokens as JwtIssuerOptions), clock });
+  const lifetimes: TokenLifetimes = options.tokens ?? {};
 
-  const accessTtl = toSeconds(options.tokens.accessTtl ?? '15m', 'tokens.accessTtl');
-  const refreshTtl = toSeconds(options.tokens.refreshTtl ?? '14d', 'tokens.refreshTtl');
-  const sessionMaxAge = toSeconds(options.tokens.sessionMaxAge ?? '30d', 'tokens.sessionMaxAge');
+  const accessTtl = toSeconds(lifetimes.accessTtl ?? '15m', 'tokens.accessTtl');
+  const refreshTtl = toSeconds(lifetimes.refreshTtl ?? '14d', 'tokens.refreshTtl');
+  const sessionMaxAge = toSeconds(lifetimes.sessionMaxAge ?? '30d', 'tokens.sessionMaxAge');
   if (refreshTtl <= accessTtl) throw new TypeError(`tokens.refreshTtl (${refreshTtl} s) must be longer than tokens.accessTtl (${accessTtl} s)`);
   if (sessionMaxAge < refreshTtl) throw new TypeError(`tokens.sessionMaxAge (${sessionMaxAge} s) must be at least tokens.refreshTtl (${refreshTtl} s)`);
 
@@ -152,7 +162,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   };
 }
 
-const TOPIC_LEVEL = /^[^/+#$\u0000][^/+#\u0000]*$/;
+const TOPIC_LEVEL = /^[^/+#$][^/+#]*$/;
 const ENV_SLUG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 function resolveRealtime(options: RealtimeOptions): RealtimeConfig {
@@ -165,7 +175,7 @@ function resolveRealtime(options: RealtimeOptions): RealtimeConfig {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`realtime.url must use ws:// or wss:// (got ${url.protocol})`);
   const aws = /\.iot\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname);
   const namespace = options.namespace ?? 'axonpush';
-  if (!TOPIC_LEVEL.test(namespace)) throw new TypeError('realtime.namespace must be one MQTT topic level: no "/", "+", "#", leading "$" or empty');
+  if (!TOPIC_LEVEL.test(namespace) || namespace.includes('\0')) throw new TypeError('realtime.namespace must be one MQTT topic level: no "/", "+", "#", leading "$" or empty');
   const envSlug = options.envSlug ?? 'default';
   if (!ENV_SLUG.test(envSlug)) throw new TypeError('realtime.envSlug must be 1-64 letters, digits, "_" or "-"');
   return {

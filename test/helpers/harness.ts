@@ -29,7 +29,7 @@ export async function startHarness(overrides: Partial<AuthRouterOptions> = {}): 
     passwords: { cost: 4 },
     logger: { warn: () => {}, error: () => {} },
     ...overrides,
-  });
+  } as AuthRouterOptions);
   const app = express();
   app.use('/auth', auth);
   app.get('/api/hello', auth.requireAuth(), (req, res) => {
