@@ -14,3 +14,8 @@ export type { TokenPair, SessionScope } from './core/sessions.js';
 export type { OrgChoice, SignupInput, Account } from './core/accounts.js';
 export type { AuthContext } from './http/auth-context.js';
 export type { RequireAuthOptions } from './http/guard.js';
+export * from './realtime/index.js';
+export type { RealtimeOptions } from './options.js';
+export type { RealtimeCredentials } from './core/realtime-credentials.js';
+export type { ApiKeyPrincipal } from './core/api-keys.js';
+export type { MfaStatus, TotpEnrolment, SecondFactor } from './core/mfa.js';

@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { createBcryptHasher, type BcryptOptions } from './passwords/bcrypt-hasher.js';
 import { createJwtTokenIssuer, type JwtIssuerOptions } from './tokens/jwt-issuer.js';
 import { toSeconds, type Duration } from './duration.js';
@@ -6,6 +7,8 @@ import type { ThrottleOptions } from './core/throttle.js';
 import type { CoreConfig } from './core/context.js';
 import type { Services } from './core/index.js';
 import type { RealtimeConfig } from './core/realtime-credentials.js';
+import type { MfaConfig } from './core/mfa.js';
+import { createSecretBox } from './core/secret-box.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -68,6 +71,17 @@ export type AuthRouterOptions = SigningOptions & {
   };
   /** Short-lived MQTT-over-WebSocket credentials (`/iot-credentials`). Off unless set. */
   realtime?: RealtimeOptions;
+  mfa?: {
+    /** Name shown in authenticator apps. Default 'gatehouse'. */
+    issuer?: string;
+    /** Lifetime of the `mfa_token` a sign-in returns when a second factor is needed. Default '5m'. */
+    challengeTtl?: Duration;
+    /**
+     * Key (at least 32 bytes) TOTP secrets are encrypted with at rest. Default: derived
+     * from the signing secret or private key; set it to rotate signing keys freely.
+     */
+    encryptionKey?: string | Buffer;
+  };
   apiKeys?: {
     /** How long a verified key is served from memory before storage is read again (role changes, removed creators). Default '60s'. */
     cacheTtl?: Duration;
@@ -96,6 +110,7 @@ export interface ResolvedOptions {
   maxStalenessMs: number;
   config: CoreConfig;
   realtime: RealtimeConfig | null;
+  mfa: MfaConfig;
   requireTenantId: boolean;
   clock: Clock;
   logger: Logger;
@@ -155,11 +170,32 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       apiKeyCacheTtl: toSeconds(options.apiKeys?.cacheTtl ?? '60s', 'apiKeys.cacheTtl'),
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
+    mfa: {
+      issuer: options.mfa?.issuer ?? 'gatehouse',
+      challengeTtl: toSeconds(options.mfa?.challengeTtl ?? '5m', 'mfa.challengeTtl'),
+      box: createSecretBox(mfaKeyMaterial(options), 'totp-secret'),
+    },
     requireTenantId: options.apiKeys?.requireTenantId ?? true,
     clock,
     logger: options.logger ?? consoleLogger,
     overrideServices: options.overrideServices,
   };
+}
+
+function mfaKeyMaterial(options: AuthRouterOptions): Buffer {
+  const explicit = options.mfa?.encryptionKey;
+  if (explicit !== undefined) {
+    const bytes = Buffer.isBuffer(explicit) ? explicit : Buffer.from(explicit, 'utf8');
+    if (bytes.length < 32) throw new TypeError(`mfa.encryptionKey is ${bytes.length} bytes; it must be at least 32 bytes`);
+    return bytes;
+  }
+  const signing = options.tokens as Partial<JwtIssuerOptions & { secret: string | Buffer; privateKey: string | KeyObject }> | undefined;
+  if (!options.tokenIssuer && signing?.secret !== undefined) return Buffer.isBuffer(signing.secret) ? signing.secret : Buffer.from(signing.secret, 'utf8');
+  if (!options.tokenIssuer && signing?.privateKey !== undefined) {
+    const key = typeof signing.privateKey === 'string' ? createPrivateKey(signing.privateKey) : signing.privateKey;
+    return key.export({ format: 'der', type: 'pkcs8' });
+  }
+  throw new TypeError('mfa.encryptionKey is required with a custom tokenIssuer: 32 or more random bytes to encrypt TOTP secrets with');
 }
 
 const TOPIC_LEVEL = /^[^/+#$][^/+#]*$/;

@@ -111,6 +111,17 @@ export interface ApiKeyRecord {
 
 export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>;
 
+export interface TotpRecord {
+  userId: string;
+  /** The TOTP secret, encrypted by the core before it reaches storage. */
+  secretCiphertext: string;
+  /** Null while set up but not yet confirmed with a code. */
+  enabledAt: EpochMs | null;
+  /** Highest time step accepted so far: a code is never accepted twice. */
+  lastUsedStep: number | null;
+  createdAt: EpochMs;
+}
+
 /**
  * `token`: one access token by its `jti`; `family`: every token of a refresh family
  * (`sid`); `api_key`: an API key by its id.
@@ -129,6 +140,18 @@ export interface RevocationPage {
   entries: RevocationRecord[];
   /** Opaque position to pass to the next `listSince` call. */
   cursor: string;
+}
+
+/** A user's account at an external identity provider, keyed by (provider, subject). */
+export interface IdentityRecord {
+  /** 'google' for Google sign-in, the issuer URL for an external issuer. */
+  provider: string;
+  /** The provider's stable id of the account (`sub`). */
+  subject: string;
+  userId: string;
+  /** The email the provider reported when the identity was linked; informational only. */
+  email: string | null;
+  createdAt: EpochMs;
 }
 
 export interface UserRepository {
@@ -212,6 +235,26 @@ export interface ApiKeyRepository {
   touch(id: string, now: EpochMs): Promise<void>;
 }
 
+export interface MfaRepository {
+  /** Stores a new, not yet enabled TOTP secret, replacing a pending one. Returns false when TOTP is already enabled. */
+  savePendingTotp(userId: string, secretCiphertext: string, now: EpochMs): Promise<boolean>;
+  findTotp(userId: string): Promise<TotpRecord | null>;
+  /** Enables the pending secret. Returns false when there is none pending. */
+  enableTotp(userId: string, now: EpochMs): Promise<boolean>;
+  /** Removes the TOTP secret and every recovery code. */
+  deleteTotp(userId: string): Promise<void>;
+  /**
+   * Atomically records `step` as used, in one conditional write: only when it is
+   * above the last used step. True when this call won.
+   */
+  consumeTotpStep(userId: string, step: number): Promise<boolean>;
+  /** Replaces the user's recovery codes (SHA-256 hex of each). */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: EpochMs): Promise<void>;
+  /** Atomically marks an unused code used. True when this call won. */
+  consumeRecoveryCode(userId: string, codeHash: string, now: EpochMs): Promise<boolean>;
+  countUnusedRecoveryCodes(userId: string): Promise<number>;
+}
+
 export interface RevocationRepository {
   add(revocation: RevocationRecord): Promise<void>;
   /** All revocations still in force at `now`, and the cursor to poll from. */
@@ -219,6 +262,14 @@ export interface RevocationRepository {
   /** Revocations added after `cursor` (from `listActive` or an earlier `listSince`). */
   listSince(cursor: string): Promise<RevocationPage>;
   purgeExpired(now: EpochMs): Promise<number>;
+}
+
+export interface IdentityRepository {
+  /** Throws `StorageConflictError` with `field` 'identity' when (provider, subject) is already linked. */
+  create(identity: IdentityRecord): Promise<IdentityRecord>;
+  findBySubject(provider: string, subject: string): Promise<IdentityRecord | null>;
+  /** Oldest first. */
+  listForUser(userId: string): Promise<IdentityRecord[]>;
 }
 
 /** The repositories, as seen inside or outside a transaction. */
@@ -230,6 +281,8 @@ export interface Repositories {
   refreshTokens: RefreshTokenRepository;
   revocations: RevocationRepository;
   apiKeys: ApiKeyRepository;
+  mfa: MfaRepository;
+  identities: IdentityRepository;
 }
 
 export interface StorageAdapter extends Repositories {

@@ -2,12 +2,13 @@ import express, { type Router } from 'express';
 import { createServices, type Services } from './core/index.js';
 import { AuthError } from './errors.js';
 import { RevocationCache } from './core/revocation-cache.js';
-import { SigninThrottle } from './core/throttle.js';
+import { Throttle } from './core/throttle.js';
 import { mountEndpoints } from './http/endpoint.js';
 import { createGuard, type RequireAuthOptions } from './http/guard.js';
 import { problemHandler, sendProblem, toAuthError } from './http/problem.js';
 import { accountEndpoints } from './http/routes/accounts.js';
 import { apiKeyEndpoints } from './http/routes/api-keys.js';
+import { mfaEndpoints } from './http/routes/mfa.js';
 import { realtimeEndpoints } from './http/routes/realtime.js';
 import { orgEndpoints } from './http/routes/orgs.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
@@ -39,11 +40,11 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     passwords: resolved.passwords,
     clock,
     logger,
-    throttle: new SigninThrottle(resolved.throttle),
+    throttle: new Throttle(resolved.throttle),
     revocations,
     config: resolved.config,
   };
-  const defaults = createServices(ctx, resolved.realtime);
+  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
 
   let starting: Promise<void> | undefined;
@@ -86,6 +87,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       ...accountEndpoints(services),
       ...orgEndpoints(services),
       ...apiKeyEndpoints(services),
+      ...mfaEndpoints(services),
       ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
     ],
     { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth() },

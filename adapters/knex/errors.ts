@@ -65,6 +65,7 @@ function isUnavailable(err: DriverError, depth: number): boolean {
 function conflictField(err: DriverError, tables: TableNames): string {
   const { table, columns } = violatedKey(err);
   if (table === tables.memberships) return 'membership';
+  if (table === tables.identities) return 'identity';
   if (columns.length === 1) {
     const column = columns[0] as string;
     return column === 'username_key' ? 'username' : column;

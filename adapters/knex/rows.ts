@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  IdentityRecord,
   InvitationRecord,
   MembershipRecord,
   OrgRecord,
@@ -246,5 +247,33 @@ export function fromApiKeyRow(row: ApiKeyRow): ApiKeyRecord {
     expiresAt: toNullableNumber(row.expires_at),
     lastUsedAt: toNullableNumber(row.last_used_at),
     revokedAt: toNullableNumber(row.revoked_at),
+  };
+}
+
+export interface IdentityRow {
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: Big;
+}
+
+export function toIdentityRow(identity: IdentityRecord): IdentityRow {
+  return {
+    provider: identity.provider,
+    subject: identity.subject,
+    user_id: identity.userId,
+    email: identity.email,
+    created_at: identity.createdAt,
+  };
+}
+
+export function fromIdentityRow(row: IdentityRow): IdentityRecord {
+  return {
+    provider: row.provider,
+    subject: row.subject,
+    userId: row.user_id,
+    email: row.email,
+    createdAt: toNumber(row.created_at),
   };
 }

@@ -7,6 +7,9 @@ export interface TableNames {
   refreshTokens: string;
   revocations: string;
   apiKeys: string;
+  totp: string;
+  recoveryCodes: string;
+  identities: string;
   migrations: string;
 }
 
@@ -28,6 +31,9 @@ export function tableNames(prefix: string): TableNames {
     refreshTokens: `${prefix}refresh_tokens`,
     revocations: `${prefix}revocations`,
     apiKeys: `${prefix}api_keys`,
+    totp: `${prefix}mfa_totp`,
+    recoveryCodes: `${prefix}mfa_recovery_codes`,
+    identities: `${prefix}identities`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

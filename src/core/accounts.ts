@@ -4,6 +4,7 @@ import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import type { Invitations } from './invitations.js';
+import type { Mfa } from './mfa.js';
 import type { Sessions, TokenPair } from './sessions.js';
 
 export interface OrgInput {
@@ -29,9 +30,10 @@ export interface Account {
   role: Role | null;
 }
 
-export type SignInResult = { kind: 'tokens'; user: UserRecord; tokens: TokenPair };
+/** A session, or (when the user has a second factor) the token to present it with at /mfa/verify. */
+export type SignInResult = { kind: 'tokens'; user: UserRecord; tokens: TokenPair } | { kind: 'mfa_required'; user: UserRecord; mfaToken: string };
 
-export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations: Invitations) {
+export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations: Invitations, mfa: Mfa) {
   const { storage, passwords, clock, throttle, logger } = ctx;
 
   /** Makes the org (with the user as owner) or consumes the invitation, on the given transaction. */
@@ -75,15 +77,15 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * that they cost the same time and get the same answer as a wrong password.
    */
   async function verifyPassword(email: string, password: string, ip?: string): Promise<UserRecord> {
-    await throttle.check(email, ip);
+    await throttle.check({ account: email, ip });
     const user = await storage.users.findByEmail(email);
     const hash = user?.passwordHash ?? (await passwords.dummyHash());
     const ok = await passwords.verify(password, hash);
     if (!user || user.passwordHash === null || !ok) {
-      await throttle.failed(email, ip);
+      await throttle.failed({ account: email, ip });
       throw new AuthError('invalid_credentials', 'wrong email or password');
     }
-    await throttle.succeeded(email);
+    await throttle.reset('account', email);
     if (passwords.needsRehash(user.passwordHash)) {
       try {
         await storage.users.updatePasswordHash(user.id, await passwords.hash(password));
@@ -95,9 +97,17 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return user;
   }
 
-  async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
-    const user = await verifyPassword(email, password, ip);
+  /**
+   * The last step of every primary sign-in (password, Google, external issuer): a
+   * session, or the MFA challenge when the user has a second factor.
+   */
+  async function finishSignIn(user: UserRecord): Promise<SignInResult> {
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id) };
     return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+  }
+
+  async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
+    return finishSignIn(await verifyPassword(email, password, ip));
   }
 
   /** The user with the org a token is scoped to and their current role there. */
@@ -110,7 +120,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signin, describe, enterOrg };
+  return { signup, verifyPassword, signin, finishSignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

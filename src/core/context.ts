@@ -1,6 +1,6 @@
 import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from '../ports.js';
 import type { RevocationCache } from './revocation-cache.js';
-import type { SigninThrottle } from './throttle.js';
+import type { Throttle } from './throttle.js';
 
 /** Lifetimes and limits, resolved from the options (all in seconds). */
 export interface CoreConfig {
@@ -21,7 +21,7 @@ export interface CoreContext {
   passwords: PasswordHasher;
   clock: Clock;
   logger: Logger;
-  throttle: SigninThrottle;
+  throttle: Throttle;
   revocations: RevocationCache;
   config: CoreConfig;
 }

@@ -15,6 +15,8 @@ export interface ThrottleOptions {
   perAccount?: ThrottleRule;
   /** Failed sign-ins per client IP. Default 50 per 15 minutes. */
   perIp?: ThrottleRule;
+  /** Wrong second-factor codes per user. Default 5 per 5 minutes. */
+  perMfaUser?: ThrottleRule;
   /**
    * Builds the limiter for a rule; defaults to rate-limiter-flexible's memory store.
    * Pass a factory returning another store (for example RateLimiterPostgres) to share
@@ -23,53 +25,61 @@ export interface ThrottleOptions {
   createLimiter?: (rule: Required<ThrottleRule> & { keyPrefix: string }) => RateLimiterAbstract;
 }
 
-const defaults = {
-  perAccount: { points: 5, duration: 15 * 60 },
-  perIp: { points: 50, duration: 15 * 60 },
+/** What is counted: an account's sign-ins, an IP's sign-ins, a user's second-factor codes. */
+export type ThrottleKind = 'account' | 'ip' | 'mfa';
+export type ThrottleKeys = Partial<Record<ThrottleKind, string | undefined>>;
+
+const defaults: Record<ThrottleKind, ThrottleRule> = {
+  account: { points: 5, duration: 15 * 60 },
+  ip: { points: 50, duration: 15 * 60 },
+  mfa: { points: 5, duration: 5 * 60 },
 };
 
-/** Counts failed sign-ins per account and per IP; a key that ran out of points gets 429. */
-export class SigninThrottle {
-  private readonly account: RateLimiterAbstract | null;
-  private readonly ip: RateLimiterAbstract | null;
+/** Counts failures per key; a key that ran out of points gets 429 until its block ends. */
+export class Throttle {
+  private readonly limiters: Record<ThrottleKind, RateLimiterAbstract> | null;
 
   constructor(options: ThrottleOptions | false) {
     if (options === false) {
-      this.account = null;
-      this.ip = null;
+      this.limiters = null;
       return;
     }
     const create = options.createLimiter ?? ((rule) => new RateLimiterMemory(rule));
-    const build = (rule: ThrottleRule, keyPrefix: string) =>
-      create({ ...rule, blockDuration: rule.blockDuration ?? rule.duration, keyPrefix });
-    this.account = build(options.perAccount ?? defaults.perAccount, 'gatehouse_signin_account');
-    this.ip = build(options.perIp ?? defaults.perIp, 'gatehouse_signin_ip');
+    const build = (rule: ThrottleRule, kind: ThrottleKind) =>
+      create({ ...rule, blockDuration: rule.blockDuration ?? rule.duration, keyPrefix: `gatehouse_${kind}` });
+    this.limiters = {
+      account: build(options.perAccount ?? defaults.account, 'account'),
+      ip: build(options.perIp ?? defaults.ip, 'ip'),
+      mfa: build(options.perMfaUser ?? defaults.mfa, 'mfa'),
+    };
   }
 
-  /** Throws `too_many_attempts` when either key is out of points. */
-  async check(accountKey: string, ip: string | undefined): Promise<void> {
-    const checks: Array<[RateLimiterAbstract | null, string | undefined]> = [
-      [this.account, accountKey],
-      [this.ip, ip],
-    ];
-    for (const [limiter, key] of checks) {
-      if (!limiter || key === undefined) continue;
+  /** Throws `too_many_attempts` when any of the keys is out of points. */
+  async check(keys: ThrottleKeys): Promise<void> {
+    for (const [limiter, key] of this.pairs(keys)) {
       const res = await limiter.get(key);
       if (res && res.remainingPoints <= 0) throw tooMany(res.msBeforeNext);
     }
   }
 
-  async failed(accountKey: string, ip: string | undefined): Promise<void> {
-    await Promise.all([consume(this.account, accountKey), consume(this.ip, ip)]);
+  async failed(keys: ThrottleKeys): Promise<void> {
+    await Promise.all(this.pairs(keys).map(([limiter, key]) => consume(limiter, key)));
   }
 
-  async succeeded(accountKey: string): Promise<void> {
-    await this.account?.delete(accountKey);
+  async reset(kind: ThrottleKind, key: string): Promise<void> {
+    await this.limiters?.[kind].delete(key);
+  }
+
+  private pairs(keys: ThrottleKeys): Array<[RateLimiterAbstract, string]> {
+    const limiters = this.limiters;
+    if (!limiters) return [];
+    return (Object.entries(keys) as Array<[ThrottleKind, string | undefined]>)
+      .filter((entry): entry is [ThrottleKind, string] => entry[1] !== undefined)
+      .map(([kind, key]) => [limiters[kind], key]);
   }
 }
 
-async function consume(limiter: RateLimiterAbstract | null, key: string | undefined): Promise<void> {
-  if (!limiter || key === undefined) return;
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (err) {

@@ -85,3 +85,26 @@ export const realtimeQuery = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"')
     .optional(),
 });
+
+export const totpCode = z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the authenticator app');
+
+export const recoveryCode = z.string().trim().min(10, 'must be a recovery code').max(32);
+
+export const enableTotpBody = z.strictObject({ code: totpCode });
+
+/** Exactly one of the listed fields must be present. */
+function exactlyOne<T extends Record<string, unknown>>(fields: Array<keyof T & string>) {
+  return (body: T, ctx: z.RefinementCtx) => {
+    if (fields.filter((f) => body[f] !== undefined).length !== 1) {
+      ctx.addIssue({ code: 'custom', path: [fields[0] as string], message: `send exactly one of ${fields.join(', ')}` });
+    }
+  };
+}
+
+export const disableTotpBody = z
+  .strictObject({ code: totpCode.optional(), recoveryCode: recoveryCode.optional(), password: anyPassword.optional() })
+  .superRefine(exactlyOne(['code', 'recoveryCode', 'password']));
+
+export const verifyMfaBody = z
+  .strictObject({ mfa_token: z.string().min(1, 'is required').max(8192), code: totpCode.optional(), recoveryCode: recoveryCode.optional() })
+  .superRefine(exactlyOne(['code', 'recoveryCode']));

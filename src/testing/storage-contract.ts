@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import type {
+  IdentityRecord,
   InvitationRecord,
   NewApiKey,
   NewInvitation,
@@ -638,6 +639,65 @@ export function runStorageContract(name: string, factory: StorageContractFactory
       });
     });
 
+    describe('mfa', () => {
+      beforeEach(async () => {
+        await storage.users.create(newUser('a'));
+      });
+
+      it('keeps a pending secret, replaces it while pending, and enables it', async () => {
+        assert.equal(await storage.mfa.findTotp('user-a'), null);
+        assert.equal(await storage.mfa.savePendingTotp('user-a', 'sealed-1', NOW), true);
+        assert.equal(await storage.mfa.savePendingTotp('user-a', 'sealed-2', NOW + 1), true);
+        assert.deepEqual(await storage.mfa.findTotp('user-a'), {
+          userId: 'user-a',
+          secretCiphertext: 'sealed-2',
+          enabledAt: null,
+          lastUsedStep: null,
+          createdAt: NOW + 1,
+        });
+        assert.equal(await storage.mfa.enableTotp('user-a', NOW + 2), true);
+        assert.equal(await storage.mfa.enableTotp('user-a', NOW + 3), false);
+        assert.equal((await storage.mfa.findTotp('user-a'))?.enabledAt, NOW + 2);
+      });
+
+      it('never replaces an enabled secret', async () => {
+        await storage.mfa.savePendingTotp('user-a', 'sealed-1', NOW);
+        await storage.mfa.enableTotp('user-a', NOW);
+        assert.equal(await storage.mfa.savePendingTotp('user-a', 'sealed-2', NOW), false);
+        assert.equal((await storage.mfa.findTotp('user-a'))?.secretCiphertext, 'sealed-1');
+      });
+
+      it('accepts each time step once and only ever later steps', async () => {
+        await storage.mfa.savePendingTotp('user-a', 'sealed-1', NOW);
+        assert.equal(await storage.mfa.consumeTotpStep('user-a', 100), true);
+        assert.equal(await storage.mfa.consumeTotpStep('user-a', 100), false);
+        assert.equal(await storage.mfa.consumeTotpStep('user-a', 99), false);
+        assert.equal(await storage.mfa.consumeTotpStep('user-a', 101), true);
+        const results = await Promise.all(Array.from({ length: 10 }, () => storage.mfa.consumeTotpStep('user-a', 200)));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('consumes a recovery code once, also under 10 concurrent uses', async () => {
+        await storage.mfa.replaceRecoveryCodes('user-a', ['h1', 'h2', 'h3'], NOW);
+        assert.equal(await storage.mfa.countUnusedRecoveryCodes('user-a'), 3);
+        const results = await Promise.all(Array.from({ length: 10 }, () => storage.mfa.consumeRecoveryCode('user-a', 'h1', NOW)));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal(await storage.mfa.consumeRecoveryCode('user-a', 'nope', NOW), false);
+        assert.equal(await storage.mfa.countUnusedRecoveryCodes('user-a'), 2);
+        await storage.mfa.replaceRecoveryCodes('user-a', ['h9'], NOW);
+        assert.equal(await storage.mfa.consumeRecoveryCode('user-a', 'h2', NOW), false);
+        assert.equal(await storage.mfa.countUnusedRecoveryCodes('user-a'), 1);
+      });
+
+      it('deleteTotp removes the secret and every recovery code', async () => {
+        await storage.mfa.savePendingTotp('user-a', 'sealed-1', NOW);
+        await storage.mfa.replaceRecoveryCodes('user-a', ['h1'], NOW);
+        await storage.mfa.deleteTotp('user-a');
+        assert.equal(await storage.mfa.findTotp('user-a'), null);
+        assert.equal(await storage.mfa.countUnusedRecoveryCodes('user-a'), 0);
+      });
+    });
+
     describe('revocations', () => {
       it('an empty store lists nothing and its cursor lists nothing new', async () => {
         const page = await storage.revocations.listActive(NOW);
@@ -702,6 +762,66 @@ export function runStorageContract(name: string, factory: StorageContractFactory
 
         await storage.revocations.add(revocation('jti-new', NOW + HOUR));
         assert.deepEqual((await storage.revocations.listSince(since.cursor)).entries, [revocation('jti-new', NOW + HOUR)]);
+      });
+    });
+
+    describe('identities', () => {
+      const identity = (provider: string, subject: string, userId: string, overrides: Partial<IdentityRecord> = {}): IdentityRecord => ({
+        provider,
+        subject,
+        userId,
+        email: `${subject}@example.com`,
+        createdAt: NOW,
+        ...overrides,
+      });
+
+      beforeEach(async () => {
+        await storage.users.create(newUser('a', { passwordHash: null }));
+        await storage.users.create(newUser('b'));
+      });
+
+      it('create returns the record and findBySubject reads it back by provider and subject', async () => {
+        const input = identity('https://issuer.example.com/', 'auth0|123', 'user-a', { email: null, createdAt: 1_712_345_678_901 });
+        assert.deepEqual(await storage.identities.create(input), input);
+        assert.deepEqual(await storage.identities.findBySubject('https://issuer.example.com/', 'auth0|123'), input);
+        assert.equal(await storage.identities.findBySubject('https://issuer.example.com/', 'auth0|124'), null);
+        assert.equal(await storage.identities.findBySubject('google', 'auth0|123'), null);
+      });
+
+      it('a duplicate (provider, subject) throws StorageConflictError with field "identity"', async () => {
+        await storage.identities.create(identity('google', 'sub-1', 'user-a'));
+        await rejectsWithConflict(storage.identities.create(identity('google', 'sub-1', 'user-b')), 'identity');
+        assert.equal((await storage.identities.findBySubject('google', 'sub-1'))?.userId, 'user-a');
+        // The same subject at another provider is another identity.
+        await storage.identities.create(identity('https://issuer.example.com/', 'sub-1', 'user-b'));
+      });
+
+      it('listForUser lists the user’s identities, oldest first', async () => {
+        await storage.identities.create(identity('https://issuer.example.com/', 'x', 'user-a', { createdAt: NOW + 2 }));
+        await storage.identities.create(identity('google', 'g', 'user-a', { createdAt: NOW + 1 }));
+        await storage.identities.create(identity('google', 'other', 'user-b'));
+        assert.deepEqual(
+          (await storage.identities.listForUser('user-a')).map((i) => [i.provider, i.subject]),
+          [
+            ['google', 'g'],
+            ['https://issuer.example.com/', 'x'],
+          ],
+        );
+        assert.deepEqual(await storage.identities.listForUser('user-z'), []);
+      });
+
+      it('a user and their identity created in a rolled-back transaction are both gone', async () => {
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.users.create(newUser('c', { passwordHash: null }));
+            await tx.identities.create(identity('google', 'sub-c', 'user-c'));
+            assert.equal((await tx.identities.findBySubject('google', 'sub-c'))?.userId, 'user-c');
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal(await storage.identities.findBySubject('google', 'sub-c'), null);
+        assert.equal(await storage.users.findById('user-c'), null);
       });
     });
 

@@ -9,8 +9,8 @@ import { StorageConflictError, StorageUnavailableError } from '../../src/errors.
 import { mapStorageError } from '../../adapters/knex/errors.js';
 import { tableNames as prefixedTables } from '../../adapters/knex/tables.js';
 
-const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys'];
-const MIGRATIONS = ['001_core', '002_api_keys'];
+const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes'];
+const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa'];
 
 let tempDir: string;
 let fileCounter = 0;

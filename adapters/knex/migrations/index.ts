@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import type { TableNames } from '../tables.js';
 import * as core from './001_core.js';
 import * as apiKeys from './002_api_keys.js';
+import * as mfa from './003_mfa.js';
+import * as identities from './004_identities.js';
 
 interface BundledMigration {
   name: string;
@@ -15,6 +17,8 @@ interface BundledMigration {
 const migrations: readonly BundledMigration[] = [
   { name: '001_core', ...core },
   { name: '002_api_keys', ...apiKeys },
+  { name: '003_mfa', ...mfa },
+  { name: '004_identities', ...identities },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

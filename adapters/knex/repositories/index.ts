@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import type { Repositories } from '../../../src/ports.js';
 import type { TableNames } from '../tables.js';
 import { apiKeyRepository } from './api-keys.js';
+import { identityRepository } from './identities.js';
 import { invitationRepository } from './invitations.js';
+import { mfaRepository } from './mfa.js';
 import { membershipRepository } from './memberships.js';
 import { orgRepository } from './orgs.js';
 import { refreshTokenRepository } from './refresh-tokens.js';
@@ -19,5 +21,7 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     refreshTokens: refreshTokenRepository(db, tables),
     revocations: revocationRepository(db, tables),
     apiKeys: apiKeyRepository(db, tables),
+    mfa: mfaRepository(db, tables),
+    identities: identityRepository(db, tables),
   };
 }

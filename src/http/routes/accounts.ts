@@ -3,6 +3,7 @@ import type { OrgChoice } from '../../core/accounts.js';
 import { endpoint } from '../endpoint.js';
 import { createLocalSignin } from '../local-signin.js';
 import * as s from '../schemas.js';
+import { signInReply } from '../sign-in-reply.js';
 import { orgView, pairView, userView } from '../views.js';
 
 function orgChoice(body: { action: 'create'; orgCreateProps: { name: string; slug: string; description?: string | undefined } } | { action: 'join'; invitationCode: string }): OrgChoice {
@@ -37,8 +38,7 @@ export function accountEndpoints(services: Services) {
       body: s.signinBody,
       async handler({ body, req }) {
         req.body = body;
-        const result = await localSignin(req);
-        return { status: 200, body: pairView(result.tokens) };
+        return signInReply(await localSignin(req));
       },
     }),
     endpoint({

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
+import { AuthError } from '../errors.js';
+import type { UserRecord } from '../ports.js';
+import type { CoreContext } from './context.js';
+import type { SecretBox } from './secret-box.js';
+import { sha256Hex } from './secrets.js';
+import type { Sessions, TokenPair } from './sessions.js';
+
+export interface MfaConfig {
+  /** Shown in authenticator apps next to the account. */
+  issuer: string;
+  /** Lifetime of the `mfa_token` handed out by a sign-in that needs a second factor (s). */
+  challengeTtl: number;
+  box: SecretBox;
+}
+
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUrl: string;
+  qrCodeDataUrl: string;
+}
+
+export interface MfaStatus {
+  totp: 'off' | 'pending' | 'on';
+  recoveryCodesLeft: number;
+}
+
+/** A second factor: a TOTP code or a one-time recovery code. */
+export type SecondFactor = { code: string } | { recoveryCode: string };
+
+const RECOVERY_CODES = 10;
+// Crockford-style alphabet: no 0/O or 1/I/L to misread when typing a code from paper.
+const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+const STEP_SECONDS = 30;
+
+function newRecoveryCode(): string {
+  const chars = [...randomBytes(10)].map((b) => RECOVERY_ALPHABET[b % RECOVERY_ALPHABET.length]).join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+}
+
+/** Recovery codes are typed by hand: case, spaces and dashes do not matter. */
+function normalizeRecoveryCode(code: string): string {
+  return code.toLowerCase().replace(/[\s-]/g, '');
+}
+
+export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfig) {
+  const { storage, clock, tokens, throttle, passwords } = ctx;
+
+  async function status(userId: string): Promise<MfaStatus> {
+    const totp = await storage.mfa.findTotp(userId);
+    if (!totp) return { totp: 'off', recoveryCodesLeft: 0 };
+    if (totp.enabledAt === null) return { totp: 'pending', recoveryCodesLeft: 0 };
+    return { totp: 'on', recoveryCodesLeft: await storage.mfa.countUnusedRecoveryCodes(userId) };
+  }
+
+  async function isEnabled(userId: string): Promise<boolean> {
+    return (await storage.mfa.findTotp(userId))?.enabledAt != null;
+  }
+
+  /** Starts enrolment: a new secret, pending until `enable` confirms a code from it. */
+  async function setup(user: UserRecord): Promise<TotpEnrolment> {
+    const secret = generateSecret();
+    if (!(await storage.mfa.savePendingTotp(user.id, config.box.seal(secret), clock.now()))) {
+      throw new AuthError('mfa_already_enabled', 'TOTP is already on; disable it first to enrol a new device');
+    }
+    const otpauthUrl = generateURI({ issuer: config.issuer, label: user.email, secret });
+    return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
+  }
+
+  /**
+   * Checks a code against the user's secret within one step of drift, then spends its
+   * time step in one conditional write, so a code (or an older one) never works twice.
+   */
+  async function acceptCode(userId: string, code: string, ciphertext: string): Promise<boolean> {
+    const result = await verify({
+      secret: config.box.open(ciphertext),
+      token: code,
+      epoch: Math.floor(clock.now() / 1000),
+      epochTolerance: STEP_SECONDS,
+    });
+    if (!result.valid || !('timeStep' in result)) return false;
+    return storage.mfa.consumeTotpStep(userId, result.timeStep);
+  }
+
+  /** Confirms enrolment with a code; returns recovery codes, shown this once. Other sessions are signed out. */
+  async function enable(userId: string, code: string, currentSessionId: string | undefined): Promise<string[]> {
+    const totp = await storage.mfa.findTotp(userId);
+    if (!totp) throw new AuthError('mfa_setup_required', 'call /mfa/totp/setup first');
+    if (totp.enabledAt !== null) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
+    await guarded(userId, async () => acceptCode(userId, code, totp.secretCiphertext), 'mfa_confirmation_failed');
+    const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    await storage.transaction(async (tx) => {
+      if (!(await tx.mfa.enableTotp(userId, clock.now()))) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
+      await tx.mfa.replaceRecoveryCodes(userId, recoveryCodes.map((c) => sha256Hex(normalizeRecoveryCode(c))), clock.now());
+    });
+    await sessions.revokeUserSessions(userId, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
+    return recoveryCodes;
+  }
+
+  /** Turns TOTP off after a code, a recovery code or the password. Other sessions are signed out. */
+  async function disable(user: UserRecord, proof: SecondFactor | { password: string }, currentSessionId: string | undefined): Promise<void> {
+    const totp = await storage.mfa.findTotp(user.id);
+    if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on');
+    await guarded(user.id, async () => {
+      if ('password' in proof) return user.passwordHash !== null && passwords.verify(proof.password, user.passwordHash);
+      return checkFactor(user.id, proof, totp.secretCiphertext);
+    });
+    await storage.mfa.deleteTotp(user.id);
+    await sessions.revokeUserSessions(user.id, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
+  }
+
+  async function checkFactor(userId: string, factor: SecondFactor, ciphertext: string): Promise<boolean> {
+    if ('code' in factor) return acceptCode(userId, factor.code, ciphertext);
+    return storage.mfa.consumeRecoveryCode(userId, sha256Hex(normalizeRecoveryCode(factor.recoveryCode)), clock.now());
+  }
+
+  /** Runs a second-factor check under the per-user throttle; a failed check counts and throws. */
+  async function guarded(userId: string, check: () => Promise<boolean>, code: 'invalid_mfa_code' | 'mfa_confirmation_failed' = 'invalid_mfa_code'): Promise<void> {
+    await throttle.check({ mfa: userId });
+    if (!(await check())) {
+      await throttle.failed({ mfa: userId });
+      throw new AuthError(code, code === 'invalid_mfa_code' ? 'the code is wrong, expired or already used' : 'the code does not match the new secret; check the device clock and try again');
+    }
+    await throttle.reset('mfa', userId);
+  }
+
+  /** The short-lived token a password sign-in hands out instead of a session when MFA is on. */
+  async function challenge(userId: string): Promise<string> {
+    return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl })).token;
+  }
+
+  /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
+  async function verifyChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
+    const { sub: userId } = tokens.verify(mfaToken, 'mfa');
+    const totp = await storage.mfa.findTotp(userId);
+    if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
+    await guarded(userId, () => checkFactor(userId, factor, totp.secretCiphertext));
+    return sessions.start(userId);
+  }
+
+  return { status, isEnabled, setup, enable, disable, challenge, verifyChallenge };
+}
+
+export type Mfa = ReturnType<typeof createMfa>;

@@ -1,0 +1,79 @@
+import type { Services } from '../../core/index.js';
+import type { SecondFactor } from '../../core/mfa.js';
+import { AuthError } from '../../errors.js';
+import { endpoint } from '../endpoint.js';
+import * as s from '../schemas.js';
+import { pairView } from '../views.js';
+
+function factor(body: { code?: string | undefined; recoveryCode?: string | undefined }): SecondFactor {
+  return body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
+}
+
+/** TOTP enrolment and the second step of a sign-in. */
+export function mfaEndpoints(services: Services) {
+  const { mfa, accounts } = services;
+
+  const currentUser = async (userId: string) => {
+    const { user } = await accounts.describe(userId, null);
+    return user;
+  };
+
+  return [
+    endpoint({
+      method: 'get',
+      path: '/mfa',
+      summary: 'Second-factor status of the signed-in user',
+      auth: 'jwt',
+      async handler({ auth }) {
+        return { status: 200, body: await mfa.status(auth.userId) };
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/mfa/totp/setup',
+      summary: 'Start TOTP enrolment: a new secret with its otpauth URL and QR code, pending until enabled',
+      auth: 'jwt',
+      async handler({ auth }) {
+        return { status: 200, body: await mfa.setup(await currentUser(auth.userId)) };
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/mfa/totp/enable',
+      summary: "Confirm enrolment with a code; returns 10 recovery codes, shown once. Signs out the user's other sessions",
+      auth: 'jwt',
+      body: s.enableTotpBody,
+      async handler({ auth, body }) {
+        return { status: 200, body: { recoveryCodes: await mfa.enable(auth.userId, body.code, auth.sessionId) } };
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/mfa/totp/disable',
+      summary: "Turn TOTP off with a code, a recovery code or the password. Signs out the user's other sessions",
+      auth: 'jwt',
+      body: s.disableTotpBody,
+      async handler({ auth, body }) {
+        const proof = body.password !== undefined ? { password: body.password } : factor(body);
+        await mfa.disable(await currentUser(auth.userId), proof, auth.sessionId);
+        return { status: 204 };
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/mfa/verify',
+      summary: 'Second step of a sign-in: the mfa_token from the 403 answer plus a TOTP or recovery code',
+      auth: 'none',
+      body: s.verifyMfaBody,
+      async handler({ body }) {
+        try {
+          return { status: 200, body: pairView(await mfa.verifyChallenge(body.mfa_token, factor(body))) };
+        } catch (err) {
+          // An expired challenge means starting over, which the client should be told plainly.
+          if (err instanceof AuthError && err.code === 'token_expired') throw new AuthError('token_expired', 'the mfa_token has expired; sign in again');
+          throw err;
+        }
+      },
+    }),
+  ];
+}

@@ -1,0 +1,175 @@
+/**
+ * Wires a RealtimeAuthorizer into an aedes 1.x broker (MQTT 3.1.1).
+ *
+ * aedes is typed structurally here so gatehouse's public types do not depend on
+ * the aedes package (it is an optional, dev-time dependency); a real `Aedes`
+ * instance satisfies `AedesLike<Client>`.
+ */
+
+import type { Clock, Logger } from '../ports.js';
+import { isRealtimeAuthError, type RealtimeAuthorizer, type RealtimeSession } from './authorizer.js';
+import { isAllowedTopic } from './topics.js';
+
+/** The part of an aedes client we use. */
+export interface AedesClientLike {
+  readonly id: string;
+  close(callback?: () => void): void;
+}
+
+/** A PUBLISH as aedes hands it to the hooks; only the topic matters here. */
+export interface AedesPublishLike {
+  topic: string;
+}
+
+/** A SUBSCRIBE entry as aedes hands it to `authorizeSubscribe`. */
+export interface AedesSubscriptionLike {
+  topic: string;
+}
+
+/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that aedes lets `authenticate` choose. */
+export type ConnackReturnCode = 2 | 3 | 4 | 5;
+
+/**
+ * The part of an aedes broker we use, with its hook signatures from aedes 1.x.
+ * The hooks are declared as methods on purpose: method parameters compare
+ * bivariantly, which lets aedes' own (richer) packet and subscription types
+ * satisfy these minimal ones.
+ */
+export interface AedesLike<C extends AedesClientLike> {
+  authenticate(
+    client: C,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (error: (Error & { returnCode: number }) | null, success: boolean | null) => void,
+  ): void;
+  authorizeSubscribe(client: C, subscription: AedesSubscriptionLike, done: (error: Error | null, subscription?: AedesSubscriptionLike | null) => void): void;
+  authorizePublish(client: C | null, packet: AedesPublishLike, done: (error?: Error | null) => void): void;
+  authorizeForward(client: C, packet: AedesPublishLike): AedesPublishLike | null | void;
+  on(event: 'clientReady' | 'clientDisconnect', listener: (client: NoInfer<C>) => void): unknown;
+  removeListener(event: 'clientReady' | 'clientDisconnect', listener: (client: NoInfer<C>) => void): unknown;
+}
+
+export interface AttachAuthorizerOptions {
+  /** Clock for the expiry timers. Default: `Date.now`. */
+  clock?: Clock;
+  /** Told about unexpected errors (never about tokens or routine denials). */
+  logger?: Pick<Logger, 'error'>;
+}
+
+export interface AttachedAuthorizer<C extends AedesClientLike> {
+  /** The session of an authenticated client, if any. */
+  sessionOf(client: C): RealtimeSession | undefined;
+  /** Restores the broker's previous hooks, removes listeners and clears timers. */
+  detach(): void;
+}
+
+/** setTimeout stores delays in a signed 32-bit int; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The error aedes turns into a refusing CONNACK; its message never holds the token. */
+function connackError(err: unknown, logger: AttachAuthorizerOptions['logger']): Error & { returnCode: ConnackReturnCode } {
+  if (isRealtimeAuthError(err)) return Object.assign(new Error(err.message), { returnCode: err.code === 'client_id_mismatch' ? 2 : 4 } as const);
+  // Not a verdict on the credentials but a failure of ours: let the client retry.
+  logger?.error('gatehouse: realtime authentication failed unexpectedly', { error: err instanceof Error ? err.message : String(err) });
+  return Object.assign(new Error('realtime authentication is unavailable'), { returnCode: 3 } as const);
+}
+
+/**
+ * Replaces the broker's `authenticate`, `authorizeSubscribe`, `authorizePublish`
+ * and `authorizeForward` hooks, and closes each connection when its token
+ * expires (MQTT 3.1.1 has no server DISCONNECT, so the socket is just closed).
+ *
+ * - CONNECT refused: return code 2 (identifier rejected) for a client id that is
+ *   not the token's, 4 (bad username or password) for any other token problem,
+ *   3 (server unavailable) when the token issuer itself failed.
+ * - SUBSCRIBE outside the prefix: SUBACK 0x80 for that filter, connection kept.
+ * - PUBLISH outside the prefix: the hook's only way to refuse is an error, on
+ *   which aedes drops the message and closes the connection (MQTT-3.3.5-2 allows
+ *   closing; 3.1.1 has no negative PUBACK). Wills go through the same check.
+ */
+export function attachAuthorizer<C extends AedesClientLike>(
+  aedes: AedesLike<C>,
+  authorizer: RealtimeAuthorizer,
+  options: AttachAuthorizerOptions = {},
+): AttachedAuthorizer<C> {
+  const clock = options.clock ?? { now: () => Date.now() };
+  const sessions = new WeakMap<C, RealtimeSession>();
+  const timers = new Map<C, NodeJS.Timeout>();
+  const previous = {
+    authenticate: aedes.authenticate,
+    authorizeSubscribe: aedes.authorizeSubscribe,
+    authorizePublish: aedes.authorizePublish,
+    authorizeForward: aedes.authorizeForward,
+  };
+
+  aedes.authenticate = (client, username, password, done) => {
+    let session: RealtimeSession;
+    try {
+      session = authorizer.authenticate(client.id, username, password);
+    } catch (err) {
+      done(connackError(err, options.logger), null);
+      return;
+    }
+    sessions.set(client, session);
+    done(null, true);
+  };
+
+  // `null` as the subscription is aedes' way to answer SUBACK 0x80 (failure) for
+  // this filter while keeping the connection; an error would close it.
+  aedes.authorizeSubscribe = (client, subscription, done) => {
+    const session = sessions.get(client);
+    done(null, session !== undefined && authorizer.canSubscribe(session, subscription.topic) ? subscription : null);
+  };
+
+  // A null client is a will published after its client is gone: no session, deny.
+  // `$SYS/...` is denied by the topic rules (nothing under a prefix starts with `$`).
+  aedes.authorizePublish = (client, packet, done) => {
+    const session = client === null ? undefined : sessions.get(client);
+    if (session !== undefined && authorizer.canPublish(session, packet.topic)) done(null);
+    else done(new Error('publish not authorized'));
+  };
+
+  // Defence in depth: even if a subscription slipped through (or was added
+  // server-side), never deliver a message outside the client's prefix.
+  aedes.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    return session !== undefined && isAllowedTopic(session.topicPrefix, packet.topic) ? packet : null;
+  };
+
+  const clearTimer = (client: C) => {
+    clearTimeout(timers.get(client));
+    timers.delete(client);
+  };
+
+  const arm = (client: C, expiresAt: number) => {
+    const delay = expiresAt - clock.now();
+    const timer = setTimeout(() => {
+      timers.delete(client);
+      // Re-arm when the delay was clamped; otherwise the token has expired.
+      if (delay > MAX_TIMER_MS) arm(client, expiresAt);
+      else client.close();
+    }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+    // An expiry timer alone should not keep the process alive.
+    timer.unref();
+    timers.set(client, timer);
+  };
+
+  const onReady = (client: C) => {
+    const session = sessions.get(client);
+    if (session !== undefined) arm(client, session.expiresAt);
+  };
+
+  aedes.on('clientReady', onReady);
+  aedes.on('clientDisconnect', clearTimer);
+
+  return {
+    sessionOf: (client) => sessions.get(client),
+    detach() {
+      aedes.removeListener('clientReady', onReady);
+      aedes.removeListener('clientDisconnect', clearTimer);
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
+      Object.assign(aedes, previous);
+    },
+  };
+}

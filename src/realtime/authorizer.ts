@@ -1,0 +1,118 @@
+/**
+ * The broker-independent half of realtime auth: turns an MQTT CONNECT
+ * (client id, username = realtime token, password) into a session, and answers
+ * subscribe/publish questions for it. The broker adapters (aedes, EMQX, AWS IoT)
+ * only translate their wire formats to these calls.
+ *
+ * Nothing here logs: the username is a bearer token.
+ */
+
+import { isAuthError } from '../errors.js';
+import type { Clock, EpochMs, TokenIssuer } from '../ports.js';
+import { isAllowedFilter, isAllowedTopic, isValidPrefix } from './topics.js';
+
+/**
+ * `bad_credentials`: no/invalid/foreign token, or a password was sent.
+ * `client_id_mismatch`: the CONNECT client id is not the one the token was issued for.
+ * `token_expired`: the token was valid but its `exp` has passed.
+ */
+export type RealtimeAuthErrorCode = 'bad_credentials' | 'client_id_mismatch' | 'token_expired';
+
+export class RealtimeAuthError extends Error {
+  override readonly name = 'RealtimeAuthError';
+  readonly code: RealtimeAuthErrorCode;
+
+  constructor(code: RealtimeAuthErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function isRealtimeAuthError(err: unknown): err is RealtimeAuthError {
+  return err instanceof RealtimeAuthError;
+}
+
+/** What one authenticated MQTT connection may do, taken from its token. */
+export interface RealtimeSession {
+  userId: string;
+  orgId: string;
+  /** `<namespace>/<orgId>`: the client may only touch topics strictly below it. */
+  topicPrefix: string;
+  /** The MQTT client id the token is bound to. */
+  clientId: string;
+  /** Epoch ms; the connection must end by then. */
+  expiresAt: EpochMs;
+  /** The token's `jti`, for logs and revocation lookups. */
+  tokenId: string;
+}
+
+/** A CONNECT password as brokers hand it over: aedes gives a Buffer, HTTP hooks a string. */
+export type MqttPassword = string | Uint8Array | null | undefined;
+
+export interface RealtimeAuthorizer {
+  /** Throws `RealtimeAuthError`; never returns a session for a bad CONNECT. */
+  authenticate(clientId: string | null | undefined, username: string | null | undefined, password?: MqttPassword): RealtimeSession;
+  /** False once the session has expired, or for any filter outside its prefix. */
+  canSubscribe(session: RealtimeSession, filter: string): boolean;
+  /** False once the session has expired, or for any topic outside its prefix. */
+  canPublish(session: RealtimeSession, topic: string): boolean;
+}
+
+export interface RealtimeAuthorizerOptions {
+  tokens: TokenIssuer;
+  /** Used for the expiry check of `canSubscribe`/`canPublish`. Default: `Date.now`. */
+  clock?: Clock;
+}
+
+function nonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function readSession(claims: Record<string, unknown>): Omit<RealtimeSession, 'clientId'> & { cid: string } {
+  const { sub, org, tp, cid, exp, jti } = claims;
+  if (!nonEmptyString(sub) || !nonEmptyString(org) || !nonEmptyString(tp) || !nonEmptyString(cid) || typeof exp !== 'number' || !nonEmptyString(jti)) {
+    throw new RealtimeAuthError('bad_credentials', 'the realtime token lacks required claims');
+  }
+  // The org must be one whole level and the prefix must end with it: a token whose
+  // `tp` names another org (or a broader prefix) is refused, however it was signed.
+  if (org.includes('/') || !tp.endsWith(`/${org}`) || !isValidPrefix(tp)) {
+    throw new RealtimeAuthError('bad_credentials', 'the realtime token has an inconsistent topic prefix');
+  }
+  return { userId: sub, orgId: org, topicPrefix: tp, cid, expiresAt: exp * 1000, tokenId: jti };
+}
+
+function hasPassword(password: MqttPassword): boolean {
+  return password !== null && password !== undefined && password.length > 0;
+}
+
+export function createRealtimeAuthorizer({ tokens, clock = { now: () => Date.now() } }: RealtimeAuthorizerOptions): RealtimeAuthorizer {
+  const live = (session: RealtimeSession) => clock.now() < session.expiresAt;
+
+  return {
+    authenticate(clientId, username, password) {
+      if (!nonEmptyString(username)) throw new RealtimeAuthError('bad_credentials', 'the MQTT username must be the realtime token');
+      // The token is the whole credential; a password would be ignored, and a client
+      // that sends one probably expects another scheme. Refuse rather than guess.
+      if (hasPassword(password)) throw new RealtimeAuthError('bad_credentials', 'the MQTT password must be empty');
+
+      let claims: Record<string, unknown>;
+      try {
+        claims = tokens.verify(username, 'realtime');
+      } catch (err) {
+        if (isAuthError(err) && err.code === 'token_expired') throw new RealtimeAuthError('token_expired', 'the realtime token has expired');
+        if (isAuthError(err)) throw new RealtimeAuthError('bad_credentials', 'the realtime token is invalid');
+        throw err;
+      }
+
+      const { cid, ...session } = readSession(claims);
+      // Binding the token to one client id stops a leaked token from being used
+      // alongside (or to take over the session of) the legitimate client.
+      if (clientId !== cid) throw new RealtimeAuthError('client_id_mismatch', 'the MQTT client id does not match the realtime token');
+      return { ...session, clientId: cid };
+    },
+
+    canSubscribe: (session, filter) => live(session) && isAllowedFilter(session.topicPrefix, filter),
+
+    canPublish: (session, topic) => live(session) && isAllowedTopic(session.topicPrefix, topic),
+  };
+}
