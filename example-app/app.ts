@@ -9,15 +9,18 @@ export interface ExampleAppOptions {
   secret: string;
   /** bcrypt work factor; default 10. */
   bcryptCost?: number;
+  /** MQTT-over-WebSocket URL of the realtime broker; without it /auth/iot-credentials is not mounted. */
+  realtimeUrl?: string;
 }
 
 /** A host app with gatehouse mounted at /auth and two guarded routes of its own. */
-export function createExampleApp({ databaseFile, secret, bcryptCost }: ExampleAppOptions) {
+export function createExampleApp({ databaseFile, secret, bcryptCost, realtimeUrl }: ExampleAppOptions) {
   const storage = createKnexStorage(databaseFile);
   const auth = createAuthRouter({
     storage,
     tokens: { secret },
     passwords: { cost: bcryptCost },
+    ...(realtimeUrl ? { realtime: { url: realtimeUrl } } : {}),
   });
 
   const app = express();
@@ -31,9 +34,12 @@ export function createExampleApp({ databaseFile, secret, bcryptCost }: ExampleAp
         'POST /auth/signin': 'email + password -> { access_token, refresh_token }',
         'POST /auth/refresh': 'refresh_token -> a new pair',
         'POST /auth/logout': 'Bearer; ends the session',
-        'GET /auth/me': 'Bearer; the signed-in user',
-        'GET /api/hello': 'Bearer; any signed-in user',
-        'GET /api/admin': 'Bearer; owners and admins only',
+        'GET /auth/me': 'Bearer or API key; the signed-in user',
+        'POST /auth/api-keys': 'Bearer (owner/admin); create an API key for the org',
+        'GET /auth/iot-credentials': 'Bearer, or X-API-Key + X-Tenant-Id; realtime (MQTT over WebSocket) credentials',
+        'POST /auth/mfa/totp/setup': 'Bearer; start TOTP enrolment',
+        'GET /api/hello': 'Bearer or API key; any signed-in user',
+        'GET /api/admin': 'Bearer or API key; owners and admins only',
       },
     });
   });

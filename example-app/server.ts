@@ -3,12 +3,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createExampleApp } from './app.js';
+import { startBroker } from './broker.js';
 
 const here = import.meta.dirname;
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
 const databaseFile = resolve(here, process.env.AUTH_DATABASE ?? 'data/gatehouse.sqlite');
 const bcryptCost = process.env.BCRYPT_COST ? Number(process.env.BCRYPT_COST) : undefined;
+const mqttPort = Number(process.env.MQTT_WS_PORT ?? 8083);
 
 /** AUTH_SECRET, or (for the demo only) a random secret kept in example-app/data/secret. */
 function loadSecret(): string {
@@ -28,7 +30,10 @@ function loadSecret(): string {
   return secret;
 }
 
-const { app, auth, storage } = createExampleApp({ databaseFile, secret: loadSecret(), bcryptCost });
+const secret = loadSecret();
+const broker = await startBroker({ host, port: mqttPort, secret });
+console.log(`MQTT broker (MQTT 3.1.1 over WebSocket) listening on ${broker.url}`);
+const { app, auth, storage } = createExampleApp({ databaseFile, secret, bcryptCost, realtimeUrl: broker.url });
 
 // Migrate and load revocations before accepting traffic, so a bad database fails here.
 await auth.ready();
@@ -43,6 +48,7 @@ async function shutdown(signal: string): Promise<void> {
   console.log(`${signal}: shutting down`);
   await new Promise((done) => server.close(done));
   auth.close();
+  await broker.close();
   await storage.close();
 }
 
