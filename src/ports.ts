@@ -309,7 +309,7 @@ export interface TokenClaims {
   /** Lifetime in seconds (`exp - iat`), for clients that schedule refreshes. */
   exi: number;
   iss: string;
-  aud: string | string[];
+  aud?: string | string[];
   [claim: string]: unknown;
 }
 
@@ -351,7 +351,8 @@ export interface JwtVerification {
   key: KeyObject | string | Buffer;
   algorithms: Array<'HS256' | 'RS256' | 'ES256'>;
   issuer: string;
-  audience: string;
+  /** Undefined when tokens carry no `aud`. */
+  audience: string | undefined;
 }
 
 export interface PasswordHasher {

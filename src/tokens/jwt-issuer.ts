@@ -9,8 +9,11 @@ export type AsymmetricAlgorithm = 'RS256' | 'ES256';
 interface CommonJwtOptions {
   /** `iss` of every token; verification requires it. Default 'gatehouse'. */
   issuer?: string;
-  /** `aud` of every token; verification requires it. Default 'gatehouse'. */
-  audience?: string;
+  /**
+   * `aud` of every token; verification requires it. Default 'gatehouse'. `null` leaves
+   * `aud` out (for wire contracts whose clients expect an exact claim set).
+   */
+  audience?: string | null;
   clock?: Clock;
 }
 
@@ -45,7 +48,7 @@ function toKeyObject(key: string | KeyObject, make: (k: string) => KeyObject): K
  */
 export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
   const issuer = options.issuer ?? 'gatehouse';
-  const audience = options.audience ?? 'gatehouse';
+  const audience = options.audience === null ? undefined : (options.audience ?? 'gatehouse');
   const clock = options.clock ?? { now: () => Date.now() };
 
   let algorithm: SymmetricAlgorithm | AsymmetricAlgorithm;
@@ -90,7 +93,7 @@ export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
       const iat = Math.floor(clock.now() / 1000);
       const exp = iat + input.ttl;
       const jti = randomUUID();
-      const payload = { ...input.claims, sub: input.sub, usefor: input.usefor, iss: issuer, aud: audience, iat, exp, exi: input.ttl, jti };
+      const payload = { ...input.claims, sub: input.sub, usefor: input.usefor, iss: issuer, ...(audience === undefined ? {} : { aud: audience }), iat, exp, exi: input.ttl, jti };
       const token = jwt.sign(payload, signingKey, { algorithm, ...(kid === undefined ? {} : { keyid: kid }) });
       return { token, jti, iat, exp };
     },
@@ -101,7 +104,7 @@ export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
         claims = jwt.verify(token, verifyKey, {
           algorithms: [algorithm],
           issuer,
-          audience,
+          ...(audience === undefined ? {} : { audience }),
           clockTimestamp: Math.floor(clock.now() / 1000),
         });
       } catch (err) {

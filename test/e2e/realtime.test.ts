@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import request from 'supertest';
@@ -137,7 +136,7 @@ describe('realtime end to end: API key → credentials → MQTT over WebSocket',
     const creds = await credentialsByKey();
     const client = await connect(creds);
     // Without the broker dropping it, this waits until the suite's timeout and fails.
-    await once(client, 'close');
+    await new Promise<void>((resolve) => client.once('close', () => resolve()));
     expect(client.connected).to.equal(false);
   });
 });
