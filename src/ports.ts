@@ -159,6 +159,8 @@ export interface UserRepository {
   create(user: NewUser): Promise<UserRecord>;
   findById(id: string): Promise<UserRecord | null>;
   findByEmail(email: string): Promise<UserRecord | null>;
+  /** Usernames match ignoring case. */
+  findByUsername(username: string): Promise<UserRecord | null>;
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
 }
 
@@ -181,6 +183,15 @@ export interface MembershipRepository {
   /** Returns false when there is no such membership. */
   remove(userId: string, orgId: string): Promise<boolean>;
   countOwners(orgId: string): Promise<number>;
+  /**
+   * Called first in a transaction that counts the org's owners and then demotes or
+   * removes one: blocks until no other transaction holding the lock for the same org
+   * has committed or rolled back, and holds it until this transaction ends. Without
+   * it two owners demoting each other at once could both see two owners (READ
+   * COMMITTED) and leave none. A no-op where transactions already run one at a time
+   * (SQLite), and outside a transaction.
+   */
+  lockOrg(orgId: string): Promise<void>;
 }
 
 export interface InvitationRepository {

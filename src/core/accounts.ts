@@ -3,6 +3,7 @@ import { AuthError } from '../errors.js';
 import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from '../ports.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
+import { checkPasswordPolicy } from './password-policy.js';
 import type { Invitations } from './invitations.js';
 import type { Mfa } from './mfa.js';
 import type { Sessions, TokenPair } from './sessions.js';
@@ -54,6 +55,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
 
   /** Creates the user and their first membership in one transaction: all of it, or nothing. */
   async function signup(input: SignupInput, choice: OrgChoice): Promise<Account> {
+    checkPasswordPolicy(input.password, ctx.config.passwordPolicy);
     const passwordHash = await passwords.hash(input.password);
     return storage.transaction(async (tx) => {
       const user = await mapConflicts(() =>
@@ -76,16 +78,17 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * Checks email and password. Unknown emails are verified against a dummy hash so
    * that they cost the same time and get the same answer as a wrong password.
    */
-  async function verifyPassword(email: string, password: string, ip?: string): Promise<UserRecord> {
-    await throttle.check({ account: email, ip });
-    const user = await storage.users.findByEmail(email);
+  async function verifyPassword(login: string, password: string, ip?: string, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
+    const account = by === 'email' ? login : `username:${login.toLowerCase()}`;
+    await throttle.check({ account, ip });
+    const user = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
     const hash = user?.passwordHash ?? (await passwords.dummyHash());
     const ok = await passwords.verify(password, hash);
     if (!user || user.passwordHash === null || !ok) {
-      await throttle.failed({ account: email, ip });
-      throw new AuthError('invalid_credentials', 'wrong email or password');
+      await throttle.failed({ account, ip });
+      throw new AuthError('invalid_credentials', `wrong ${by} or password`);
     }
-    await throttle.reset('account', email);
+    await throttle.reset('account', account);
     if (passwords.needsRehash(user.passwordHash)) {
       try {
         await storage.users.updatePasswordHash(user.id, await passwords.hash(password));
@@ -110,6 +113,11 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return finishSignIn(await verifyPassword(email, password, ip));
   }
 
+  /** Sign-in by username, for wire contracts whose users log in that way. */
+  async function signinWithUsername(username: string, password: string, ip?: string): Promise<SignInResult> {
+    return finishSignIn(await verifyPassword(username, password, ip, 'username'));
+  }
+
   /** The user with the org a token is scoped to and their current role there. */
   async function describe(userId: string, orgId: string | null): Promise<Account> {
     const user = await storage.users.findById(userId);
@@ -120,7 +128,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signin, finishSignIn, describe, enterOrg };
+  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { ApiKeyRecord, Role } from '../ports.js';
 import type { CoreContext } from './context.js';
@@ -63,6 +63,34 @@ export function createApiKeys(ctx: CoreContext) {
       }),
     );
     return { record, key };
+  }
+
+  const ACCOUNT_KEY_NAME = 'account';
+  // An account key's secret is an HMAC of its id: it can be shown again at every
+  // sign-in (as some wire contracts do) while storage still holds only its hash.
+  const accountKeyOf = (record: Pick<ApiKeyRecord, 'id' | 'prefix'>) =>
+    `ghk_${record.prefix}_${createHmac('sha256', config.accountKeySecret).update(record.id).digest('base64url')}`;
+
+  /** The user's account key in the org (created on first use), in clear. */
+  async function accountKey(userId: string, orgId: string): Promise<string> {
+    const existing = (await storage.apiKeys.listForOrg(orgId)).find((k) => k.createdBy === userId && k.name === ACCOUNT_KEY_NAME);
+    if (existing) return accountKeyOf(existing);
+    const membership = await requireRole(storage, userId, orgId, 'member');
+    const id = randomUUID();
+    const prefix = randomBytes(8).toString('hex');
+    const key = accountKeyOf({ id, prefix });
+    await storage.apiKeys.create({
+      id,
+      orgId,
+      name: ACCOUNT_KEY_NAME,
+      prefix,
+      secretHash: sha256Hex(key),
+      role: membership.role,
+      createdBy: userId,
+      createdAt: clock.now(),
+      expiresAt: null,
+    });
+    return key;
   }
 
   async function list(actorId: string, orgId: string): Promise<ApiKeyRecord[]> {
@@ -136,7 +164,7 @@ export function createApiKeys(ctx: CoreContext) {
     });
   }
 
-  return { create, list, revoke, authenticate };
+  return { create, list, revoke, authenticate, accountKey };
 }
 
 export type ApiKeys = ReturnType<typeof createApiKeys>;

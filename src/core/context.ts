@@ -1,3 +1,4 @@
+import type { PasswordPolicy } from './password-policy.js';
 import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from '../ports.js';
 import type { RevocationCache } from './revocation-cache.js';
 import type { Throttle } from './throttle.js';
@@ -12,6 +13,13 @@ export interface CoreConfig {
   invitationMaxTtl: number;
   /** How long a verified API key is trusted from memory before it is read again. */
   apiKeyCacheTtl: number;
+  /** 'scoped': access tokens carry `org`, `role` and `sid`; 'minimal': only the registered claims. */
+  claims: 'scoped' | 'minimal';
+  /** What `sub` holds: the user id, or the username (for wire contracts that name users that way). */
+  subject: 'id' | 'username';
+  passwordPolicy: PasswordPolicy | undefined;
+  /** HMAC key account API keys are derived with, so they can be shown again without being stored. */
+  accountKeySecret: Buffer;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

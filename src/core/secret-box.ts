@@ -8,9 +8,14 @@ export interface SecretBox {
 
 const VERSION = 'v1';
 
+/** A 32-byte key for one purpose, derived (HKDF-SHA256) from the server's key material. */
+export function deriveKey(keyMaterial: Buffer, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', keyMaterial, 'gatehouse', purpose, 32));
+}
+
 /** AES-256-GCM with a key derived (HKDF-SHA256) from `keyMaterial` for this one purpose. */
 export function createSecretBox(keyMaterial: Buffer, purpose: string): SecretBox {
-  const key = Buffer.from(hkdfSync('sha256', keyMaterial, 'gatehouse', purpose, 32));
+  const key = deriveKey(keyMaterial, purpose);
   return {
     seal(plaintext) {
       const iv = randomBytes(12);

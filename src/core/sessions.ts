@@ -9,6 +9,8 @@ export interface SessionScope {
   userId: string;
   orgId: string | null;
   role: Role | null;
+  /** An application the token is limited to (wire contracts with per-application sign-in). */
+  appId?: string;
 }
 
 export interface TokenPair {
@@ -25,6 +27,7 @@ export interface AccessContext {
   userId: string;
   orgId: string | null;
   role: Role | null;
+  appId: string | undefined;
   tokenId: string;
   familyId: string | undefined;
   expiresAt: number;
@@ -45,9 +48,9 @@ export function createSessions(ctx: CoreContext) {
     const familyExpiresAt = family?.expiresAt ?? now + config.sessionMaxAge * 1000;
     const refreshTtl = Math.min(config.refreshTtl, Math.floor((familyExpiresAt - now) / 1000));
     if (refreshTtl < 1) throw new AuthError('token_expired', 'the session reached its maximum age; sign in again');
-    const scoped = scope.orgId === null ? {} : { org: scope.orgId, role: scope.role };
-    const access = await tokens.sign({ usefor: 'access', sub: scope.userId, ttl: config.accessTtl, claims: { ...scoped, sid: familyId } });
-    const refresh = await tokens.sign({ usefor: 'refresh', sub: scope.userId, ttl: refreshTtl, claims: { sid: familyId } });
+    const sub = await subjectOf(scope.userId, repos);
+    const access = await signAccess(scope, familyId, {}, sub);
+    const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: config.claims === 'minimal' ? {} : { sid: familyId } });
     await repos.refreshTokens.insert({
       idHash: sha256Hex(refresh.jti),
       familyId,
@@ -58,6 +61,27 @@ export function createSessions(ctx: CoreContext) {
       createdAt: now,
     });
     return { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope };
+  }
+
+  /** An access token of the session; `extra` claims are for wire contracts that name their tokens. */
+  async function signAccess(scope: SessionScope, familyId: string, extra: Record<string, unknown> = {}, sub?: string): Promise<SignedToken> {
+    const subject = sub ?? (await subjectOf(scope.userId, storage));
+    if (config.claims === 'minimal') return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl });
+    const claims = {
+      ...extra,
+      ...(scope.orgId === null ? {} : { org: scope.orgId, role: scope.role }),
+      ...(scope.appId === undefined ? {} : { app: scope.appId }),
+      sid: familyId,
+    };
+    return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims });
+  }
+
+  async function subjectOf(userId: string, repos: Repositories): Promise<string> {
+    if (config.subject === 'id') return userId;
+    const user = await repos.users.findById(userId);
+    if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
+    // Accounts made by an external sign-in may have no username: their email names them.
+    return user.username ?? user.email;
   }
 
   /** Starts a new session for the user in `orgId`, or in their oldest org when omitted. */
@@ -76,6 +100,30 @@ export function createSessions(ctx: CoreContext) {
     await storage.refreshTokens.revokeFamily(familyId, clock.now());
     // An access token minted just before the family ended can outlive it by one access TTL.
     await revocations.revoke({ kind: 'family', key: familyId, expiresAt: familyExpiresAt + config.accessTtl * 1000 });
+  }
+
+  /**
+   * A new access token from a refresh token that stays valid (no rotation), for wire
+   * contracts whose clients keep the refresh token they were given.
+   */
+  async function renewAccess(refreshToken: string): Promise<{ access: SignedToken; scope: SessionScope; familyId: string }> {
+    const claims = tokens.verify(refreshToken, 'refresh');
+    const row = await storage.refreshTokens.find(sha256Hex(claims.jti));
+    if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
+    if (row.revokedAt !== null) throw new AuthError('token_revoked', 'this session has been revoked; sign in again');
+    if (row.usedAt !== null) throw new AuthError('refresh_token_reused', 'this refresh token was rotated; use the newest one');
+    if (row.expiresAt <= clock.now()) throw new AuthError('token_expired', 'the refresh token has expired; sign in again');
+    let role: Role | null = null;
+    if (row.orgId !== null) {
+      const membership = await storage.memberships.find(row.userId, row.orgId);
+      if (!membership) {
+        await revokeFamily(row.familyId, row.familyExpiresAt);
+        throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
+      }
+      role = membership.role;
+    }
+    const scope = { userId: row.userId, orgId: row.orgId, role };
+    return { access: await signAccess(scope, row.familyId), scope, familyId: row.familyId };
   }
 
   /**
@@ -113,9 +161,27 @@ export function createSessions(ctx: CoreContext) {
     throw new AuthError('token_expired', 'the refresh token has expired; sign in again');
   }
 
-  /** Verifies an access token, including revocation. No storage round trip. */
-  function verifyAccess(token: string): AccessContext {
-    return checkAccessClaims(tokens.verify(token, 'access'));
+  /** Verifies an access token, including revocation. No storage round trip (but see `resolveSubject`). */
+  function verifyAccess(token: string): Promise<AccessContext> {
+    return resolveSubject(checkAccessClaims(tokens.verify(token, 'access')));
+  }
+
+  // username → user id, for tokens whose `sub` is the username: read once a minute, not per request.
+  const userIds = new Map<string, { userId: string; at: number }>();
+
+  /** Turns a username `sub` into the user id (cached); a no-op when `sub` is the id. */
+  async function resolveSubject(access: AccessContext): Promise<AccessContext> {
+    if (config.subject === 'id') return access;
+    const now = clock.now();
+    let hit = userIds.get(access.userId);
+    if (!hit || now - hit.at > 60_000) {
+      const user = (await storage.users.findByUsername(access.userId)) ?? (await storage.users.findByEmail(access.userId));
+      if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
+      hit = { userId: user.id, at: now };
+      if (userIds.size > 10_000) userIds.clear();
+      userIds.set(access.userId, hit);
+    }
+    return { ...access, userId: hit.userId };
   }
 
   /** The checks beyond the signature: token type and revocation. For claims a JWT library already verified. */
@@ -131,6 +197,7 @@ export function createSessions(ctx: CoreContext) {
       userId: claims.sub,
       orgId: typeof claims.org === 'string' ? claims.org : null,
       role: typeof claims.role === 'string' ? (claims.role as Role) : null,
+      appId: typeof claims.app === 'string' ? claims.app : undefined,
       tokenId: claims.jti,
       familyId,
       expiresAt: claims.exp * 1000,
@@ -161,6 +228,17 @@ export function createSessions(ctx: CoreContext) {
     }
   }
 
+  /** Revokes one access token of the user (an expired, foreign or malformed one is ignored: nothing to revoke). */
+  async function revokeAccessToken(token: string, userId: string): Promise<void> {
+    let access: AccessContext;
+    try {
+      access = await verifyAccess(token);
+    } catch {
+      return;
+    }
+    if (access.userId === userId) await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
+  }
+
   /** Revokes the user's families (optionally only those in one org, or all but one). */
   async function revokeUserSessions(userId: string, filter?: { orgId?: string; exceptFamilyId?: string }): Promise<void> {
     const revoked = await storage.refreshTokens.revokeFamiliesOfUser(userId, clock.now(), filter);
@@ -174,7 +252,7 @@ export function createSessions(ctx: CoreContext) {
     return revocations.poll();
   }
 
-  return { issuePair, start, refresh, verifyAccess, checkAccessClaims, logout, revokeUserSessions, revokeFamily, pollRevocations };
+  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, logout, revokeAccessToken, revokeUserSessions, revokeFamily, pollRevocations };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

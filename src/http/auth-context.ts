@@ -12,6 +12,8 @@ export interface AuthContext {
   via: 'jwt' | 'api_key';
   /** Set when `via` is 'api_key'. */
   apiKeyId?: string;
+  /** The application a token is limited to, when sign-in was per application. */
+  appId?: string;
   /** Refresh family (session) the access token belongs to. */
   sessionId: string | undefined;
   /** Epoch ms when the credentials stop working (Infinity for a key without expiry). */

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
@@ -12,6 +12,14 @@ export interface Reply {
 
 /** 'none': public; 'jwt': a Bearer access token; 'any': a Bearer access token or an API key. */
 export type AuthMode = 'none' | 'jwt' | 'any';
+
+/**
+ * Answers by HTTP status: the zod schema of the body, or null for none (204). Only
+ * documentation: handlers are not checked at run time. Statuses >= 400 are sent as
+ * application/problem+json; generic ones (400 for bad input, 401/403 for guarded
+ * routes, 5xx) are added by the OpenAPI generator.
+ */
+export type EndpointResponses = Readonly<Partial<Record<number, z.ZodType | null>>>;
 
 interface HandlerInput<Body, Params, Query, Mode extends AuthMode> {
   body: Body;
@@ -41,6 +49,8 @@ export interface Endpoint<
   bodyOptional?: boolean;
   params?: ParamsSchema;
   query?: QuerySchema;
+  /** Documented answers for the OpenAPI document; see EndpointResponses. */
+  responses?: EndpointResponses;
   handler: (
     input: HandlerInput<
       BodySchema extends z.ZodType ? z.output<BodySchema> : undefined,
@@ -82,18 +92,39 @@ function readBody(req: Request, optional: boolean): unknown {
 
 export type AnyEndpoint = Endpoint<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthMode>;
 
-/** Adds the endpoints to the router: the guard for their auth mode, then validation, then the handler. */
-export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], guards: Record<Exclude<AuthMode, 'none'>, RequestHandler>): void {
+export interface MountOptions {
+  guards: Record<Exclude<AuthMode, 'none'>, RequestHandler>;
+  /** Awaited before each request is handled (storage migrated, revocations loaded). */
+  ready: () => Promise<void>;
+  /** Writes any failure as the active preset's error body. */
+  writeError: (res: Response, err: unknown) => void;
+}
+
+/**
+ * Adds the endpoints to the router. Everything (body parsing, readiness, errors) is
+ * attached per route rather than to the router, so a router mounted at the root of a
+ * host app leaves the host's own routes, bodies and errors alone.
+ */
+export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], { guards, ready, writeError }: MountOptions): void {
+  const json = express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] });
+  const prepare: RequestHandler = (req, res, next) => {
+    ready().then(
+      () => json(req, res, (err?: unknown) => (err ? writeError(res, err) : next())),
+      (err: unknown) => writeError(res, err),
+    );
+  };
   for (const ep of endpoints) {
-    const run: RequestHandler = async (req, res) => {
-      const body = ep.body ? parse(ep.body, readBody(req, ep.bodyOptional ?? false), 'body') : undefined;
-      const params = ep.params ? parse(ep.params, req.params, 'path') : undefined;
-      const query = ep.query ? parse(ep.query, req.query, 'query') : undefined;
-      const reply = await ep.handler({ body, params, query, auth: req.auth as never, req });
-      if (reply.body === undefined) res.status(reply.status).end();
-      else res.status(reply.status).json(reply.body);
+    const run: RequestHandler = (req, res) => {
+      (async () => {
+        const body = ep.body ? parse(ep.body, readBody(req, ep.bodyOptional ?? false), 'body') : undefined;
+        const params = ep.params ? parse(ep.params, req.params, 'path') : undefined;
+        const query = ep.query ? parse(ep.query, req.query, 'query') : undefined;
+        const reply = await ep.handler({ body, params, query, auth: req.auth as never, req });
+        if (reply.body === undefined) res.status(reply.status).end();
+        else res.status(reply.status).json(reply.body);
+      })().catch((err: unknown) => writeError(res, err));
     };
-    const handlers = ep.auth === 'none' ? [run] : [guards[ep.auth], run];
+    const handlers = ep.auth === 'none' ? [prepare, run] : [prepare, guards[ep.auth], run];
     for (const method of Array.isArray(ep.method) ? ep.method : [ep.method]) router[method](ep.path, ...handlers);
   }
 }

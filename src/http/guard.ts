@@ -8,7 +8,7 @@ import type { ApiKeys, ApiKeyPrincipal } from '../core/api-keys.js';
 import type { AccessContext, Sessions } from '../core/sessions.js';
 import { ApiKeyStrategy } from './api-key-strategy.js';
 import type { AuthContext } from './auth-context.js';
-import { sendProblem, toAuthError } from './problem.js';
+import { sendProblem, toAuthError, type ErrorBodyWriter } from './problem.js';
 
 export type Credential = 'jwt' | 'api_key';
 
@@ -35,6 +35,7 @@ export function createGuard(deps: {
   requireTenantId: boolean;
   logger: Logger;
   ready: () => Promise<void>;
+  errorBody?: ErrorBodyWriter;
 }) {
   const instance = new passport.Passport();
   const { key, algorithms, issuer, audience } = deps.verification;
@@ -49,11 +50,16 @@ export function createGuard(deps: {
         audience,
       },
       (payload: TokenClaims, done: (err: unknown, user?: AuthContext | false) => void) => {
+        let access: AccessContext;
         try {
-          done(null, fromAccess(deps.sessions.checkAccessClaims(payload)));
+          access = deps.sessions.checkAccessClaims(payload);
         } catch (err) {
-          done(err);
+          return done(err);
         }
+        deps.sessions.resolveSubject(access).then(
+          (resolved) => done(null, fromAccess(resolved)),
+          (err: unknown) => done(err),
+        );
       },
     ),
   );
@@ -68,7 +74,7 @@ export function createGuard(deps: {
           const error = err.code === 'missing_token' ? '' : `, error="invalid_token", error_description="${err.message}"`;
           res.setHeader('WWW-Authenticate', `Bearer realm="gatehouse"${error}`);
         }
-        sendProblem(res, err);
+        sendProblem(res, err, deps.errorBody);
       };
       // The credential a request carries picks the strategy, so its failure is reported as is.
       const strategy = req.headers['x-api-key'] !== undefined && accept.includes('api_key') ? API_KEY : JWT;
@@ -99,6 +105,7 @@ function fromAccess(access: AccessContext): AuthContext {
     orgId: access.orgId,
     role: access.role,
     tokenId: access.tokenId,
+    ...(access.appId === undefined ? {} : { appId: access.appId }),
     via: 'jwt',
     sessionId: access.familyId,
     expiresAt: access.expiresAt,

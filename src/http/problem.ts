@@ -34,16 +34,15 @@ function fromBodyParser(err: unknown): AuthError | null {
   }
 }
 
-/** Writes an RFC 9457 problem document with the stable `code`. */
-export function sendProblem(res: Response, error: AuthError): void {
-  if (error.code === 'too_many_attempts' && typeof error.details?.retryAfter === 'number') {
-    res.setHeader('Retry-After', String(error.details.retryAfter));
-  }
+/** How an error is written: content type and body. Presets whose clients expect another shape supply their own. */
+export type ErrorBodyWriter = (error: AuthError) => { contentType: string; body: unknown };
+
+/** RFC 9457 problem document with the stable `code`, field `errors` and any other details. */
+export const problemBody: ErrorBodyWriter = (error) => {
   const { errors, retryAfter: _retryAfter, ...rest } = error.details ?? {};
-  res
-    .status(error.status)
-    .type('application/problem+json')
-    .json({
+  return {
+    contentType: 'application/problem+json',
+    body: {
       type: `urn:gatehouse:error:${error.code}`,
       title: STATUS_CODES[error.status] ?? 'Error',
       status: error.status,
@@ -51,12 +50,22 @@ export function sendProblem(res: Response, error: AuthError): void {
       detail: error.message,
       ...(errors ? { errors } : {}),
       ...rest,
-    });
+    },
+  };
+};
+
+/** Writes the error with its status (and Retry-After when throttled). */
+export function sendProblem(res: Response, error: AuthError, write: ErrorBodyWriter = problemBody): void {
+  if (error.code === 'too_many_attempts' && typeof error.details?.retryAfter === 'number') {
+    res.setHeader('Retry-After', String(error.details.retryAfter));
+  }
+  const { contentType, body } = write(error);
+  res.status(error.status).type(contentType).json(body);
 }
 
-export function problemHandler(logger: Logger): ErrorRequestHandler {
+export function problemHandler(logger: Logger, write: ErrorBodyWriter = problemBody): ErrorRequestHandler {
   return (err, _req, res, next) => {
     if (res.headersSent) return next(err);
-    sendProblem(res, toAuthError(err, logger));
+    sendProblem(res, toAuthError(err, logger), write);
   };
 }

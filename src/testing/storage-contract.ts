@@ -109,6 +109,12 @@ async function rejectsWithConflict(promise: Promise<unknown>, field: string): Pr
   });
 }
 
+/** Resolves once `done()` holds, or after `ms` at the latest. */
+async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 function winners<T>(results: Array<T | null>): T[] {
   return results.filter((r): r is T => r !== null);
 }
@@ -148,6 +154,8 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.deepEqual(created, input);
         assert.deepEqual(await storage.users.findById('user-a'), input);
         assert.deepEqual(await storage.users.findByEmail('a@example.com'), input);
+        assert.deepEqual(await storage.users.findByUsername('alice_01'), input);
+        assert.equal(await storage.users.findByUsername('alice'), null);
       });
 
       it('keeps null optional fields and returns numbers for times', async () => {
@@ -296,6 +304,47 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(await storage.memberships.countOwners('org-y'), 1);
         assert.equal(await storage.memberships.countOwners('org-z'), 0);
         await storage.memberships.updateRole('user-b', 'org-x', 'member');
+        assert.equal(await storage.memberships.countOwners('org-x'), 1);
+      });
+
+      it('lockOrg resolves inside and outside a transaction, also for an unknown org, and changes nothing', async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        assert.equal(await storage.memberships.lockOrg('org-x'), undefined);
+        await storage.transaction(async (tx) => {
+          await tx.memberships.lockOrg('org-x');
+          await tx.memberships.lockOrg('org-unknown');
+          assert.equal(await tx.memberships.countOwners('org-x'), 1);
+        });
+        assert.deepEqual(await storage.memberships.find('user-a', 'org-x'), { userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+      });
+
+      it('two owners demoting each other in transactions that lockOrg first: one demotes, the other then sees the last owner', async () => {
+        await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        await storage.memberships.add({ userId: 'user-b', orgId: 'org-x', role: 'owner', createdAt: NOW });
+        let secondCounted = false;
+        let firstCounted!: () => void;
+        const firstHasCounted = new Promise<void>((resolve) => (firstCounted = resolve));
+        // Count the owners, let `between` run, then demote `target` unless it is the last owner.
+        const demote = (target: string, between: () => Promise<void>) =>
+          storage.transaction(async (tx) => {
+            await tx.memberships.lockOrg('org-x');
+            const owners = await tx.memberships.countOwners('org-x');
+            await between();
+            if (owners <= 1) return 'refused';
+            await tx.memberships.updateRole(target, 'org-x', 'member');
+            return 'demoted';
+          });
+        const first = demote('user-b', async () => {
+          firstCounted();
+          // Give the second transaction every chance to count as well; holding the
+          // lock, it cannot until this one has committed.
+          await waitUntil(() => secondCounted, 250);
+        });
+        await firstHasCounted;
+        const second = demote('user-a', async () => {
+          secondCounted = true;
+        });
+        assert.deepEqual(await Promise.all([first, second]), ['demoted', 'refused']);
         assert.equal(await storage.memberships.countOwners('org-x'), 1);
       });
     });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { NewUser, UserRecord, UserRepository } from '../../../src/ports.js';
-import { fromUserRow, toUserRow, type UserRow } from '../rows.js';
+import { fromUserRow, toUserRow, usernameKey, type UserRow } from '../rows.js';
 import type { TableNames } from '../tables.js';
 
 export function userRepository(db: Knex, t: TableNames): UserRepository {
@@ -17,6 +17,11 @@ export function userRepository(db: Knex, t: TableNames): UserRepository {
 
     async findByEmail(email) {
       const row = await db<UserRow>(t.users).where({ email }).first();
+      return row ? fromUserRow(row) : null;
+    },
+
+    async findByUsername(username) {
+      const row = await db<UserRow>(t.users).where({ username_key: usernameKey(username) }).first();
       return row ? fromUserRow(row) : null;
     },
 

@@ -1,0 +1,30 @@
+import type { AnyEndpoint } from '../http/endpoint.js';
+import { accountEndpoints } from '../http/routes/accounts.js';
+import { apiKeyEndpoints } from '../http/routes/api-keys.js';
+import { identityEndpoints } from '../http/routes/identity.js';
+import { mfaEndpoints } from '../http/routes/mfa.js';
+import { orgEndpoints } from '../http/routes/orgs.js';
+import { realtimeEndpoints } from '../http/routes/realtime.js';
+import type { PresetContext } from './types.js';
+
+/**
+ * The routes every preset shares: the signed-in user, org management, invitations,
+ * API keys, MFA, and (when configured) Google sign-in and realtime credentials.
+ * Presets that rename sign-up and sign-in serve these under a prefix of their own.
+ */
+export function managementEndpoints({ services, features }: PresetContext): AnyEndpoint[] {
+  const own = new Set(['/me', '/setup-org', '/switch-org']);
+  return [
+    ...accountEndpoints(services).filter((ep) => own.has(ep.path)),
+    ...orgEndpoints(services),
+    ...apiKeyEndpoints(services),
+    ...mfaEndpoints(services),
+    ...(features.google ? identityEndpoints(services) : []),
+    ...(features.realtime && services.realtime ? realtimeEndpoints(services.realtime) : []),
+  ] as AnyEndpoint[];
+}
+
+/** The same endpoints under another path prefix. */
+export function under(prefix: string, endpoints: AnyEndpoint[]): AnyEndpoint[] {
+  return endpoints.map((ep) => ({ ...ep, path: `${prefix}${ep.path}` }));
+}

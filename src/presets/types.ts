@@ -1,0 +1,42 @@
+import type { Services } from '../core/index.js';
+import type { PasswordPolicy } from '../core/password-policy.js';
+import type { Duration } from '../duration.js';
+import type { AnyEndpoint } from '../http/endpoint.js';
+import type { ErrorBodyWriter } from '../http/problem.js';
+
+/** What a preset's endpoints are built from. */
+export interface PresetContext {
+  services: Services;
+  /** Whether optional features are configured, so a preset mounts only what works. */
+  features: { google: boolean; realtime: boolean; externalIssuers: boolean };
+}
+
+/**
+ * A wire contract: the paths, field names, response bodies, error bodies and token
+ * settings one client ecosystem expects, over the same core rules. Pass one of the
+ * built-in names, or an object of this type, as the `preset` option.
+ */
+export interface Preset {
+  name: string;
+  /** Token defaults this contract implies; explicit `tokens` options still win. */
+  tokens?: {
+    accessTtl?: Duration;
+    refreshTtl?: Duration;
+    /** `iss` of every token. Default 'gatehouse'. */
+    issuer?: string;
+    /** `aud` of every token, or null for none. Default 'gatehouse'. */
+    audience?: string | null;
+    /** 'scoped' (default): access tokens carry org, role and sid; 'minimal': only the registered claims. */
+    claims?: 'scoped' | 'minimal';
+    /** What `sub` holds. Default 'id'. */
+    subject?: 'id' | 'username';
+  };
+  /** Composition rules for new passwords. */
+  passwordPolicy?: PasswordPolicy;
+  /** Whether `X-API-Key` needs `X-Tenant-Id` next to it. Default true. */
+  apiKeyNeedsTenant?: boolean;
+  /** How errors are written. Default RFC 9457 problem+json. */
+  errorBody?: ErrorBodyWriter;
+  /** The routes this contract serves, relative to where the router is mounted. */
+  endpoints(ctx: PresetContext): AnyEndpoint[];
+}
