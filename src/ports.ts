@@ -111,6 +111,20 @@ export interface ApiKeyRecord {
 
 export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>;
 
+/** An application users sign in to (per-application sign-in, as some wire contracts have). */
+export interface ApplicationRecord {
+  /** A UUID: the `appId` clients send. */
+  id: string;
+  orgId: string;
+  name: string;
+  /** As registered. */
+  url: string;
+  /** Lowercased host plus path without trailing slash: what sign-in URLs are matched on. Unique. */
+  urlKey: string;
+  redirectUrl: string | null;
+  createdAt: EpochMs;
+}
+
 export interface TotpRecord {
   userId: string;
   /** The TOTP secret, encrypted by the core before it reaches storage. */
@@ -266,6 +280,24 @@ export interface MfaRepository {
   countUnusedRecoveryCodes(userId: string): Promise<number>;
 }
 
+export interface ApplicationRepository {
+  /** Throws `StorageConflictError` with `field` 'url_key' when the URL is registered already. */
+  create(app: ApplicationRecord): Promise<ApplicationRecord>;
+  findById(id: string): Promise<ApplicationRecord | null>;
+  findByUrlKey(urlKey: string): Promise<ApplicationRecord | null>;
+  /** Oldest first. */
+  listForOrg(orgId: string): Promise<ApplicationRecord[]>;
+  /** Deletes the org's application and its grants. Returns false when the org has no such application. */
+  remove(orgId: string, id: string): Promise<boolean>;
+  /** Idempotent. */
+  grant(appId: string, userId: string, now: EpochMs): Promise<void>;
+  /** Returns false when there was no such grant. */
+  revokeGrant(appId: string, userId: string): Promise<boolean>;
+  hasGrant(appId: string, userId: string): Promise<boolean>;
+  /** User ids with access, oldest grant first. */
+  listGrants(appId: string): Promise<string[]>;
+}
+
 export interface RevocationRepository {
   add(revocation: RevocationRecord): Promise<void>;
   /** All revocations still in force at `now`, and the cursor to poll from. */
@@ -294,6 +326,7 @@ export interface Repositories {
   apiKeys: ApiKeyRepository;
   mfa: MfaRepository;
   identities: IdentityRepository;
+  applications: ApplicationRepository;
 }
 
 export interface StorageAdapter extends Repositories {

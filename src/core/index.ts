@@ -1,14 +1,16 @@
 import { createAccounts } from './accounts.js';
 import { createApiKeys } from './api-keys.js';
+import { createApplications } from './applications.js';
 import { createRealtimeCredentials, type RealtimeConfig } from './realtime-credentials.js';
 import { createMfa, type MfaConfig } from './mfa.js';
 import type { CoreContext } from './context.js';
+import { createIdentities, type IdentityProviders } from './identities.js';
 import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
 import { createSessions } from './sessions.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
-export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realtime: RealtimeConfig | null }) {
+export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders }) {
   const { realtime } = config;
   const sessions = createSessions(ctx);
   const invitations = createInvitations(ctx);
@@ -23,6 +25,10 @@ export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realt
     invitations,
     apiKeys,
     mfa,
+    /** Applications users sign in to one at a time (the axonize preset). */
+    applications: createApplications(ctx, sessions, accounts, mfa),
+    /** Google sign-in and external-token exchange (their methods refuse when not configured). */
+    identities: createIdentities(ctx, accounts, config.identity),
     /** Null when the `realtime` option is not set. */
     realtime: realtime === null ? null : createRealtimeCredentials(ctx, realtime),
   };

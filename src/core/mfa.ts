@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import { AuthError } from '../errors.js';
-import type { UserRecord } from '../ports.js';
+import type { TokenClaims, UserRecord } from '../ports.js';
 import type { CoreContext } from './context.js';
 import type { SecretBox } from './secret-box.js';
 import { sha256Hex } from './secrets.js';
@@ -127,20 +127,25 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   }
 
   /** The short-lived token a password sign-in hands out instead of a session when MFA is on. */
-  async function challenge(userId: string): Promise<string> {
-    return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl })).token;
+  async function challenge(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
+    return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl, claims })).token;
+  }
+
+  /** Checks the challenge token and the second factor; returns the challenge's claims (who, and any sign-in context). */
+  async function passChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenClaims> {
+    const claims = tokens.verify(mfaToken, 'mfa');
+    const totp = await storage.mfa.findTotp(claims.sub);
+    if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
+    await guarded(claims.sub, () => checkFactor(claims.sub, factor, totp.secretCiphertext));
+    return claims;
   }
 
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
   async function verifyChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
-    const { sub: userId } = tokens.verify(mfaToken, 'mfa');
-    const totp = await storage.mfa.findTotp(userId);
-    if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
-    await guarded(userId, () => checkFactor(userId, factor, totp.secretCiphertext));
-    return sessions.start(userId);
+    return sessions.start((await passChallenge(mfaToken, factor)).sub);
   }
 
-  return { status, isEnabled, setup, enable, disable, challenge, verifyChallenge };
+  return { status, isEnabled, setup, enable, disable, challenge, passChallenge, verifyChallenge };
 }
 
 export type Mfa = ReturnType<typeof createMfa>;

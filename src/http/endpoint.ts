@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
 
-export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface Reply {
   status: number;

@@ -17,6 +17,11 @@ export interface RequireAuthOptions {
   roles?: Role[];
   /** Which credentials are accepted. Default both: a Bearer access token or `X-API-Key` + `X-Tenant-Id`. */
   accept?: Credential[];
+  /**
+   * Only tokens from a per-application sign-in pass: `true` for any application, or an
+   * application id for that one. Other credentials get 403.
+   */
+  application?: true | string;
 }
 
 const JWT = 'gatehouse-jwt';
@@ -87,6 +92,10 @@ export function createGuard(deps: {
           instance.authenticate(strategy, { session: false }, (err: unknown, auth: AuthContext | false, info: unknown) => {
             if (err) return fail(toAuthError(err, deps.logger), strategy);
             if (!auth) return fail(fromFailure(info), strategy);
+            const { application } = options;
+            if (application !== undefined && (auth.appId === undefined || (application !== true && auth.appId !== application))) {
+              return fail(new AuthError('forbidden', 'this needs a token from signing in to the application'), strategy);
+            }
             if (roles && (auth.role === null || !roles.includes(auth.role))) {
               return fail(new AuthError('forbidden', `this needs one of the roles: ${roles.join(', ')}`), strategy);
             }

@@ -1,3 +1,4 @@
+import { axonize } from './axonize.js';
 import { axonpush } from './axonpush.js';
 import { cognito } from './cognito.js';
 import { datarhei } from './datarhei.js';
@@ -7,7 +8,7 @@ export type { Preset, PresetContext } from './types.js';
 export { managementEndpoints, under } from './shared.js';
 
 /** The built-in wire contracts, by name. */
-export const presets = { axonpush, cognito, datarhei } satisfies Record<string, Preset>;
+export const presets = { axonpush, cognito, axonize, datarhei } satisfies Record<string, Preset>;
 
 export type PresetName = keyof typeof presets;
 

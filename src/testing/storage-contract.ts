@@ -747,6 +747,59 @@ export function runStorageContract(name: string, factory: StorageContractFactory
       });
     });
 
+    describe('applications', () => {
+      const newApp = (n: string, orgId: string, overrides: Partial<ApplicationRecord> = {}): ApplicationRecord => ({
+        id: `app-${n}`,
+        orgId,
+        name: `App ${n}`,
+        url: `https://${n}.example.com`,
+        urlKey: `${n}.example.com`,
+        redirectUrl: null,
+        createdAt: NOW,
+        ...overrides,
+      });
+
+      beforeEach(async () => {
+        await storage.users.create(newUser('a'));
+        await storage.users.create(newUser('b'));
+        await storage.orgs.create(newOrg('1'));
+        await storage.orgs.create(newOrg('2'));
+      });
+
+      it('creates and finds by id and by URL key; a taken URL key is a conflict on url_key', async () => {
+        const app = newApp('x', 'org-1', { redirectUrl: 'https://sso.example.com' });
+        assert.deepEqual(await storage.applications.create(app), app);
+        assert.deepEqual(await storage.applications.findById('app-x'), app);
+        assert.deepEqual(await storage.applications.findByUrlKey('x.example.com'), app);
+        assert.equal(await storage.applications.findByUrlKey('y.example.com'), null);
+        await rejectsWithConflict(storage.applications.create(newApp('y', 'org-2', { urlKey: 'x.example.com' })), 'url_key');
+      });
+
+      it('lists an org’s applications oldest first and removes only its own', async () => {
+        await storage.applications.create(newApp('b', 'org-1', { createdAt: NOW + 2 }));
+        await storage.applications.create(newApp('a', 'org-1', { createdAt: NOW + 1 }));
+        await storage.applications.create(newApp('c', 'org-2'));
+        assert.deepEqual((await storage.applications.listForOrg('org-1')).map((a) => a.id), ['app-a', 'app-b']);
+        assert.equal(await storage.applications.remove('org-2', 'app-a'), false);
+        assert.equal(await storage.applications.remove('org-1', 'app-a'), true);
+        assert.equal(await storage.applications.findById('app-a'), null);
+      });
+
+      it('grants idempotently, revokes, and removing the application removes its grants', async () => {
+        await storage.applications.create(newApp('x', 'org-1'));
+        await storage.applications.grant('app-x', 'user-a', NOW);
+        await storage.applications.grant('app-x', 'user-a', NOW + 1);
+        await storage.applications.grant('app-x', 'user-b', NOW + 2);
+        assert.equal(await storage.applications.hasGrant('app-x', 'user-a'), true);
+        assert.deepEqual(await storage.applications.listGrants('app-x'), ['user-a', 'user-b']);
+        assert.equal(await storage.applications.revokeGrant('app-x', 'user-a'), true);
+        assert.equal(await storage.applications.revokeGrant('app-x', 'user-a'), false);
+        assert.equal(await storage.applications.hasGrant('app-x', 'user-a'), false);
+        await storage.applications.remove('org-1', 'app-x');
+        assert.deepEqual(await storage.applications.listGrants('app-x'), []);
+      });
+    });
+
     describe('revocations', () => {
       it('an empty store lists nothing and its cursor lists nothing new', async () => {
         const page = await storage.revocations.listActive(NOW);

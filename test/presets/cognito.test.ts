@@ -52,7 +52,7 @@ describe('preset cognito (seed 001)', () => {
       expect(res.status, password).to.equal(400);
       expect(res.body.code).to.equal('weak_password');
       expect(res.body.detail, password).to.contain(rule);
-      expect(res.body.errors[0].path).to.equal('password');
+      expect((res.body.errors as Array<{ path: string }>)[0]?.path).to.equal('password');
     }
   });
 
@@ -62,7 +62,7 @@ describe('preset cognito (seed 001)', () => {
       delete body[field];
       const res = await call(srv.baseUrl, '/auth/signup', { json: body });
       expect(res.status, field).to.equal(400);
-      expect(res.body.errors.map((e: { path: string }) => e.path)).to.include(field);
+      expect((res.body.errors as Array<{ path: string }>).map((e) => e.path)).to.include(field);
     }
   });
 

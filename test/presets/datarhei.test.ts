@@ -80,7 +80,7 @@ describe('preset datarhei (seed 003)', () => {
   });
 
   it('answers every bad, expired or missing token with 401 and a {code, message, details} body', async () => {
-    const cases = [
+    const cases: Array<{ path: string; headers: Record<string, string> }> = [
       { path: '/api/v3/widgets', headers: {} },
       { path: '/api/v3/widgets', headers: { Authorization: 'Bearer nonsense' } },
       { path: '/api/login/refresh', headers: {} },

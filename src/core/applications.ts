@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { AuthError } from '../errors.js';
+import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
+import type { Accounts } from './accounts.js';
+import type { CoreContext } from './context.js';
+import { mapConflicts } from './conflicts.js';
+import { requireRole } from './membership-checks.js';
+import type { Mfa } from './mfa.js';
+import type { SessionScope, Sessions } from './sessions.js';
+
+/** Which application a sign-in is for: its id, or a URL it is registered under. */
+export type AppSelector = { appId: string } | { url: string };
+
+export interface AppSignIn {
+  kind: 'tokens';
+  user: UserRecord;
+  app: ApplicationRecord;
+  access: SignedToken;
+}
+
+export type AppSignInResult = AppSignIn | { kind: 'mfa_required'; user: UserRecord; mfaToken: string };
+
+/**
+ * `https://MyApp.example.com/sub/` → `myapp.example.com/sub`. Sign-in matches a URL,
+ * a host or a host/path the same way, whatever scheme or trailing slash it comes with.
+ */
+export function urlKey(url: string): string | null {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    return null;
+  }
+  if (!parsed.hostname) return null;
+  const path = parsed.pathname.replace(/\/+$/, '');
+  return `${parsed.host.toLowerCase()}${path}`;
+}
+
+/** Applications an org registers, who may use them, and sign-in scoped to one of them. */
+export function createApplications(ctx: CoreContext, sessions: Sessions, accounts: Accounts, mfa: Mfa) {
+  const { storage, clock } = ctx;
+
+  async function register(actorId: string, orgId: string, input: { name: string; url: string; redirectUrl?: string | null }): Promise<ApplicationRecord> {
+    await requireRole(storage, actorId, orgId, 'admin');
+    const key = urlKey(input.url);
+    if (key === null) throw new AuthError('invalid_request', 'url must be a URL, a host or host/path', { errors: [{ path: 'url', message: 'is not a URL' }] });
+    return mapConflicts(() =>
+      storage.applications.create({
+        id: randomUUID(),
+        orgId,
+        name: input.name,
+        url: input.url,
+        urlKey: key,
+        redirectUrl: input.redirectUrl ?? null,
+        createdAt: clock.now(),
+      }),
+    );
+  }
+
+  async function ownApp(actorId: string, orgId: string, appId: string, minimum: Role): Promise<ApplicationRecord> {
+    await requireRole(storage, actorId, orgId, minimum);
+    const app = await storage.applications.findById(appId);
+    if (!app || app.orgId !== orgId) throw new AuthError('application_not_found', 'no such application in this organization');
+    return app;
+  }
+
+  async function list(actorId: string, orgId: string): Promise<ApplicationRecord[]> {
+    await requireRole(storage, actorId, orgId, 'member');
+    return storage.applications.listForOrg(orgId);
+  }
+
+  async function remove(actorId: string, orgId: string, appId: string): Promise<void> {
+    await ownApp(actorId, orgId, appId, 'admin');
+    await storage.applications.remove(orgId, appId);
+  }
+
+  /** Gives a member of the org access to the application. */
+  async function grant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
+    await ownApp(actorId, orgId, appId, 'admin');
+    if (!(await storage.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
+    await storage.applications.grant(appId, userId, clock.now());
+  }
+
+  async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
+    await ownApp(actorId, orgId, appId, 'admin');
+    if (!(await storage.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
+  }
+
+  async function listGrants(actorId: string, orgId: string, appId: string): Promise<string[]> {
+    await ownApp(actorId, orgId, appId, 'admin');
+    return storage.applications.listGrants(appId);
+  }
+
+  async function find(selector: AppSelector): Promise<ApplicationRecord | null> {
+    if ('appId' in selector) return storage.applications.findById(selector.appId);
+    const key = urlKey(selector.url);
+    return key === null ? null : storage.applications.findByUrlKey(key);
+  }
+
+  /** The user's role in the application's org, when they have been given access to it. */
+  async function roleIn(user: UserRecord, app: ApplicationRecord): Promise<Role> {
+    const membership = await storage.memberships.find(user.id, app.orgId);
+    if (!membership || !(await storage.applications.hasGrant(app.id, user.id))) throw noAccess();
+    return membership.role;
+  }
+
+  /** The app-scoped token (its own session id, so logout can revoke it) for a verified user. */
+  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role): Promise<AppSignIn> {
+    const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
+    return { kind: 'tokens', user, app, access: await sessions.signAccess(scope, randomUUID()) };
+  }
+
+  /**
+   * Password sign-in for one application. A wrong password, an unknown application
+   * and a user without access all answer the same `invalid_credentials`, so the
+   * answer tells nothing about which applications exist or who may use them.
+   */
+  async function signin(email: string, password: string, selector: AppSelector, ip?: string): Promise<AppSignInResult> {
+    const user = await accounts.verifyPassword(email, password, ip);
+    const app = await find(selector);
+    if (!app) throw noAccess();
+    const role = await roleIn(user, app);
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id }) };
+    return issueFor(user, app, role);
+  }
+
+  /** Second step of an application sign-in with MFA: the challenge names the application. */
+  async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1]): Promise<AppSignIn> {
+    const claims = await mfa.passChallenge(mfaToken, factor);
+    const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
+    if (!user || !app) throw noAccess();
+    return issueFor(user, app, await roleIn(user, app));
+  }
+
+  return { register, list, remove, grant, revokeGrant, listGrants, signin, completeMfa };
+}
+
+function noAccess(): AuthError {
+  // Word for word the wrong-password answer, so no-access is indistinguishable from it.
+  return new AuthError('invalid_credentials', 'wrong email or password');
+}
+
+export type Applications = ReturnType<typeof createApplications>;
