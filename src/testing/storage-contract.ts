@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import type {
+  ApplicationRecord,
   IdentityRecord,
   InvitationRecord,
   NewApiKey,

@@ -101,7 +101,7 @@ describe('preset axonize (seed 002)', () => {
   it('needs an appId header or a url', async () => {
     const res = await call(srv.baseUrl, '/api/auth/login', { json: member });
     expect(res.status).to.equal(400);
-    expect(res.body.errors[0].path).to.equal('url');
+    expect((res.body.errors as Array<{ path: string }>)[0]?.path).to.equal('url');
   });
 
   it('answers 403 when MFA is enabled, then the MFA step gives the application token', async () => {
