@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { claimsOf } from '../helpers/harness.js';
+import { AUDIENCE, startLocalIssuer, type LocalIssuer } from '../helpers/local-issuer.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 
 /**
@@ -130,4 +131,57 @@ describe('preset datarhei (seed 003)', () => {
     expect(unknown.status).to.equal(404);
     expect(unknown.headers.get('content-type')).not.to.match(/json/);
   });
+
+  describe('Auth0 login (Bearer token, no body)', () => {
+    let idp: LocalIssuer;
+    let auth0: PresetServer;
+    before(async () => {
+      idp = await startLocalIssuer();
+      auth0 = await startPresetServer({
+        preset: 'datarhei',
+        externalIssuers: [
+          {
+            issuer: idp.issuer,
+            audience: AUDIENCE,
+            allowInsecureRequests: true,
+            allowedSubjects: ['auth0|allowed'],
+            mapUser: (claims) => ({ email: `${String(claims.sub).replace('|', '-')}@example.com`, username: 'auth0-admin' }),
+          },
+        ],
+      });
+    });
+    after(async () => {
+      await auth0.close();
+      await idp.close();
+    });
+
+    it('lists auth0 among the ways to log in', async () => {
+      expect((await call(auth0.baseUrl, '/api')).body.auths).to.deep.equal(['localjwt', 'auth0']);
+    });
+
+    it('exchanges a valid Auth0 access token for {access_token, refresh_token}', async () => {
+      const token = await idp.sign({ sub: 'auth0|allowed' });
+      const res = await call(auth0.baseUrl, '/api/login', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      expect(res.status).to.equal(200);
+      expect(res.body).to.have.all.keys('access_token', 'refresh_token');
+      expect(claimsOf(res.body.access_token as string)).to.include({ iss: 'datarhei-core', sub: 'auth0-admin', usefor: 'access' });
+      const guarded = await call(auth0.baseUrl, '/api/v3/widgets', { headers: { Authorization: `Bearer ${res.body.access_token}` } });
+      expect(guarded.status).to.equal(200);
+    });
+
+    it('refuses a user not in the allowed list, a wrong audience and an expired token', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const refused = [
+        await idp.sign({ sub: 'auth0|someone-else' }),
+        await idp.sign({ sub: 'auth0|allowed', aud: 'https://other.api' }),
+        await idp.sign({ sub: 'auth0|allowed', iat: now - 7200, exp: now - 3600 }),
+      ];
+      for (const token of refused) {
+        const res = await call(auth0.baseUrl, '/api/login', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+        expect(res.status).to.be.oneOf([401, 403]);
+        expect(res.body).to.have.all.keys('code', 'message', 'details');
+      }
+    });
+  });
 });
+

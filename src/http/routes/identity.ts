@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import type { Services } from '../../core/index.js';
+import type { GoogleSignInInput } from '../../core/identities.js';
+import { endpoint } from '../endpoint.js';
+import { signInReply } from '../sign-in-reply.js';
+import * as r from '../responses.js';
+
+const nonce = z.string().min(1).max(512);
+
+/** An authorization code (with the PKCE verifier and redirect URI the client used), or an ID token it already holds. */
+export const googleBody = z
+  .strictObject({
+    code: z.string().min(1, 'is required').max(2048).optional(),
+    // RFC 7636: 43-128 characters of [A-Z a-z 0-9 - . _ ~].
+    codeVerifier: z
+      .string()
+      .regex(/^[A-Za-z0-9\-._~]{43,128}$/, 'must be a PKCE code verifier: 43-128 letters, digits, "-", ".", "_" or "~"')
+      .optional(),
+    redirectUri: z.string().min(1).max(2048).optional(),
+    idToken: z.string().min(1, 'is required').max(8192).optional(),
+    nonce: nonce.optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.code === undefined) === (body.idToken === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['code'], message: 'send exactly one of code, idToken' });
+    }
+    if (body.idToken !== undefined) {
+      for (const field of ['codeVerifier', 'redirectUri'] as const) {
+        if (body[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'goes with code, not idToken' });
+      }
+    }
+  });
+
+function googleInput(body: z.output<typeof googleBody>): GoogleSignInInput {
+  if (body.idToken !== undefined) return { idToken: body.idToken, nonce: body.nonce };
+  return { code: body.code ?? '', codeVerifier: body.codeVerifier, redirectUri: body.redirectUri, nonce: body.nonce };
+}
+
+/** Sign-in through Google; mounted when the `google` option is set. */
+export function identityEndpoints(services: Services) {
+  const { identities } = services;
+  return [
+    endpoint({
+      method: 'post',
+      path: '/google',
+      summary: 'Sign in or up with Google: an authorization code or an ID token. `needsOrg: true` while the user has no organization (then POST /setup-org)',
+      auth: 'none',
+      responses: { 200: r.externalSignIn, 401: r.problem, 403: r.mfaRequired, 409: r.problem, 502: r.problem },
+      body: googleBody,
+      async handler({ body }) {
+        const { result, needsOrg } = await identities.signInWithGoogle(googleInput(body));
+        return signInReply(result, needsOrg ? { needsOrg: true } : {});
+      },
+    }),
+  ];
+}
