@@ -302,7 +302,12 @@ export interface RevocationRepository {
   add(revocation: RevocationRecord): Promise<void>;
   /** All revocations still in force at `now`, and the cursor to poll from. */
   listActive(now: EpochMs): Promise<RevocationPage>;
-  /** Revocations added after `cursor` (from `listActive` or an earlier `listSince`). */
+  /**
+   * Revocations added after `cursor` (from `listActive` or an earlier `listSince`).
+   * Never moves the cursor past an entry that becomes visible only later: with a
+   * database sequence, concurrent writers may commit out of sequence order (the knex
+   * adapter serialises revocation inserts on PostgreSQL for this).
+   */
   listSince(cursor: string): Promise<RevocationPage>;
   purgeExpired(now: EpochMs): Promise<number>;
 }

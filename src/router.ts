@@ -5,12 +5,9 @@ import { RevocationCache } from './core/revocation-cache.js';
 import { Throttle } from './core/throttle.js';
 import { mountEndpoints } from './http/endpoint.js';
 import { createGuard, type RequireAuthOptions } from './http/guard.js';
-import { problemHandler, sendProblem, toAuthError } from './http/problem.js';
-import { accountEndpoints } from './http/routes/accounts.js';
-import { apiKeyEndpoints } from './http/routes/api-keys.js';
-import { mfaEndpoints } from './http/routes/mfa.js';
-import { realtimeEndpoints } from './http/routes/realtime.js';
-import { orgEndpoints } from './http/routes/orgs.js';
+import { sendProblem, toAuthError } from './http/problem.js';
+import { buildOpenApiDocument, errorFormat, jwksRoute, openApiRoute, type OpenApiDocument } from './http/openapi.js';
+import { createIdentityProviders } from './identity/index.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
 
 export interface AuthRouter extends Router {
@@ -23,10 +20,16 @@ export interface AuthRouter extends Router {
   requireAuth(options?: RequireAuthOptions): express.RequestHandler;
   /** The business rules behind the routes, for use from the host app (for example in scripts or admin tools). */
   services: Services;
+  /** The OpenAPI 3.1 document of the mounted routes (also served at GET /openapi.json), for a router mounted at `basePath`. */
+  openApiDocument(basePath?: string): OpenApiDocument;
   /** Resolves once storage is migrated and revocations are loaded; requests wait for it on their own. */
   ready(): Promise<void>;
-  /** Stops background polling. Does not close the storage you passed in. */
-  close(): void;
+  /**
+   * Stops background polling and ends the password-hashing worker threads (of the
+   * default hasher; a hasher you passed in is yours to close). Resolves once the
+   * threads have exited. Does not close the storage you passed in.
+   */
+  close(): Promise<void>;
 }
 
 /** Builds the auth router. Options are checked here: a bad option throws at startup, not on the first request. */
@@ -44,7 +47,8 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     revocations,
     config: resolved.config,
   };
-  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime });
+  const identity = createIdentityProviders(resolved, clock, logger);
+  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
 
   let starting: Promise<void> | undefined;
@@ -68,37 +72,37 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     requireTenantId: resolved.requireTenantId,
     logger,
     ready,
+    errorBody: resolved.preset.errorBody,
   });
+  const { preset } = resolved;
+  const writeError = (res: express.Response, err: unknown) => sendProblem(res, toAuthError(err, logger), preset.errorBody);
   const router = express.Router() as AuthRouter;
-  router.use(express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] }));
-  router.use((_req, res, next) => {
-    ready().then(
-      () => next(),
-      (err: unknown) => sendProblem(res, toAuthError(err, logger)),
-    );
-  });
 
   const jwks = tokens.jwks();
   if (jwks) router.get('/.well-known/jwks.json', (_req, res) => void res.json(jwks));
 
-  mountEndpoints(
-    router,
-    [
-      ...accountEndpoints(services),
-      ...orgEndpoints(services),
-      ...apiKeyEndpoints(services),
-      ...mfaEndpoints(services),
-      ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
-    ],
-    { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth() },
-  );
-  router.use((_req, res) => sendProblem(res, new AuthError('not_found', 'no such route')));
-  router.use(problemHandler(logger));
+  const features = { google: resolved.google !== null, realtime: services.realtime !== null, externalIssuers: services.identities.externalEnabled };
+  const endpoints = preset.endpoints({ services, features });
+  const documented = [...endpoints, ...(jwks ? [jwksRoute] : []), openApiRoute];
+  const openApiDocument = (basePath = '') =>
+    buildOpenApiDocument(documented, { basePath, requireTenantId: resolved.requireTenantId, errors: errorFormat(preset.errorBody), title: `gatehouse auth API (${preset.name})` });
+  router.get('/openapi.json', (req, res) => void res.json(openApiDocument(req.baseUrl)));
+
+  mountEndpoints(router, endpoints, {
+    guards: { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth() },
+    ready,
+    writeError,
+  });
+  if (preset.ownsMountPath) router.use((_req, res) => writeError(res, new AuthError('not_found', 'no such route')));
 
   return Object.assign(router, {
     requireAuth,
     services,
+    openApiDocument,
     ready,
-    close: () => revocations.stop(),
+    close: () => {
+      revocations.stop();
+      return resolved.closePasswords();
+    },
   });
 }

@@ -2,7 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knex, { type Knex } from 'knex';
 
-/** A Knex instance, a Knex config, a SQLite filename, or `{ filename }` for SQLite. */
+/**
+ * A Knex instance, a Knex config, `{ filename }` for SQLite, or a string: a
+ * `postgres://` / `postgresql://` URL for PostgreSQL, any other string is a SQLite filename.
+ */
 export type KnexStorageConfig = Knex | Knex.Config | string | { filename: string };
 
 export const DEFAULT_FILENAME = './gatehouse.sqlite';
@@ -15,12 +18,34 @@ export interface Connection {
 
 export function openConnection(config: KnexStorageConfig = DEFAULT_FILENAME): Connection {
   if (isKnexInstance(config)) return { knex: config, owned: false };
-  if (typeof config === 'string') return { knex: knex(sqliteFile(config)), owned: true };
+  if (typeof config === 'string') {
+    return { knex: knex(isPostgresUrl(config) ? postgresUrl(config) : sqliteFile(config)), owned: true };
+  }
   if (!('client' in config) && 'filename' in config && typeof config.filename === 'string') {
     return { knex: knex(sqliteFile(config.filename)), owned: true };
   }
   const knexConfig = config as Knex.Config;
   return { knex: knex(knexConfig.client === 'better-sqlite3' ? sqliteConfig(knexConfig) : knexConfig), owned: true };
+}
+
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+/**
+ * PostgreSQL from a URL, with bounds that make an unreachable database fail fast
+ * (503 `storage_unavailable`) instead of holding requests for knex's default 60 s.
+ * Pass a full Knex config to choose other values.
+ */
+function postgresUrl(connectionString: string): Knex.Config {
+  return {
+    client: 'pg',
+    connection: { connectionString, connectionTimeoutMillis: 5_000, keepAlive: true },
+    // min 0: idle connections are closed after 30 s, so a database restart leaves
+    // no dead sockets behind for long.
+    pool: { min: 0, max: 10 },
+    acquireConnectionTimeout: 10_000,
+  };
 }
 
 function sqliteFile(filename: string): Knex.Config {
@@ -58,7 +83,15 @@ function sqliteConfig(config: Knex.Config): Knex.Config {
   const afterCreate = (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void): void => {
     try {
       // WAL lets readers run beside the writer in other processes; meaningless in memory.
-      if (!memory) conn.pragma('journal_mode = WAL');
+      // With WAL, synchronous=NORMAL (SQLite's recommendation for WAL) syncs the log at
+      // checkpoints instead of at every commit: a crash of the process loses nothing and
+      // the file can never be corrupted, but a power cut may undo the last commits. FULL
+      // made each commit (a refresh rotation, a sign-in) cost a disk flush. A pool
+      // `afterCreate` of your own runs after this one and can set it back to FULL.
+      if (!memory) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+      }
       // SQLite leaves foreign keys off per connection unless asked: cascades need them.
       conn.pragma('foreign_keys = ON');
       conn.pragma('busy_timeout = 5000');

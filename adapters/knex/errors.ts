@@ -11,13 +11,24 @@ const UNAVAILABLE_CODES = new Set([
   'ENOTFOUND',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now.
+  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections.
   '57P01',
   '57P02',
   '57P03',
+  '53300',
   // SQLite: another process held the lock for longer than busy_timeout.
   'SQLITE_BUSY',
 ]);
+
+// node-postgres reports a lost or unreachable server with these messages and no
+// code (knex prefixes them with the failed SQL): a socket that dropped mid-query or
+// mid-transaction ("Connection terminated unexpectedly"), a query on a client whose
+// socket already failed, and a connect that ran into `connectionTimeoutMillis`.
+const DROPPED_CONNECTION = [
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'timeout expired',
+];
 
 interface DriverError {
   code?: unknown;
@@ -55,8 +66,7 @@ function isUnavailable(err: DriverError, depth: number): boolean {
   if (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;
   const message = typeof err.message === 'string' ? err.message : '';
   if (err.name === 'KnexTimeoutError' || message.includes('Knex: Timeout acquiring a connection')) return true;
-  // node-postgres reports a dropped socket this way, without a code.
-  if (message.includes('Connection terminated unexpectedly')) return true;
+  if (DROPPED_CONNECTION.some((text) => message.includes(text))) return true;
   // Connecting to a host with several addresses fails as an AggregateError.
   if (Array.isArray(err.errors) && err.errors.some((e) => isObject(e) && isUnavailable(e, depth + 1))) return true;
   return isObject(err.cause) && isUnavailable(err.cause, depth + 1);

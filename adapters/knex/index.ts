@@ -4,10 +4,12 @@ import { openConnection, type KnexStorageConfig } from './connection.js';
 import { mapStorageError } from './errors.js';
 import { guardRepositories } from './guard.js';
 import { runMigrations } from './migrations/index.js';
+import { knexLimiterFactory, type LimiterFactory } from './rate-limiter.js';
 import { createRepositories } from './repositories/index.js';
 import { tableNames } from './tables.js';
 
 export type { KnexStorageConfig } from './connection.js';
+export type { LimiterFactory } from './rate-limiter.js';
 
 export interface KnexStorageOptions {
   /** Prepended to every table name, the migration tables included. Default 'auth_'. */
@@ -22,8 +24,17 @@ export interface KnexStorageOptions {
 export interface KnexStorage extends StorageAdapter {
   init(): Promise<void>;
   close(): Promise<void>;
-  /** Applies the bundled migrations that have not run yet. Idempotent. */
+  /**
+   * Applies the bundled migrations that have not run yet. Idempotent, and safe to
+   * call from several instances at once on PostgreSQL (they queue on a lock).
+   */
   migrate(): Promise<void>;
+  /**
+   * For `throttle.createLimiter`: on PostgreSQL, failed sign-in and MFA counts kept in
+   * this database (rate-limiter-flexible's RateLimiterPostgres on this pool), shared
+   * by every instance; on SQLite, the memory store.
+   */
+  rateLimiterFactory(): LimiterFactory;
   readonly knex: Knex;
   readonly tablePrefix: string;
 }
@@ -62,6 +73,7 @@ export function createKnexStorage(config?: KnexStorageConfig, options: KnexStora
     tablePrefix,
     migrate,
     init: ready,
+    rateLimiterFactory: () => knexLimiterFactory(knex, tables, ready),
 
     async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
       // Errors thrown by fn are the caller's and pass through untouched; only the

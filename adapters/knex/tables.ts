@@ -10,6 +10,9 @@ export interface TableNames {
   totp: string;
   recoveryCodes: string;
   identities: string;
+  applications: string;
+  applicationGrants: string;
+  rateLimits: string;
   migrations: string;
 }
 
@@ -34,6 +37,9 @@ export function tableNames(prefix: string): TableNames {
     totp: `${prefix}mfa_totp`,
     recoveryCodes: `${prefix}mfa_recovery_codes`,
     identities: `${prefix}identities`,
+    applications: `${prefix}applications`,
+    applicationGrants: `${prefix}application_grants`,
+    rateLimits: `${prefix}rate_limits`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

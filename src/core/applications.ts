@@ -6,7 +6,7 @@ import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
 import type { Mfa } from './mfa.js';
-import type { SessionScope, Sessions } from './sessions.js';
+import type { SessionScope, Sessions, TokenPair } from './sessions.js';
 
 /** Which application a sign-in is for: its id, or a URL it is registered under. */
 export type AppSelector = { appId: string } | { url: string };
@@ -125,9 +125,13 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     return issueFor(user, app, role);
   }
 
-  /** Second step of an application sign-in with MFA: the challenge names the application. */
-  async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1]): Promise<AppSignIn> {
+  /**
+   * Second step of a sign-in with MFA. A challenge from an application sign-in names
+   * the application and ends in its token; any other ends in a normal session.
+   */
+  async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1]): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
     const claims = await mfa.passChallenge(mfaToken, factor);
+    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub) };
     const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
     if (!user || !app) throw noAccess();
     return issueFor(user, app, await roleIn(user, app));

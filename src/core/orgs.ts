@@ -20,6 +20,8 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
   /** Only an owner changes roles; the last owner cannot be demoted. Takes effect at the member's next refresh. */
   async function changeRole(actorId: string, orgId: string, targetId: string, role: Role): Promise<void> {
     await storage.transaction(async (tx) => {
+      // Before any read: the owner count below must not change until this commits.
+      await tx.memberships.lockOrg(orgId);
       await requireRole(tx, actorId, orgId, 'owner');
       const target = await tx.memberships.find(targetId, orgId);
       if (!target) throw new AuthError('member_not_found', 'no such member in this organization');
@@ -37,6 +39,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    */
   async function removeMember(actorId: string, orgId: string, targetId: string): Promise<void> {
     await storage.transaction(async (tx) => {
+      await tx.memberships.lockOrg(orgId);
       const actor = await requireRole(tx, actorId, orgId, 'member');
       const target = actorId === targetId ? actor : await tx.memberships.find(targetId, orgId);
       if (!target) throw new AuthError('member_not_found', 'no such member in this organization');

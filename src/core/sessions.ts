@@ -130,29 +130,39 @@ export function createSessions(ctx: CoreContext) {
    * Rotates a refresh token. The old one is consumed by one conditional write, so of
    * concurrent refreshes exactly one wins; presenting a consumed token again means it
    * leaked, so its whole family is revoked.
+   *
+   * The new pair is recorded before the old token is consumed, as separate writes
+   * rather than one transaction (a transaction costs more than the rest of the
+   * rotation together): a failure before the consume leaves the old token usable, so
+   * the client can retry, and the new refresh token of a rotation that lost the race
+   * was never handed out; its family is revoked as reused below.
    */
   async function refresh(refreshToken: string): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
     const idHash = sha256Hex(claims.jti);
-    const pair = await storage.transaction(async (tx) => {
-      const row = await tx.refreshTokens.consume(idHash, clock.now());
-      if (!row) return null;
+    let row = await storage.refreshTokens.find(idHash);
+    if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
+    if (row.usedAt === null && row.revokedAt === null && row.expiresAt > clock.now()) {
+      let membershipEnded = false;
       let role: Role | null = null;
       if (row.orgId !== null) {
-        const membership = await tx.memberships.find(row.userId, row.orgId);
-        if (!membership) return 'membership_ended' as const;
-        role = membership.role;
+        const membership = await storage.memberships.find(row.userId, row.orgId);
+        if (membership) role = membership.role;
+        else membershipEnded = true;
       }
-      return issuePair({ userId: row.userId, orgId: row.orgId, role }, { id: row.familyId, expiresAt: row.familyExpiresAt }, tx);
-    });
-    if (pair !== null && pair !== 'membership_ended') return pair;
-
-    const row = await storage.refreshTokens.find(idHash);
-    if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
-    if (pair === 'membership_ended') {
-      await revokeFamily(row.familyId, row.familyExpiresAt);
-      throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
+      if (membershipEnded) {
+        if (await storage.refreshTokens.consume(idHash, clock.now())) {
+          await revokeFamily(row.familyId, row.familyExpiresAt);
+          throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
+        }
+      } else {
+        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role }, { id: row.familyId, expiresAt: row.familyExpiresAt });
+        if (await storage.refreshTokens.consume(idHash, clock.now())) return pair;
+      }
+      // Another rotation (or a logout) got there first: judge the token by what it left.
+      row = (await storage.refreshTokens.find(idHash)) ?? row;
     }
+
     if (row.usedAt !== null) {
       await revokeFamily(row.familyId, row.familyExpiresAt);
       throw new AuthError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again');

@@ -8,7 +8,7 @@ import { pairView } from './views.js';
  */
 export function signInReply(result: SignInResult, extra: Record<string, unknown> = {}) {
   if (result.kind === 'mfa_required') {
-    throw new AuthError('mfa_required', 'a second factor is needed: POST /mfa/verify with mfa_token and a code', { mfa_token: result.mfaToken });
+    throw new AuthError('mfa_required', 'a second factor is needed: send mfa_token with a code to mfa/verify', { mfa_token: result.mfaToken });
   }
   return { status: 200, body: { ...pairView(result.tokens), ...extra } };
 }

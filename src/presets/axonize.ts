@@ -5,6 +5,7 @@ import { endpoint, type AnyEndpoint } from '../http/endpoint.js';
 import { accountEndpoints } from '../http/routes/accounts.js';
 import * as s from '../http/schemas.js';
 import type { AuthContext } from '../http/auth-context.js';
+import { pairView } from '../http/views.js';
 import { managementEndpoints, under } from './shared.js';
 import type { Preset } from './types.js';
 
@@ -77,12 +78,14 @@ export const axonize: Preset = {
       endpoint({
         method: 'post',
         path: '/api/auth/mfa/verify',
-        summary: 'Second step of an application sign-in: mfa_token plus a TOTP or recovery code → {name, token, redirectUrl}',
+        summary: 'Second step of a sign-in with MFA: mfa_token plus a TOTP or recovery code → {name, token, redirectUrl} for an application sign-in, else {access_token, refresh_token}',
         auth: 'none',
         body: verifyBody,
         async handler({ body }) {
           const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
-          return loginReply(await applications.completeMfa(body.mfa_token, factor));
+          const result = await applications.completeMfa(body.mfa_token, factor);
+          // A challenge from /api/auth/signin (no application) ends in the usual pair.
+          return result.kind === 'session' ? { status: 200, body: pairView(result.tokens) } : loginReply(result);
         },
       }),
       endpoint({
@@ -150,6 +153,7 @@ export const axonize: Preset = {
     ];
     const accountRoutes = new Set(['/signup', '/signin', '/refresh', '/logout']);
     const accounts = accountEndpoints(ctx.services).filter((ep) => accountRoutes.has(ep.path)) as AnyEndpoint[];
-    return [...own, ...under('/api/auth', [...accounts, ...managementEndpoints(ctx)])];
+    const shared = managementEndpoints(ctx).filter((ep) => ep.path !== '/mfa/verify');
+    return [...own, ...under('/api/auth', [...accounts, ...shared])];
   },
 };

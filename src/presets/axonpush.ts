@@ -6,6 +6,7 @@ import type { Preset } from './types.js';
 /** The default contract (AxonPush): snake_case tokens, orgs at sign-up, problem+json errors. Mount it at /auth. */
 export const axonpush: Preset = {
   name: 'axonpush',
+  ownsMountPath: true,
   endpoints: (ctx) => {
     const own = new Set(['/signup', '/signin', '/refresh', '/logout']);
     return [...(accountEndpoints(ctx.services).filter((ep) => own.has(ep.path)) as AnyEndpoint[]), ...managementEndpoints(ctx)];

@@ -106,8 +106,23 @@ export const cognito: Preset = {
           return { status: 200, body: { message: 'Logged out successfully' } };
         },
       }),
+      endpoint({
+        method: 'post',
+        path: '/auth/mfa/verify',
+        summary: 'Second step of a login with MFA: mfa_token plus a TOTP or recovery code → the login answer',
+        auth: 'none',
+        body: s.verifyMfaBody,
+        async handler({ body }) {
+          const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
+          const { sub } = await services.mfa.passChallenge(body.mfa_token, factor);
+          const tokens = await sessions.start(sub);
+          const { user } = await accounts.describe(sub, null);
+          return { status: 200, body: await loginBodyOf(services, user, tokens) };
+        },
+      }),
     ];
-    return [...own, ...under('/auth', managementEndpoints(ctx))];
+    const shared = managementEndpoints(ctx).filter((ep) => ep.path !== '/mfa/verify');
+    return [...own, ...under('/auth', shared)];
   },
 };
 

@@ -37,6 +37,12 @@ export interface Preset {
   apiKeyNeedsTenant?: boolean;
   /** How errors are written. Default RFC 9457 problem+json. */
   errorBody?: ErrorBodyWriter;
+  /**
+   * Answer `404 not_found` for any other path under the mount point. Only for presets
+   * mounted under a prefix of their own (the default one, at /auth); a preset mounted
+   * at the root must leave unknown paths to the host app.
+   */
+  ownsMountPath?: boolean;
   /** The routes this contract serves, relative to where the router is mounted. */
   endpoints(ctx: PresetContext): AnyEndpoint[];
 }

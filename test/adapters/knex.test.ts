@@ -9,8 +9,8 @@ import { StorageConflictError, StorageUnavailableError } from '../../src/errors.
 import { mapStorageError } from '../../adapters/knex/errors.js';
 import { tableNames as prefixedTables } from '../../adapters/knex/tables.js';
 
-const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes'];
-const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa'];
+const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes', 'identities', 'applications', 'application_grants', 'rate_limits'];
+const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa', '004_identities', '005_applications', '006_rate_limits'];
 
 let tempDir: string;
 let fileCounter = 0;
@@ -244,6 +244,11 @@ describe('knex storage error mapping (PostgreSQL and network errors)', () => {
       Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), {
         name: 'KnexTimeoutError',
       }),
+      // node-postgres, as knex reports them when the server stops mid-transaction.
+      new Error('insert into "auth_orgs" ("id") values ($1) - Client has encountered a connection error and is not queryable'),
+      new Error('ROLLBACK - Connection terminated unexpectedly'),
+      new Error('timeout expired'),
+      Object.assign(new Error('sorry, too many clients already'), { code: '53300' }),
     ];
     for (const failure of failures) {
       const mapped = mapStorageError(failure, tables);

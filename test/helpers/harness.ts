@@ -19,10 +19,12 @@ export interface Harness {
 /**
  * A host app on a real SQLite file in a fresh temp directory, with the router at
  * /auth and guarded host routes, as a user of the package would build it.
+ * `options.storage` replaces the SQLite file (PostgreSQL, for instance); the
+ * harness closes it with the rest.
  */
-export async function startHarness(overrides: Partial<AuthRouterOptions> = {}): Promise<Harness> {
+export async function startHarness(overrides: Partial<AuthRouterOptions> = {}, options: { storage?: KnexStorage } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
-  const storage = createKnexStorage({ filename: join(dir, 'auth.sqlite') });
+  const storage = options.storage ?? createKnexStorage({ filename: join(dir, 'auth.sqlite') });
   const auth = createAuthRouter({
     storage,
     tokens: { secret: SECRET },

@@ -110,7 +110,9 @@ describe('preset axonize (seed 002)', () => {
     const setup = await call(srv.baseUrl, '/api/auth/mfa/totp/setup', { method: 'POST', headers: bearer });
     const secret = setup.body.secret as string;
     const now = Math.floor(Date.now() / 1000);
-    expect((await call(srv.baseUrl, '/api/auth/mfa/totp/enable', { json: { code: await generate({ secret, epoch: now }) }, headers: bearer })).status).to.equal(200);
+    const enabled = await call(srv.baseUrl, '/api/auth/mfa/totp/enable', { json: { code: await generate({ secret, epoch: now }) }, headers: bearer });
+    expect(enabled.status).to.equal(200);
+    const [recoveryCode] = enabled.body.recoveryCodes as string[];
 
     const challenged = await call(srv.baseUrl, '/api/auth/login', { json: member, headers: { appId } });
     expect(challenged.status).to.equal(403);
@@ -121,6 +123,15 @@ describe('preset axonize (seed 002)', () => {
     expect(verified.status).to.equal(200);
     expect(verified.body).to.have.all.keys('name', 'token', 'redirectUrl');
     expect(claimsOf(verified.body.token as string).app).to.equal(appId);
+
+    // A challenge from the account sign-in (no application) ends in the usual pair.
+    const plain = await call(srv.baseUrl, '/api/auth/signin', { json: member });
+    expect(plain.status).to.equal(403);
+    const pair = await call(srv.baseUrl, '/api/auth/mfa/verify', {
+      json: { mfa_token: plain.body.mfa_token, recoveryCode },
+    });
+    expect(pair.status).to.equal(200);
+    expect(pair.body).to.have.all.keys('access_token', 'refresh_token');
   });
 
   it('manages access: revoke a grant and the user is refused; members cannot manage applications', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { generate } from 'otplib';
 import { claimsOf } from '../helpers/harness.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 
@@ -131,5 +132,21 @@ describe('preset cognito (seed 001)', () => {
     expect(me.status).to.equal(200);
     expect(me.body).to.include({ id: signup.userId });
     expect((await call(srv.baseUrl, '/auth/mfa', { headers: { Authorization: `Bearer ${login.idToken}` } })).status).to.equal(200);
+  });
+
+  it('answers 403 mfa_required when TOTP is on, and /auth/mfa/verify with the login answer', async () => {
+    const { user, signup, login } = await signupAndLogin();
+    const bearer = { Authorization: `Bearer ${login.idToken}` };
+    const setup = await call(srv.baseUrl, '/auth/mfa/totp/setup', { method: 'POST', headers: bearer });
+    const secret = setup.body.secret as string;
+    const now = Math.floor(Date.now() / 1000);
+    expect((await call(srv.baseUrl, '/auth/mfa/totp/enable', { json: { code: await generate({ secret, epoch: now }) }, headers: bearer })).status).to.equal(200);
+    const challenged = await call(srv.baseUrl, '/auth/login', { json: { email: user.email, password: user.password } });
+    expect(challenged.status).to.equal(403);
+    expect(challenged.body.code).to.equal('mfa_required');
+    const verified = await call(srv.baseUrl, '/auth/mfa/verify', { json: { mfa_token: challenged.body.mfa_token, code: await generate({ secret, epoch: now + 30 }) } });
+    expect(verified.status).to.equal(200);
+    expect(verified.body).to.have.all.keys('idToken', 'accessToken', 'refreshToken', 'apiKey', 'firstName', 'lastName', 'email');
+    expect(verified.body.apiKey).to.equal(signup.apiKey);
   });
 });

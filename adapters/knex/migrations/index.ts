@@ -4,6 +4,9 @@ import * as core from './001_core.js';
 import * as apiKeys from './002_api_keys.js';
 import * as mfa from './003_mfa.js';
 import * as identities from './004_identities.js';
+import * as applications from './005_applications.js';
+import * as rateLimits from './006_rate_limits.js';
+import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
   name: string;
@@ -19,6 +22,8 @@ const migrations: readonly BundledMigration[] = [
   { name: '002_api_keys', ...apiKeys },
   { name: '003_mfa', ...mfa },
   { name: '004_identities', ...identities },
+  { name: '005_applications', ...applications },
+  { name: '006_rate_limits', ...rateLimits },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {
@@ -33,8 +38,25 @@ export function migrationSource(tables: TableNames): Knex.MigrationSource<Bundle
 }
 
 export async function runMigrations(knex: Knex, tables: TableNames): Promise<void> {
-  await knex.migrate.latest({
+  const config = {
     migrationSource: migrationSource(tables),
     tableName: tables.migrations,
+    // During a rolling upgrade an instance of the previous version may (re)start
+    // against a database a newer one already migrated. Migrations only add, so it
+    // can run; knex would refuse the migrations it does not know as "missing".
+    disableMigrationsListValidation: true,
+  };
+  if (!isPostgres(knex)) {
+    await knex.migrate.latest(config);
+    return;
+  }
+  // Instances started together would race in knex's own bookkeeping (creating the
+  // migrations tables, inserting the lock row) and the losers would fail with
+  // "Migration table is already locked". A transaction-scoped advisory lock queues
+  // them instead: the first migrates, the others then find nothing pending. It is
+  // released at commit, or by the server if the process dies.
+  await knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`gatehouse:migrate:${tables.migrations}`]);
+    await trx.migrate.latest(config);
   });
 }

@@ -3,6 +3,7 @@ import type { Repositories } from '../../../src/ports.js';
 import type { TableNames } from '../tables.js';
 import { apiKeyRepository } from './api-keys.js';
 import { identityRepository } from './identities.js';
+import { applicationRepository } from './applications.js';
 import { invitationRepository } from './invitations.js';
 import { mfaRepository } from './mfa.js';
 import { membershipRepository } from './memberships.js';
@@ -23,5 +24,6 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     apiKeys: apiKeyRepository(db, tables),
     mfa: mfaRepository(db, tables),
     identities: identityRepository(db, tables),
+    applications: applicationRepository(db, tables),
   };
 }

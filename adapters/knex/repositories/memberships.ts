@@ -9,6 +9,8 @@ import {
   type OrgRow,
   type UserRow,
 } from '../rows.js';
+import { isPostgres } from '../dialect.js';
+import { quoted, sqliteStatements } from '../sqlite-statements.js';
 import type { TableNames } from '../tables.js';
 
 const MEMBERSHIP_COLUMNS = ['m.user_id', 'm.org_id', 'm.role', 'm.created_at'];
@@ -36,6 +38,9 @@ const USER_COLUMNS = {
 type Prefixed<Row, P extends string> = { [K in keyof Row & string as `${P}${K}`]: Row[K] };
 
 export function membershipRepository(db: Knex, t: TableNames): MembershipRepository {
+  // Read on every refresh: straight on better-sqlite3 (see sqlite-statements.ts).
+  const fast = sqliteStatements(db);
+  const findSql = `select * from ${quoted(t.memberships)} where "user_id" = ? and "org_id" = ? limit 1`;
   return {
     async add(membership) {
       await db(t.memberships).insert({
@@ -48,7 +53,9 @@ export function membershipRepository(db: Knex, t: TableNames): MembershipReposit
     },
 
     async find(userId, orgId) {
-      const row = await db<MembershipRow>(t.memberships).where({ user_id: userId, org_id: orgId }).first();
+      const row = fast
+        ? await fast.get<MembershipRow>(findSql, [userId, orgId])
+        : await db<MembershipRow>(t.memberships).where({ user_id: userId, org_id: orgId }).first();
       return row ? fromMembershipRow(row) : null;
     },
 
@@ -99,6 +106,16 @@ export function membershipRepository(db: Knex, t: TableNames): MembershipReposit
     async remove(userId, orgId) {
       const removed = await db(t.memberships).where({ user_id: userId, org_id: orgId }).delete();
       return removed > 0;
+    },
+
+    async lockOrg(orgId) {
+      // SQLite has one writer at a time, and a transaction whose reads went stale
+      // cannot become the writer (SQLITE_BUSY): there is nothing to lock.
+      if (!isPostgres(db)) return;
+      // One row lock on the org serialises every transaction that changes its owners.
+      // NO KEY UPDATE, not UPDATE: the foreign-key checks of concurrent joins take
+      // KEY SHARE on this row, and should not wait for it.
+      await db(t.orgs).where({ id: orgId }).select('id').forNoKeyUpdate();
     },
 
     async countOwners(orgId) {

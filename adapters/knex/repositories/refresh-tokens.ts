@@ -2,21 +2,42 @@ import type { Knex } from 'knex';
 import type { RefreshTokenRepository } from '../../../src/ports.js';
 import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow } from '../rows.js';
 import type { TableNames } from '../tables.js';
+import { quoted, sqliteStatements } from '../sqlite-statements.js';
+
+const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at'] as const;
 
 export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRepository {
+  // A rotation's statements, straight on better-sqlite3 (see sqlite-statements.ts).
+  const fast = sqliteStatements(db);
+  const table = quoted(t.refreshTokens);
+  const sql = {
+    find: `select * from ${table} where "id_hash" = ? limit 1`,
+    insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
+    consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
+  };
+
   const find = async (idHash: string) => {
-    const row = await db<RefreshTokenRow>(t.refreshTokens).where({ id_hash: idHash }).first();
+    const row = fast
+      ? await fast.get<RefreshTokenRow>(sql.find, [idHash])
+      : await db<RefreshTokenRow>(t.refreshTokens).where({ id_hash: idHash }).first();
     return row ? fromRefreshTokenRow(row) : null;
   };
 
   return {
     async insert(token) {
-      await db(t.refreshTokens).insert(toRefreshTokenRow({ ...token, usedAt: null, revokedAt: null }));
+      const row = toRefreshTokenRow({ ...token, usedAt: null, revokedAt: null });
+      if (fast) await fast.run(sql.insert, COLUMNS.map((column) => row[column]));
+      else await db(t.refreshTokens).insert(row);
     },
 
     find,
 
     async consume(idHash, now) {
+      if (fast) {
+        // The same conditional UPDATE as below, returning the row in the same statement.
+        const row = await fast.get<RefreshTokenRow>(sql.consume, [now, idHash, now]);
+        return row ? fromRefreshTokenRow(row) : null;
+      }
       // One conditional UPDATE, never read-then-write: of concurrent callers the
       // database lets exactly one match, which is what makes reuse detectable.
       const changed = await db(t.refreshTokens)

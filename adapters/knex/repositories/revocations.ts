@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { RevocationRepository } from '../../../src/ports.js';
 import { fromRevocationRow, toNumber, type RevocationRow } from '../rows.js';
+import { isPostgres } from '../dialect.js';
 import type { TableNames } from '../tables.js';
 
 // The cursor is the highest `seq` seen, as a decimal string.
@@ -13,11 +14,26 @@ function parseCursor(cursor: string): number {
 export function revocationRepository(db: Knex, t: TableNames): RevocationRepository {
   return {
     async add(revocation) {
-      await db(t.revocations).insert({
+      const row = {
         kind: revocation.kind,
         key: revocation.key,
         expires_at: revocation.expiresAt,
         created_at: revocation.createdAt,
+      };
+      if (!isPostgres(db)) {
+        // SQLite has one writer at a time: rows become visible in `seq` order.
+        await db(t.revocations).insert(row);
+        return;
+      }
+      // On PostgreSQL, concurrent inserts take their `seq` first and commit later in
+      // any order, so a poller could see seq 8 before seq 7 commits and move its
+      // cursor past 7 for good. Holding a lock that only revocation writers contend
+      // for (SHARE ROW EXCLUSIVE conflicts with itself and with writes, never with
+      // reads) until commit makes `seq` order the visibility order. Inside a caller's
+      // transaction this runs as a savepoint and the lock lasts until that commits.
+      await db.transaction(async (trx) => {
+        await trx.raw('LOCK TABLE ?? IN SHARE ROW EXCLUSIVE MODE', [t.revocations]);
+        await trx(t.revocations).insert(row);
       });
     },
 

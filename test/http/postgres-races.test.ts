@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { generate } from 'otplib';
+import request from 'supertest';
+import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { addMember, PASSWORD, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
+import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
+
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/**
+ * Single use under real concurrency: two instances (two routers, two connection
+ * pools) on one PostgreSQL database, with the racing requests split across them.
+ * Every request runs its own transaction on its own connection, at READ COMMITTED.
+ */
+describe('races on PostgreSQL, across two instances', function () {
+  this.timeout(60_000);
+  let a: Harness;
+  let b: Harness;
+
+  before(async () => {
+    const url = await createTestDatabase('http_races');
+    a = await startHarness({}, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+    b = await startHarness({}, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  /** Instance A for even indexes, B for odd ones. */
+  const app = (i: number) => (i % 2 === 0 ? a.app : b.app);
+
+  it('10 parallel refreshes of one token: exactly one 200, nine refresh_token_reused, the family revoked', async () => {
+    const u = await signupWithOrg(a.app);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => request(app(i)).post('/auth/refresh').send({ refresh_token: u.refresh })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200), JSON.stringify(statuses)).to.have.length(1);
+    expect(results.filter((r) => r.status === 401 && r.body.code === 'refresh_token_reused')).to.have.length(9);
+    const winner = results.find((r) => r.status === 200)!.body;
+    const next = await request(b.app).post('/auth/refresh').send({ refresh_token: winner.refresh_token });
+    expect(next.status).to.equal(401);
+    expect(next.body.code).to.equal('token_revoked');
+    // Whichever instance revoked the family knows at once; the other after its next poll.
+    await a.auth.services.sessions.pollRevocations();
+    await b.auth.services.sessions.pollRevocations();
+    for (const h of [a, b]) {
+      const hello = await request(h.app).get('/api/hello').set(bearer(winner.access_token));
+      expect(hello.status).to.equal(401);
+      expect(hello.body.code).to.equal('token_revoked');
+    }
+  });
+
+  it('6 parallel signups with one invitation code: exactly one 201, five invitation_used, no stray accounts', async () => {
+    const owner = await signupWithOrg(a.app);
+    const inv = await request(a.app).post(`/auth/orgs/${owner.orgId}/invitations`).set(bearer(owner.access)).send({ role: 'member' });
+    expect(inv.status).to.equal(201);
+    const emails = Array.from({ length: 6 }, () => `joiner-${unique()}@example.com`);
+    const results = await Promise.all(
+      emails.map((email, i) => request(app(i)).post('/auth/signup').send({ email, password: PASSWORD, action: 'join', invitationCode: inv.body.code })),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201), JSON.stringify(statuses)).to.have.length(1);
+    expect(results.filter((r) => r.status === 409 && r.body.code === 'invitation_used')).to.have.length(5);
+    const members = await a.storage.memberships.listForOrg(owner.orgId);
+    expect(members.map((m) => m.userId).sort()).to.deep.equal([owner.userId, results.find((r) => r.status === 201)!.body.id].sort());
+    const users = await Promise.all(emails.map((e) => a.storage.users.findByEmail(e)));
+    expect(users.filter((u) => u !== null)).to.have.length(1);
+  });
+
+  it('10 parallel uses of one recovery code: exactly one session, nine codes left', async () => {
+    const user = await signupWithOrg(a.app);
+    const setup = await request(a.app).post('/auth/mfa/totp/setup').set(bearer(user.access));
+    expect(setup.status).to.equal(200);
+    const code = await generate({ secret: setup.body.secret, epoch: Math.floor(Date.now() / 1000) });
+    const enable = await request(a.app).post('/auth/mfa/totp/enable').set(bearer(user.access)).send({ code });
+    expect(enable.status).to.equal(200);
+    const recoveryCode: string = enable.body.recoveryCodes[0];
+    const signin = await request(b.app).post('/auth/signin').send({ email: user.email, password: PASSWORD });
+    expect(signin.status).to.equal(403);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => request(app(i)).post('/auth/mfa/verify').send({ mfa_token: signin.body.mfa_token, recoveryCode })),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200), JSON.stringify(statuses)).to.have.length(1);
+    // The losers are wrong codes now; after five of them the per-user MFA throttle answers instead.
+    for (const r of results.filter((x) => x.status !== 200)) expect(r.body.code).to.be.oneOf(['invalid_mfa_code', 'too_many_attempts']);
+    expect(await a.storage.mfa.countUnusedRecoveryCodes(user.userId)).to.equal(9);
+  });
+
+  describe('the last owner, with owners acting at the same moment on both instances', () => {
+    const patch = (h: Harness, actor: SignedUp, orgId: string, userId: string, role: string) =>
+      request(h.app).patch(`/auth/orgs/${orgId}/members/${userId}`).set(bearer(actor.access)).send({ role });
+    const remove = (h: Harness, actor: SignedUp, orgId: string, userId: string) =>
+      request(h.app).delete(`/auth/orgs/${orgId}/members/${userId}`).set(bearer(actor.access));
+
+    it('two owners demoting each other: one 200, the other refused, one owner left (5 rounds)', async () => {
+      for (let round = 0; round < 5; round += 1) {
+        const x = await signupWithOrg(a.app);
+        const y = await addMember(a.app, x, 'owner');
+        const results = await Promise.all([patch(a, x, x.orgId, y.userId, 'member'), patch(b, y, x.orgId, x.userId, 'member')]);
+        const statuses = results.map((r) => r.status);
+        expect(statuses.filter((s) => s === 200), JSON.stringify(results.map((r) => r.body))).to.have.length(1);
+        // Refused as no longer an owner (the other demotion committed first) or as the last owner.
+        expect(results.find((r) => r.status !== 200)?.body.code).to.be.oneOf(['forbidden', 'last_owner']);
+        expect(await a.storage.memberships.countOwners(x.orgId)).to.equal(1);
+      }
+    });
+
+    it('two owners leaving: one 204, the other 409 last_owner, one owner left (5 rounds)', async () => {
+      for (let round = 0; round < 5; round += 1) {
+        const x = await signupWithOrg(a.app);
+        const y = await addMember(a.app, x, 'owner');
+        const results = await Promise.all([remove(a, x, x.orgId, x.userId), remove(b, y, x.orgId, y.userId)]);
+        expect(results.map((r) => r.status).sort()).to.deep.equal([204, 409]);
+        expect(results.find((r) => r.status === 409)?.body.code).to.equal('last_owner');
+        expect(await a.storage.memberships.countOwners(x.orgId)).to.equal(1);
+      }
+    });
+  });
+});
