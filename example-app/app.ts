@@ -1,34 +1,61 @@
 import express from 'express';
-import { createAuthRouter } from 'gatehouse';
+import { createAuthRouter, type Duration, type PresetName } from 'gatehouse';
 import { createKnexStorage } from 'gatehouse/adapters/knex';
 
 export interface ExampleAppOptions {
   /** SQLite file for accounts, orgs and sessions; created (with its directory) when missing. */
   databaseFile: string;
+  /**
+   * A `postgres://` URL; when set it replaces `databaseFile`, and every instance
+   * started with the same URL (and secret) serves the same accounts and sessions.
+   */
+  databaseUrl?: string;
+  /** How soon a logout on another instance reaches this one. Default '5s'. */
+  revocationPollInterval?: Duration;
   /** HS256 signing secret, at least 32 bytes. */
   secret: string;
   /** bcrypt work factor; default 10. */
   bcryptCost?: number;
   /** MQTT-over-WebSocket URL of the realtime broker; without it /auth/iot-credentials is not mounted. */
   realtimeUrl?: string;
+  /** Lifetime of realtime credentials; default '15m'. Tests shorten it to watch a rollover. */
+  realtimeTtl?: Duration;
+  /** Access token lifetime; default '15m'. Tests shorten it to watch refreshes. */
+  accessTtl?: Duration;
+  /** The wire contract; default 'axonpush' (mounted at /auth). The others are mounted at the root. */
+  preset?: PresetName;
 }
 
 /** A host app with gatehouse mounted at /auth and two guarded routes of its own. */
-export function createExampleApp({ databaseFile, secret, bcryptCost, realtimeUrl }: ExampleAppOptions) {
-  const storage = createKnexStorage(databaseFile);
+export function createExampleApp({ databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl, realtimeTtl, accessTtl, preset = 'axonpush' }: ExampleAppOptions) {
+  const storage = createKnexStorage(databaseUrl ?? databaseFile);
   const auth = createAuthRouter({
     storage,
-    tokens: { secret },
+    preset,
+    tokens: { secret, ...(accessTtl ? { accessTtl } : {}) },
     passwords: { cost: bcryptCost },
-    ...(realtimeUrl ? { realtime: { url: realtimeUrl } } : {}),
+    // On PostgreSQL, failed sign-ins are counted in the database, so every instance
+    // sees the same count; on SQLite this is the default memory store.
+    throttle: { createLimiter: storage.rateLimiterFactory() },
+    ...(revocationPollInterval ? { revocation: { pollInterval: revocationPollInterval } } : {}),
+    ...(realtimeUrl ? { realtime: { url: realtimeUrl, ...(realtimeTtl ? { ttl: realtimeTtl } : {}) } } : {}),
   });
 
   const app = express();
-  app.use('/auth', auth);
+  // The default contract lives under /auth; the others name absolute paths (/auth/login, /api/login …).
+  if (preset === 'axonpush') app.use('/auth', auth);
+  else app.use(auth);
 
-  app.get('/', (_req, res) => {
+  // datarhei's clients call guarded routes under /api/v3/.
+  app.get('/api/v3/{*rest}', auth.requireAuth(), (req, res) => {
+    res.json({ message: 'hello from /api/v3', userId: req.auth!.userId });
+  });
+
+  // The demo page owns `/` (example-app/demo-page.ts); this JSON index lives at /api (datarhei's own /api comes first).
+  app.get('/api', (_req, res) => {
     res.json({
       name: 'gatehouse example',
+      pages: { 'GET /': 'the demo page', 'GET /docs': 'API reference (Swagger UI)', 'GET /auth/openapi.json': 'OpenAPI 3.1 document of the mounted routes' },
       routes: {
         'POST /auth/signup': 'create an account and an organization (or join one with an invitation code)',
         'POST /auth/signin': 'email + password -> { access_token, refresh_token }',

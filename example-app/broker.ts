@@ -27,6 +27,8 @@ export async function startBroker({ host, port, secret }: BrokerOptions) {
   const server = createServer((_req, res) => res.writeHead(426, { Upgrade: 'websocket' }).end('MQTT over WebSocket only\n'));
   const wss = new WebSocketServer({ server });
   wss.on('connection', (ws, req) => broker.handle(createWebSocketStream(ws), req));
+  // ws re-emits the server's errors; a failed listen (port in use) rejects below instead of crashing.
+  wss.on('error', () => {});
   server.listen(port, host);
   await once(server, 'listening');
   const bound = (server.address() as AddressInfo).port;

@@ -8,7 +8,9 @@ import type { CoreConfig } from './core/context.js';
 import type { Services } from './core/index.js';
 import type { RealtimeConfig } from './core/realtime-credentials.js';
 import type { MfaConfig } from './core/mfa.js';
-import { createSecretBox } from './core/secret-box.js';
+import { createSecretBox, deriveKey } from './core/secret-box.js';
+import { resolvePreset, type Preset, type PresetName } from './presets/index.js';
+import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -59,7 +61,10 @@ export type SigningOptions =
 export type AuthRouterOptions = SigningOptions & {
   /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse/adapters/knex' is the default. */
   storage: StorageAdapter;
-  /** bcrypt cost, or a PasswordHasher of your own. Default bcryptjs at cost 10. */
+  /**
+   * bcrypt cost and worker threads (`{ cost, threads }`), or a PasswordHasher of your own.
+   * Default bcryptjs at cost 10 on `os.availableParallelism()` worker threads.
+   */
   passwords?: BcryptOptions | PasswordHasher;
   /** Failed sign-in throttling; `false` turns it off. Default: memory store, 5 per account and 50 per IP per 15 minutes. */
   throttle?: ThrottleOptions | false;
@@ -69,8 +74,17 @@ export type AuthRouterOptions = SigningOptions & {
     /** Refuse guarded requests (503) when revocations could not be read for this long. Default '60s'. */
     maxStaleness?: Duration;
   };
+  /**
+   * The wire contract served: 'axonpush' (default; mount at /auth), 'cognito',
+   * 'datarhei' (mount these at the root: their paths are absolute), or a Preset object.
+   */
+  preset?: PresetName | Preset;
   /** Short-lived MQTT-over-WebSocket credentials (`/iot-credentials`). Off unless set. */
   realtime?: RealtimeOptions;
+  /** Google sign-in (`POST /google` with an authorization code or an ID token). Off unless set. */
+  google?: GoogleOptions;
+  /** Issuers (for example Auth0) whose access tokens `POST /signin` exchanges for a session, sent as `Authorization: Bearer` with no body. */
+  externalIssuers?: ExternalIssuerOptions[];
   mfa?: {
     /** Name shown in authenticator apps. Default 'gatehouse'. */
     issuer?: string;
@@ -105,13 +119,18 @@ export interface ResolvedOptions {
   storage: StorageAdapter;
   tokens: TokenIssuer;
   passwords: PasswordHasher;
+  /** Ends the worker threads of the hasher made from `BcryptOptions`; a hasher passed in is the caller's to close. */
+  closePasswords: () => Promise<void>;
   throttle: ThrottleOptions | false;
   pollIntervalMs: number;
   maxStalenessMs: number;
   config: CoreConfig;
   realtime: RealtimeConfig | null;
+  google: GoogleConfig | null;
+  externalIssuers: ExternalIssuerConfig[];
   mfa: MfaConfig;
   requireTenantId: boolean;
+  preset: Preset;
   clock: Clock;
   logger: Logger;
   overrideServices: ((defaults: Services) => Services) | undefined;
@@ -137,8 +156,19 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     throw new TypeError('options.tokens is required: at least { secret } with 32 or more random bytes');
   }
   const clock = options.clock ?? { now: () => Date.now() };
-  const tokens = options.tokenIssuer ?? createJwtTokenIssuer({ ...(options.tokens as JwtIssuerOptions), clock });
-  const lifetimes: TokenLifetimes = options.tokens ?? {};
+  const ownHasher = isHasher(options.passwords) ? undefined : createBcryptHasher(options.passwords ?? {});
+  const preset = resolvePreset(options.preset);
+  const signing = options.tokens as JwtIssuerOptions;
+  const tokens =
+    options.tokenIssuer ??
+    createJwtTokenIssuer({
+      ...signing,
+      issuer: signing.issuer ?? preset.tokens?.issuer,
+      audience: signing.audience !== undefined ? signing.audience : preset.tokens?.audience,
+      clock,
+    });
+  const serverKey = serverKeyMaterial(options);
+  const lifetimes: TokenLifetimes = { accessTtl: preset.tokens?.accessTtl, refreshTtl: preset.tokens?.refreshTtl, ...withoutUndefined(options.tokens ?? {}) };
 
   const accessTtl = toSeconds(lifetimes.accessTtl ?? '15m', 'tokens.accessTtl');
   const refreshTtl = toSeconds(lifetimes.refreshTtl ?? '14d', 'tokens.refreshTtl');
@@ -157,7 +187,8 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   return {
     storage,
     tokens,
-    passwords: isHasher(options.passwords) ? options.passwords : createBcryptHasher(options.passwords ?? {}),
+    passwords: ownHasher ?? (options.passwords as PasswordHasher),
+    closePasswords: async () => ownHasher?.close(),
     throttle: options.throttle ?? {},
     pollIntervalMs,
     maxStalenessMs,
@@ -168,21 +199,29 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       invitationTtl,
       invitationMaxTtl,
       apiKeyCacheTtl: toSeconds(options.apiKeys?.cacheTtl ?? '60s', 'apiKeys.cacheTtl'),
+      claims: preset.tokens?.claims ?? 'scoped',
+      subject: preset.tokens?.subject ?? 'id',
+      passwordPolicy: preset.passwordPolicy,
+      accountKeySecret: deriveKey(serverKey, 'account-api-key'),
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
+    google: options.google === undefined ? null : resolveGoogle(options.google),
+    externalIssuers: resolveExternalIssuers(options.externalIssuers ?? []),
     mfa: {
       issuer: options.mfa?.issuer ?? 'gatehouse',
       challengeTtl: toSeconds(options.mfa?.challengeTtl ?? '5m', 'mfa.challengeTtl'),
-      box: createSecretBox(mfaKeyMaterial(options), 'totp-secret'),
+      box: createSecretBox(serverKey, 'totp-secret'),
     },
-    requireTenantId: options.apiKeys?.requireTenantId ?? true,
+    requireTenantId: options.apiKeys?.requireTenantId ?? preset.apiKeyNeedsTenant ?? true,
+    preset,
     clock,
     logger: options.logger ?? consoleLogger,
     overrideServices: options.overrideServices,
   };
 }
 
-function mfaKeyMaterial(options: AuthRouterOptions): Buffer {
+/** Key material for secrets the server derives or encrypts (TOTP seeds, account API keys). */
+function serverKeyMaterial(options: AuthRouterOptions): Buffer {
   const explicit = options.mfa?.encryptionKey;
   if (explicit !== undefined) {
     const bytes = Buffer.isBuffer(explicit) ? explicit : Buffer.from(explicit, 'utf8');
@@ -223,4 +262,8 @@ function resolveRealtime(options: RealtimeOptions): RealtimeConfig {
     ttl: toSeconds(options.ttl ?? '15m', 'realtime.ttl'),
     defaultEnvSlug: envSlug,
   };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

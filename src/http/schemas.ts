@@ -46,7 +46,16 @@ export const signupBody = withOrgChoice({
 
 export const setupOrgBody = withOrgChoice({});
 
-export const signinBody = z.strictObject({ email, password: anyPassword });
+/**
+ * Email and password, both or neither: an empty body (or none) asks to exchange the
+ * `Authorization: Bearer` token of an external issuer, which the handler checks.
+ */
+export const signinBody = z
+  .strictObject({ email: email.optional(), password: anyPassword.optional() })
+  .superRefine((body, ctx) => {
+    if (body.email === undefined && body.password !== undefined) ctx.addIssue({ code: 'custom', path: ['email'], message: 'is required' });
+    if (body.password === undefined && body.email !== undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'is required' });
+  });
 
 export const refreshBody = z.strictObject({ refresh_token: z.string().min(1, 'is required').max(8192) });
 

@@ -126,6 +126,8 @@ const routes: Route[] = [
     path: () => '/auth/signin',
     bearer: false,
     body: (c) => ({ email: c.owner.email, password: PASSWORD }),
+    // Empty only with an external issuer's Bearer token (test/identity/external.test.ts); `{}` alone is still 400 there.
+    bodyOptional: true,
     required: ['email', 'password'],
     ok: 200,
   },
@@ -395,7 +397,10 @@ describe('input handling on every route', () => {
 
   it('the table covers every route the mounted router serves', () => {
     const stack = (h.auth as unknown as { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> }).stack;
-    const mounted = stack.flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((m) => `${m} ${layer.route?.path}`) : []));
+    // GET /openapi.json is the router's own and takes no input: test/http/openapi.test.ts covers it.
+    const mounted = stack
+      .flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((m) => `${m} ${layer.route?.path}`) : []))
+      .filter((route) => route !== 'get /openapi.json');
     expect(mounted.length).to.be.above(10);
     expect([...new Set(mounted)].sort()).to.deep.equal([...new Set(routes.map((r) => `${r.method} ${r.route}`))].sort());
   });

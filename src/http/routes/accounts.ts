@@ -1,10 +1,13 @@
 import type { Services } from '../../core/index.js';
 import type { OrgChoice } from '../../core/accounts.js';
+import { AuthError } from '../../errors.js';
+import { bearerToken } from '../bearer.js';
 import { endpoint } from '../endpoint.js';
 import { createLocalSignin } from '../local-signin.js';
 import * as s from '../schemas.js';
 import { signInReply } from '../sign-in-reply.js';
 import { orgView, pairView, userView } from '../views.js';
+import * as r from '../responses.js';
 
 function orgChoice(body: { action: 'create'; orgCreateProps: { name: string; slug: string; description?: string | undefined } } | { action: 'join'; invitationCode: string }): OrgChoice {
   return body.action === 'create' ? { action: 'create', org: body.orgCreateProps } : { action: 'join', invitationCode: body.invitationCode };
@@ -12,7 +15,7 @@ function orgChoice(body: { action: 'create'; orgCreateProps: { name: string; slu
 
 /** Sign-up, sign-in, token rotation, logout and the signed-in user's own account. */
 export function accountEndpoints(services: Services) {
-  const { accounts, sessions, orgs } = services;
+  const { accounts, sessions, orgs, identities } = services;
   const localSignin = createLocalSignin(accounts);
 
   return [
@@ -21,6 +24,7 @@ export function accountEndpoints(services: Services) {
       path: '/signup',
       summary: 'Create an account, with a new organization or by joining one with an invitation code',
       auth: 'none',
+      responses: { 201: r.user, 409: r.problem },
       body: s.signupBody,
       async handler({ body }) {
         const { user, org, role } = await accounts.signup(
@@ -33,10 +37,22 @@ export function accountEndpoints(services: Services) {
     endpoint({
       method: 'post',
       path: '/signin',
-      summary: 'Sign in with email and password',
+      summary: 'Sign in with email and password, or exchange an external issuer’s access token (Authorization: Bearer, no body)',
       auth: 'none',
+      responses: { 200: r.tokenPair, 401: r.problem, 403: r.mfaRequired, 429: r.problem },
       body: s.signinBody,
+      bodyOptional: true,
       async handler({ body, req }) {
+        if (body.email === undefined || body.password === undefined) {
+          const token = bearerToken(req);
+          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token)).result);
+          throw new AuthError('invalid_request', 'the request body is invalid', {
+            errors: [
+              { path: 'email', message: 'is required' },
+              { path: 'password', message: 'is required' },
+            ],
+          });
+        }
         req.body = body;
         return signInReply(await localSignin(req));
       },
@@ -46,6 +62,7 @@ export function accountEndpoints(services: Services) {
       path: '/refresh',
       summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
       auth: 'none',
+      responses: { 200: r.tokenPair, 401: r.problem },
       body: s.refreshBody,
       async handler({ body }) {
         return { status: 200, body: pairView(await sessions.refresh(body.refresh_token)) };
@@ -56,6 +73,7 @@ export function accountEndpoints(services: Services) {
       path: '/logout',
       summary: 'End the session: the access token and its refresh family stop working',
       auth: 'jwt',
+      responses: { 204: null },
       body: s.logoutBody,
       bodyOptional: true,
       async handler({ body, auth }) {
@@ -71,6 +89,7 @@ export function accountEndpoints(services: Services) {
       path: '/me',
       summary: 'The signed-in user (or the creator of the API key), the organization the credentials are scoped to, and the role there',
       auth: 'any',
+      responses: { 200: r.me },
       async handler({ auth }) {
         const { user, org, role } = await accounts.describe(auth.userId, auth.orgId);
         // An API key acts with its own (possibly lower) role, not its creator's.
@@ -83,6 +102,7 @@ export function accountEndpoints(services: Services) {
       path: '/setup-org',
       summary: 'Create or join an organization (for example after an external sign-in); returns a pair scoped to it',
       auth: 'jwt',
+      responses: { 200: r.tokenPair, 409: r.problem },
       body: s.setupOrgBody,
       async handler({ body, auth }) {
         return { status: 200, body: pairView(await orgs.setup(auth.userId, orgChoice(body))) };
@@ -93,6 +113,7 @@ export function accountEndpoints(services: Services) {
       path: '/switch-org',
       summary: 'A new pair scoped to another organization the user belongs to',
       auth: 'jwt',
+      responses: { 200: r.tokenPair, 404: r.problem },
       body: s.switchOrgBody,
       async handler({ body, auth }) {
         return { status: 200, body: pairView(await orgs.switchTo(auth.userId, body.orgId)) };

@@ -4,6 +4,7 @@ import type { AuthContext } from '../auth-context.js';
 import { endpoint } from '../endpoint.js';
 import * as s from '../schemas.js';
 import { apiKeyView } from '../views.js';
+import * as r from '../responses.js';
 
 function activeOrg(auth: AuthContext): string {
   if (auth.orgId === null) throw new AuthError('org_required', 'API keys belong to an organization: create or join one first');
@@ -20,6 +21,7 @@ export function apiKeyEndpoints(services: Services) {
       path: '/api-keys',
       summary: 'Create an API key for the active organization (owners and admins); the key is shown only in this response',
       auth: 'jwt',
+      responses: { 201: r.createdApiKey },
       body: s.createApiKeyBody,
       async handler({ auth, body }) {
         const { record, key } = await apiKeys.create(auth.userId, activeOrg(auth), body);
@@ -32,6 +34,7 @@ export function apiKeyEndpoints(services: Services) {
       path: '/api-keys',
       summary: "The active organization's API keys, without secrets (owners and admins)",
       auth: 'jwt',
+      responses: { 200: r.apiKeys },
       async handler({ auth }) {
         return { status: 200, body: { apiKeys: (await apiKeys.list(auth.userId, activeOrg(auth))).map(apiKeyView) } };
       },
@@ -41,6 +44,7 @@ export function apiKeyEndpoints(services: Services) {
       path: '/api-keys/:id',
       summary: 'Revoke an API key of the active organization (owners and admins)',
       auth: 'jwt',
+      responses: { 204: null, 404: r.problem },
       params: s.apiKeyParams,
       async handler({ auth, params }) {
         await apiKeys.revoke(auth.userId, activeOrg(auth), params.id);

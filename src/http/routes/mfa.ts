@@ -4,6 +4,7 @@ import { AuthError } from '../../errors.js';
 import { endpoint } from '../endpoint.js';
 import * as s from '../schemas.js';
 import { pairView } from '../views.js';
+import * as r from '../responses.js';
 
 function factor(body: { code?: string | undefined; recoveryCode?: string | undefined }): SecondFactor {
   return body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
@@ -24,6 +25,7 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa',
       summary: 'Second-factor status of the signed-in user',
       auth: 'jwt',
+      responses: { 200: r.mfaStatus },
       async handler({ auth }) {
         return { status: 200, body: await mfa.status(auth.userId) };
       },
@@ -33,6 +35,7 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa/totp/setup',
       summary: 'Start TOTP enrolment: a new secret with its otpauth URL and QR code, pending until enabled',
       auth: 'jwt',
+      responses: { 200: r.totpEnrolment, 409: r.problem },
       async handler({ auth }) {
         return { status: 200, body: await mfa.setup(await currentUser(auth.userId)) };
       },
@@ -42,6 +45,7 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa/totp/enable',
       summary: "Confirm enrolment with a code; returns 10 recovery codes, shown once. Signs out the user's other sessions",
       auth: 'jwt',
+      responses: { 200: r.recoveryCodes, 400: r.problem, 409: r.problem, 429: r.problem },
       body: s.enableTotpBody,
       async handler({ auth, body }) {
         return { status: 200, body: { recoveryCodes: await mfa.enable(auth.userId, body.code, auth.sessionId) } };
@@ -52,6 +56,7 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa/totp/disable',
       summary: "Turn TOTP off with a code, a recovery code or the password. Signs out the user's other sessions",
       auth: 'jwt',
+      responses: { 204: null, 401: r.problem, 409: r.problem, 429: r.problem },
       body: s.disableTotpBody,
       async handler({ auth, body }) {
         const proof = body.password !== undefined ? { password: body.password } : factor(body);
@@ -64,6 +69,7 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa/verify',
       summary: 'Second step of a sign-in: the mfa_token from the 403 answer plus a TOTP or recovery code',
       auth: 'none',
+      responses: { 200: r.tokenPair, 401: r.problem, 429: r.problem },
       body: s.verifyMfaBody,
       async handler({ body }) {
         try {

@@ -1,0 +1,76 @@
+import type { AuthClient } from 'gatehouse/client';
+import { isGatehouseError } from 'gatehouse/client';
+import type { Panel } from './panel.js';
+import { $, h, notify, onSubmit, show, time } from './ui.js';
+
+/** API keys of the active organization: created (shown once), listed without secrets, revoked. */
+export function initKeys(client: AuthClient): Panel {
+  const table = $('keys-table');
+  const rows = table.querySelector('tbody') as HTMLTableSectionElement;
+  const form = $<HTMLFormElement>('key-form');
+  const hint = $('keys-hint');
+
+  async function list(): Promise<void> {
+    try {
+      const keys = await client.apiKeys();
+      rows.replaceChildren(
+        ...keys.map((key) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, key.name),
+            h('td', {}, h('code', {}, key.prefix)),
+            h('td', {}, h('span', { class: 'pill' }, key.role)),
+            h('td', {}, key.lastUsedAt ? time(key.lastUsedAt) : 'never'),
+            h('td', {}, h('button', { class: 'danger small', onclick: () => void revoke(key.id, key.name) }, 'Revoke')),
+          ),
+        ),
+      );
+      show(table, keys.length > 0);
+      show(hint, keys.length === 0);
+      hint.textContent = 'No API keys yet.';
+    } catch (err) {
+      if (!isGatehouseError(err, 'forbidden')) throw err;
+      show(table, false);
+      show(hint, true);
+      hint.textContent = 'Only owners and admins manage API keys.';
+    }
+  }
+
+  let shownKeyId: string | null = null;
+
+  async function revoke(id: string, name: string): Promise<void> {
+    try {
+      await client.revokeApiKey(id);
+      if (id === shownKeyId) show($('new-key'), false);
+      notify(`Revoked ${name}`, 'success');
+      await list();
+    } catch (err) {
+      notify(String(err), 'error');
+    }
+  }
+
+  onSubmit(form, async ({ name = '', role }) => {
+    const created = await client.createApiKey({ name, role: role === 'owner' || role === 'admin' ? role : 'member' });
+    $('new-key-value').textContent = created.key;
+    shownKeyId = created.id;
+    const tenant = client.claims?.org ?? '<org id>';
+    $('new-key-usage').textContent = `curl ${location.origin}/api/hello \\\n  -H 'X-API-Key: ${created.key}' \\\n  -H 'X-Tenant-Id: ${tenant}'`;
+    show($('new-key'), true);
+    form.reset();
+    await list();
+  });
+
+  return {
+    async load() {
+      // Members cannot manage keys: the form is disabled rather than answered with 403.
+      const member = client.claims?.role === 'member';
+      for (const el of form.elements) (el as HTMLInputElement).disabled = member;
+      await list();
+    },
+    reset() {
+      rows.replaceChildren();
+      show($('new-key'), false);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { createAuthClient, type AuthState } from 'gatehouse/client';
+import { initAccount } from './account.js';
+import { initKeys } from './keys.js';
+import { initMfa } from './mfa.js';
+import { initOrg } from './org.js';
+import { initRealtime } from './realtime.js';
+import { initSession } from './session.js';
+import { $, clearNotice, describeError, notify, show } from './ui.js';
+
+// Tokens live in this client's memory only: a reload signs out, nothing sits in localStorage for a script to steal.
+const client = createAuthClient({ baseUrl: '/auth' });
+const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initRealtime(client)];
+initSession(client);
+
+const REASONS = {
+  logout: 'You signed out.',
+  revoked: 'Your session was ended on the server (signed out elsewhere, or MFA changed). Sign in again.',
+  expired: 'Your session expired. Sign in again.',
+} as const;
+
+async function onState(state: AuthState): Promise<void> {
+  const signedIn = state.status === 'signed-in';
+  show($('signed-out'), !signedIn);
+  show($('signed-in'), signedIn);
+  const badge = $('session-badge');
+  badge.classList.toggle('on', signedIn);
+  document.body.dataset.session = state.status;
+  if (!signedIn) {
+    badge.textContent = 'signed out';
+    for (const panel of panels) panel.reset();
+    if (state.reason) notify(REASONS[state.reason], state.reason === 'logout' ? 'info' : 'error');
+    return;
+  }
+  clearNotice();
+  badge.textContent = `signed in · ${state.claims.role ?? 'no org'}`;
+  // Every card reads its data again: after a sign-in and after switching organization alike.
+  const results = await Promise.allSettled(panels.map((panel) => panel.load()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed && client.state.status === 'signed-in') notify(describeError(failed.reason), 'error');
+}
+
+client.on('state', (state) => void onState(state));
+void onState(client.state);

@@ -1,0 +1,381 @@
+import { backgroundTimeout, Emitter } from './emitter.js';
+import { errorFromResponse, GatehouseError } from './errors.js';
+import { decodeJwtPayload, lifetimeMs, type AccessClaims } from './jwt.js';
+import { connectRealtime, type RealtimeConnection, type RealtimeOptions } from './realtime.js';
+import type * as T from './types.js';
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** Why the client is signed out: this client logged out, the server refused the session, or the session ran out. */
+export type SignOutReason = 'logout' | 'revoked' | 'expired';
+
+export type AuthState = { status: 'signed-in'; claims: AccessClaims } | { status: 'signed-out'; reason: SignOutReason | null };
+
+export type AuthClientEvents = {
+  /** Signed in or out, or the token's scope (user, org, role) changed. */
+  state: [AuthState];
+  /** New tokens arrived (sign-in, refresh, org switch). */
+  tokens: [Tokens, AccessClaims];
+};
+
+export interface AuthClientOptions {
+  /** Where the auth router is mounted, for example 'https://api.example.com/auth' (relative in a browser: '/auth'). */
+  baseUrl: string;
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Refresh this long before the access token runs out; capped at a quarter of its lifetime. Default 60 s. */
+  refreshLeadMs?: number;
+  /** Start signed in with tokens kept elsewhere. */
+  tokens?: Tokens;
+  /**
+   * Refresh on a timer before the access token runs out. Default true. When false,
+   * refreshes happen on demand: before a request with an expired token, or after a
+   * 401 `token_expired` (short scripts, or a host that schedules its own work).
+   */
+  autoRefresh?: boolean;
+}
+
+export type MfaFactor = string | { code: string } | { recoveryCode: string };
+
+export interface SignedIn {
+  status: 'signed-in';
+  tokens: Tokens;
+  claims: AccessClaims;
+  /** From an identity provider sign-in: the user has no organization yet (call setupOrg). */
+  needsOrg?: boolean;
+}
+
+export interface MfaChallenge {
+  status: 'mfa-required';
+  mfaToken: string;
+  /** A 6-digit TOTP code or a recovery code (a string is told apart by its shape). */
+  verifyMfa(factor: MfaFactor): Promise<SignedIn>;
+}
+
+export type SignInResult = SignedIn | MfaChallenge;
+
+// 401 codes meaning the session itself is over; other 401s (a host route's own) leave it alone.
+const SESSION_OVER = new Set(['token_revoked', 'invalid_token', 'token_expired', 'refresh_token_reused']);
+const NETWORK_RETRY_MS = 5_000;
+
+type Json = Record<string, unknown> | undefined;
+
+/**
+ * A signed-in session against a gatehouse router: tokens live in memory only, the
+ * access token is refreshed before its lifetime (`exi`) runs out, and a session the
+ * server ends (logout elsewhere, revocation) turns into a 'signed-out' state event.
+ */
+export class AuthClient extends Emitter<AuthClientEvents> {
+  readonly #fetch: typeof fetch;
+  readonly #base: string;
+  readonly #lead: number;
+  readonly #autoRefresh: boolean;
+  #tokens: Tokens | null = null;
+  #claims: AccessClaims | null = null;
+  #expiresAt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #refreshing: Promise<Tokens> | null = null;
+  #state: AuthState = { status: 'signed-out', reason: null };
+  #nextRefreshAt = 0;
+
+  constructor(options: AuthClientOptions) {
+    super();
+    // Calling the global fetch as a method of another object throws in browsers, hence the wrapper.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const here = (globalThis as { location?: { href: string } }).location?.href;
+    this.#base = new URL(options.baseUrl, here).href.replace(/\/+$/, '');
+    this.#lead = options.refreshLeadMs ?? 60_000;
+    this.#autoRefresh = options.autoRefresh ?? true;
+    if (options.tokens) this.#accept(options.tokens, false);
+  }
+
+  get state(): AuthState {
+    return this.#state;
+  }
+
+  /** Claims of the current access token (decoded, not verified), or null when signed out. */
+  get claims(): AccessClaims | null {
+    return this.#claims;
+  }
+
+  get tokens(): Tokens | null {
+    return this.#tokens;
+  }
+
+  /** Epoch ms when the access token runs out by this device's clock (0 when signed out). */
+  get accessExpiresAt(): number {
+    return this.#expiresAt;
+  }
+
+  /** Epoch ms of the next scheduled refresh, or 0 when signed out. */
+  get nextRefreshAt(): number {
+    return this.#nextRefreshAt;
+  }
+
+  async signup(input: T.SignupInput): Promise<T.User> {
+    return this.#json(await this.#send('POST', '/signup', input));
+  }
+
+  /** Email and password. With MFA on, the result is a challenge to complete with `verifyMfa`. */
+  async signin(email: string, password: string): Promise<SignInResult> {
+    return this.#signInAnswer(await this.#send('POST', '/signin', { email, password }));
+  }
+
+  /** Google sign-in with an authorization code (and PKCE verifier) or an ID token; the route exists when the server enables it. */
+  async signInWithGoogle(input: { code: string; codeVerifier?: string; redirectUri?: string; nonce?: string } | { idToken: string; nonce?: string }): Promise<SignInResult> {
+    return this.#signInAnswer(await this.#send('POST', '/google', input));
+  }
+
+  /** Second step of a sign-in, for callers that kept only the `mfaToken`. */
+  async verifyMfa(mfaToken: string, factor: MfaFactor): Promise<SignedIn> {
+    const proof = typeof factor !== 'string' ? factor : /^\d{6}$/.test(factor.trim()) ? { code: factor.trim() } : { recoveryCode: factor };
+    const body = await this.#json<T.TokenPairBody>(await this.#send('POST', '/mfa/verify', { mfa_token: mfaToken, ...proof }));
+    return this.#signedIn(body);
+  }
+
+  /** A new pair now. Concurrent calls share one request. */
+  refresh(): Promise<Tokens> {
+    // Refresh tokens rotate: a second refresh with the same token looks like theft to the server, which then ends the session.
+    this.#refreshing ??= this.#doRefresh().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  /** Ends the session on the server and forgets the tokens (also when the server cannot be reached). */
+  async logout(): Promise<void> {
+    if (!this.#tokens) return;
+    try {
+      const token = await this.#currentAccessToken();
+      const refreshToken = this.#tokens?.refreshToken;
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const res = await this.#fetchOrFail(this.#url('/logout'), { method: 'POST', headers, body: JSON.stringify({ refresh_token: refreshToken }) });
+      // 401: the session had already ended on the server, which is what logout wants.
+      if (!res.ok && res.status !== 401) throw await errorFromResponse(res);
+    } catch (err) {
+      const alreadyOver = err instanceof GatehouseError && (err.status === 401 || err.code === 'signed_out');
+      if (!alreadyOver) throw err;
+    } finally {
+      this.#signOut('logout');
+    }
+  }
+
+  /**
+   * fetch() with the access token: relative URLs resolve against `baseUrl`
+   * ('me' → <baseUrl>/me, '/api/hello' → the same origin's /api/hello). A 401
+   * `token_expired` is answered by one refresh and one retry, so the body must be
+   * re-sendable (a string, Blob, FormData…). A 401 that means the session is over
+   * signs the client out and is returned as is.
+   */
+  async request(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = typeof input === 'string' ? new URL(input, `${this.#base}/`) : input;
+    const send = (token: string) => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${token}`);
+      return this.#fetchOrFail(url, { ...init, headers });
+    };
+    const token = await this.#currentAccessToken();
+    const res = await send(token);
+    if (res.status !== 401) return res;
+    const code = await problemCode(res);
+    if (!SESSION_OVER.has(code)) return res;
+    const replaced = this.#tokens?.accessToken !== token;
+    if (code !== 'token_expired' && !replaced) {
+      this.#signOut('revoked');
+      return res;
+    }
+    // The token ran out in flight, or a concurrent refresh replaced it: one refresh, one retry.
+    if (!replaced) await this.refresh();
+    const fresh = await this.#currentAccessToken();
+    const retry = await send(fresh);
+    if (retry.status === 401 && this.#tokens?.accessToken === fresh && SESSION_OVER.has(await problemCode(retry))) this.#signOut('revoked');
+    return retry;
+  }
+
+  me = () => this.#authed<T.Me>('GET', '/me');
+  orgs = () => this.#authed<{ organizations: T.MyOrganization[] }>('GET', '/orgs').then((b) => b.organizations);
+  members = (orgId: string) => this.#authed<{ members: T.Member[] }>('GET', `/orgs/${enc(orgId)}/members`).then((b) => b.members);
+  changeRole = (orgId: string, userId: string, role: T.Role) => this.#authed<{ userId: string; orgId: string; role: T.Role }>('PATCH', `/orgs/${enc(orgId)}/members/${enc(userId)}`, { role });
+  removeMember = (orgId: string, userId: string) => this.#authed<void>('DELETE', `/orgs/${enc(orgId)}/members/${enc(userId)}`);
+  invite = (orgId: string, input: T.CreateInvitationInput = {}) => this.#authed<T.CreatedInvitation>('POST', `/orgs/${enc(orgId)}/invitations`, input);
+  invitations = (orgId: string) => this.#authed<{ invitations: T.Invitation[] }>('GET', `/orgs/${enc(orgId)}/invitations`).then((b) => b.invitations);
+  revokeInvitation = (orgId: string, id: string) => this.#authed<void>('DELETE', `/orgs/${enc(orgId)}/invitations/${enc(id)}`);
+  apiKeys = () => this.#authed<{ apiKeys: T.ApiKey[] }>('GET', '/api-keys').then((b) => b.apiKeys);
+  createApiKey = (input: T.CreateApiKeyInput) => this.#authed<T.CreatedApiKey>('POST', '/api-keys', input);
+  revokeApiKey = (id: string) => this.#authed<void>('DELETE', `/api-keys/${enc(id)}`);
+  mfaStatus = () => this.#authed<T.MfaStatus>('GET', '/mfa');
+  setupTotp = () => this.#authed<T.TotpEnrolment>('POST', '/mfa/totp/setup');
+  enableTotp = (code: string) => this.#authed<{ recoveryCodes: string[] }>('POST', '/mfa/totp/enable', { code }).then((b) => b.recoveryCodes);
+  disableTotp = (proof: { code: string } | { recoveryCode: string } | { password: string }) => this.#authed<void>('POST', '/mfa/totp/disable', proof);
+  iotCredentials = (envSlug?: string) => this.#authed<T.RealtimeCredentials>('GET', `/iot-credentials${envSlug === undefined ? '' : `?envSlug=${enc(envSlug)}`}`);
+
+  /** A new pair scoped to another organization of the user; the client switches to it. */
+  async switchOrg(orgId: string): Promise<SignedIn> {
+    return this.#signedIn(await this.#authed<T.TokenPairBody>('POST', '/switch-org', { orgId }));
+  }
+
+  /** Creates or joins an organization (after an identity-provider sign-in without one); the client switches to it. */
+  async setupOrg(choice: T.OrgChoice): Promise<SignedIn> {
+    return this.#signedIn(await this.#authed<T.TokenPairBody>('POST', '/setup-org', choice));
+  }
+
+  /**
+   * Connects to the realtime broker with credentials from /iot-credentials and keeps
+   * the connection alive across credential expiry. Closed when the client signs out.
+   */
+  async connectRealtime(options: Omit<RealtimeOptions, 'getCredentials'> & { envSlug?: string }): Promise<RealtimeConnection> {
+    const { envSlug, ...rest } = options;
+    const connection = await connectRealtime({ ...rest, getCredentials: () => this.iotCredentials(envSlug) });
+    const off = this.on('state', (state) => {
+      if (state.status === 'signed-out') void connection.close();
+    });
+    connection.on('close', off);
+    return connection;
+  }
+
+  #url(path: string): string {
+    return `${this.#base}${path}`;
+  }
+
+  async #fetchOrFail(url: string | URL, init: RequestInit): Promise<Response> {
+    try {
+      return await this.#fetch(url, init);
+    } catch (err) {
+      throw new GatehouseError('network_error', `could not reach ${String(url)}`, { cause: err });
+    }
+  }
+
+  #send(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.#fetchOrFail(this.#url(path), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  }
+
+  async #authed<R>(method: string, path: string, body?: unknown): Promise<R> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.#json<R>(await this.request(this.#url(path), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
+  }
+
+  async #json<R>(res: Response): Promise<R> {
+    if (!res.ok) throw await errorFromResponse(res);
+    if (res.status === 204) return undefined as R;
+    try {
+      return (await res.json()) as R;
+    } catch (err) {
+      throw new GatehouseError('bad_response', `${res.url} did not answer with JSON`, { status: res.status, cause: err });
+    }
+  }
+
+  async #signInAnswer(res: Response): Promise<SignInResult> {
+    if (res.status === 403) {
+      const err = await errorFromResponse(res);
+      const mfaToken = err.body?.mfa_token;
+      if (err.code !== 'mfa_required' || typeof mfaToken !== 'string') throw err;
+      return { status: 'mfa-required', mfaToken, verifyMfa: (factor) => this.verifyMfa(mfaToken, factor) };
+    }
+    const body = await this.#json<T.TokenPairBody & { needsOrg?: boolean }>(res);
+    return { ...this.#signedIn(body), ...(body.needsOrg ? { needsOrg: true } : {}) };
+  }
+
+  #signedIn(body: T.TokenPairBody): SignedIn {
+    if (typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') throw new GatehouseError('bad_response', 'the answer holds no token pair');
+    const tokens = { accessToken: body.access_token, refreshToken: body.refresh_token };
+    return { status: 'signed-in', tokens, claims: this.#accept(tokens) };
+  }
+
+  async #currentAccessToken(): Promise<string> {
+    if (!this.#tokens) throw new GatehouseError('signed_out', 'not signed in');
+    // Timers of a sleeping laptop or a background tab may not have fired: check the clock too.
+    if (Date.now() >= this.#expiresAt - 1_000) await this.refresh();
+    const tokens = this.#tokens as Tokens | null;
+    if (!tokens) throw new GatehouseError('signed_out', 'not signed in');
+    return tokens.accessToken;
+  }
+
+  async #doRefresh(): Promise<Tokens> {
+    const current = this.#tokens;
+    if (!current) throw new GatehouseError('signed_out', 'not signed in');
+    let res: Response;
+    try {
+      res = await this.#send('POST', '/refresh', { refresh_token: current.refreshToken });
+    } catch (err) {
+      this.#schedule(NETWORK_RETRY_MS);
+      throw err;
+    }
+    if (!res.ok) {
+      const err = await errorFromResponse(res);
+      // 401: the refresh token is dead (expired, reused, revoked), so the session is over. Anything else may pass.
+      if (res.status === 401) this.#signOut(err.code === 'token_expired' ? 'expired' : 'revoked');
+      else this.#schedule(NETWORK_RETRY_MS);
+      throw err;
+    }
+    if (this.#tokens !== current) throw new GatehouseError('signed_out', 'signed out while refreshing');
+    return this.#signedIn(await this.#json<T.TokenPairBody>(res)).tokens;
+  }
+
+  /**
+   * Takes a pair in. A pair just received lives `exi` from now by this device's clock;
+   * one restored from elsewhere (`options.tokens`) may be old, so its `exp` decides.
+   */
+  #accept(tokens: Tokens, justReceived = true): AccessClaims {
+    const claims = decodeJwtPayload(tokens.accessToken) as AccessClaims;
+    const now = Date.now();
+    const lifetime = justReceived ? lifetimeMs(claims, now) : Math.max(0, claims.exp * 1000 - now);
+    const before = this.#claims;
+    this.#tokens = tokens;
+    this.#claims = claims;
+    this.#expiresAt = now + lifetime;
+    this.#schedule(lifetime - Math.min(this.#lead, lifetime / 4));
+    this.emit('tokens', tokens, claims);
+    if (this.#state.status === 'signed-out' || before?.sub !== claims.sub || before.org !== claims.org || before.role !== claims.role) {
+      this.#setState({ status: 'signed-in', claims });
+    } else {
+      this.#state = { status: 'signed-in', claims };
+    }
+    return claims;
+  }
+
+  #schedule(delayMs: number): void {
+    clearTimeout(this.#timer);
+    if (!this.#autoRefresh) return;
+    this.#nextRefreshAt = Date.now() + delayMs;
+    this.#timer = backgroundTimeout(() => {
+      // Failures are handled inside: a dead session signs out, a network error reschedules.
+      this.refresh().catch(() => {});
+    }, delayMs);
+  }
+
+  #signOut(reason: SignOutReason): void {
+    if (this.#state.status === 'signed-out') return;
+    clearTimeout(this.#timer);
+    this.#tokens = null;
+    this.#claims = null;
+    this.#expiresAt = 0;
+    this.#nextRefreshAt = 0;
+    this.#setState({ status: 'signed-out', reason });
+  }
+
+  #setState(state: AuthState): void {
+    this.#state = state;
+    this.emit('state', state);
+  }
+}
+
+const enc = encodeURIComponent;
+
+async function problemCode(res: Response): Promise<string> {
+  try {
+    const body = (await res.clone().json()) as Json;
+    return typeof body?.code === 'string' ? body.code : '';
+  } catch {
+    return '';
+  }
+}
+
+export function createAuthClient(options: AuthClientOptions): AuthClient {
+  return new AuthClient(options);
+}

@@ -1,0 +1,132 @@
+/**
+ * Wire shapes of the default routes, as plain types so the client stays free of zod
+ * and of anything server-side. src/http/response-checks.ts makes the compiler
+ * compare them with the server's response schemas.
+ */
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface User {
+  id: string;
+  email: string;
+  username: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  organizationId: string | null;
+  roles: Role[];
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  createdAt: string;
+}
+
+export interface Me extends User {
+  organization: Organization | null;
+  role: Role | null;
+  via: 'jwt' | 'api_key';
+}
+
+export interface MyOrganization extends Organization {
+  role: Role;
+  joinedAt: string;
+}
+
+export interface Member {
+  userId: string;
+  email: string;
+  username: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  role: Role;
+  joinedAt: string;
+}
+
+export interface Invitation {
+  id: string;
+  role: Role;
+  email: string | null;
+  expiresAt: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface CreatedInvitation extends Invitation {
+  /** Shown only once: pass it on to the person invited. */
+  code: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  role: Role;
+  expiresAt: string | null;
+  createdAt: string;
+  createdBy: string;
+  lastUsedAt: string | null;
+}
+
+export interface CreatedApiKey extends Omit<ApiKey, 'createdBy' | 'lastUsedAt'> {
+  /** Shown only once: send it as `X-API-Key` with `X-Tenant-Id`. */
+  key: string;
+}
+
+export interface MfaStatus {
+  totp: 'off' | 'pending' | 'on';
+  recoveryCodesLeft: number;
+}
+
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUrl: string;
+  /** A PNG data URL, ready for an `<img src>`. */
+  qrCodeDataUrl: string;
+}
+
+/** The realtime credentials of the AxonPush wire contract. */
+export interface RealtimeCredentials {
+  endpoint: string;
+  presignedWssUrl: string;
+  expiresAt: string;
+  topicPrefix: string;
+  envSlug: string;
+  topicTemplate: string;
+  clientId: string;
+  region: string;
+  authorizerName: string;
+  authToken: string;
+}
+
+export interface TokenPairBody {
+  access_token: string;
+  refresh_token: string;
+}
+
+export type OrgChoice =
+  | { action: 'create'; orgCreateProps: { name: string; slug: string; description?: string } }
+  | { action: 'join'; invitationCode: string };
+
+export type SignupInput = {
+  email: string;
+  password: string;
+  username?: string;
+  first_name?: string;
+  last_name?: string;
+} & OrgChoice;
+
+export interface CreateInvitationInput {
+  email?: string;
+  role?: Role;
+  expiresInHours?: number;
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  role?: Role;
+  /** ISO 8601 date-time. */
+  expiresAt?: string;
+}

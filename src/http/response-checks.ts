@@ -1,0 +1,41 @@
+import type { z } from 'zod';
+import type * as client from '../client/types.js';
+import type { RealtimeCredentials } from '../core/realtime-credentials.js';
+import type { MfaStatus, TotpEnrolment } from '../core/mfa.js';
+import type * as r from './responses.js';
+import type { apiKeyView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
+
+/**
+ * Compile-time only: each documented response schema must describe exactly what the
+ * views build, and the client's plain types must match the schemas. Changing one
+ * side without the other fails `tsc`, so the OpenAPI document and gatehouse/client
+ * cannot drift from the handlers.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Expect<T extends true> = T;
+type Out<S extends z.ZodType> = z.output<S>;
+
+export type ResponseChecks = [
+  Expect<Same<ReturnType<typeof userView>, Out<typeof r.user>>>,
+  Expect<Same<ReturnType<typeof pairView>, Out<typeof r.tokenPair>>>,
+  Expect<Same<ReturnType<typeof orgView>, Out<typeof r.org>>>,
+  Expect<Same<ReturnType<typeof myOrgView>, Out<typeof r.myOrgs>['organizations'][number]>>,
+  Expect<Same<ReturnType<typeof memberView>, Out<typeof r.members>['members'][number]>>,
+  Expect<Same<ReturnType<typeof invitationView>, Out<typeof r.invitation>>>,
+  Expect<Same<ReturnType<typeof apiKeyView>, Out<typeof r.apiKey>>>,
+  Expect<Same<MfaStatus, Out<typeof r.mfaStatus>>>,
+  Expect<Same<TotpEnrolment, Out<typeof r.totpEnrolment>>>,
+  Expect<Same<RealtimeCredentials, Out<typeof r.realtimeCredentials>>>,
+  // gatehouse/client's own copies of the shapes.
+  Expect<Same<client.User, Out<typeof r.user>>>,
+  Expect<Same<client.Me, Out<typeof r.me>>>,
+  Expect<Same<client.TokenPairBody, Out<typeof r.tokenPair>>>,
+  Expect<Same<client.MyOrganization, Out<typeof r.myOrgs>['organizations'][number]>>,
+  Expect<Same<client.Member, Out<typeof r.members>['members'][number]>>,
+  Expect<Same<client.CreatedInvitation, Out<typeof r.createdInvitation>>>,
+  Expect<Same<client.ApiKey, Out<typeof r.apiKey>>>,
+  Expect<Same<client.CreatedApiKey, Out<typeof r.createdApiKey>>>,
+  Expect<Same<client.MfaStatus, Out<typeof r.mfaStatus>>>,
+  Expect<Same<client.TotpEnrolment, Out<typeof r.totpEnrolment>>>,
+  Expect<Same<client.RealtimeCredentials, Out<typeof r.realtimeCredentials>>>,
+];

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { errorStatus } from '../errors.js';
+
+/**
+ * Response bodies of the default routes as zod schemas. The OpenAPI document is
+ * generated from them, and `response-checks.ts` makes the compiler compare them with
+ * what views.ts actually builds, so the document cannot drift from the handlers.
+ */
+
+/** Metadata lives in this registry rather than zod's global one, so a host's own schemas never clash with ours. */
+export const metadata = z.registry<{ id?: string; description?: string; format?: string }>();
+
+function named<S extends z.ZodType>(id: string, schema: S, description?: string): S {
+  metadata.add(schema, description === undefined ? { id } : { id, description });
+  return schema;
+}
+
+function note<S extends z.ZodType>(schema: S, meta: { description?: string; format?: string }): S {
+  metadata.add(schema, meta);
+  return schema;
+}
+
+const isoDate = z.iso.datetime({ offset: true });
+// Emails in answers are whatever was stored (already validated when written), so no pattern.
+const storedEmail = note(z.string(), { format: 'email' });
+export const roleName = named('Role', z.enum(['owner', 'admin', 'member']), 'owner > admin > member');
+
+export const user = named(
+  'User',
+  z.object({
+    id: z.string(),
+    email: storedEmail,
+    username: z.string().nullable(),
+    first_name: z.string().nullable(),
+    last_name: z.string().nullable(),
+    organizationId: z.string().nullable(),
+    roles: z.array(roleName),
+  }),
+  'The user object of the default wire contract',
+);
+
+export const tokenPair = named(
+  'TokenPair',
+  z.object({ access_token: z.string(), refresh_token: z.string() }),
+  'A new access token (claims include `exp` and `exi`, its lifetime in seconds) and its rotating refresh token',
+);
+
+/** A sign-in through an identity provider: `needsOrg: true` while the user has no organization yet (then POST /setup-org). */
+export const externalSignIn = tokenPair.extend({ needsOrg: z.literal(true).optional() });
+
+export const org = named(
+  'Organization',
+  z.object({ id: z.string(), name: z.string(), slug: z.string(), description: z.string().nullable(), createdAt: isoDate }),
+);
+
+export const me = named(
+  'Me',
+  user.extend({ organization: org.nullable(), role: roleName.nullable(), via: z.enum(['jwt', 'api_key']) }),
+  'The caller, the organization its credentials are scoped to and its role there',
+);
+
+export const myOrgs = z.object({
+  organizations: z.array(named('MyOrganization', org.extend({ role: roleName, joinedAt: isoDate }))),
+});
+
+export const members = z.object({
+  members: z.array(
+    named(
+      'Member',
+      z.object({
+        userId: z.string(),
+        email: storedEmail,
+        username: z.string().nullable(),
+        first_name: z.string().nullable(),
+        last_name: z.string().nullable(),
+        role: roleName,
+        joinedAt: isoDate,
+      }),
+    ),
+  ),
+});
+
+export const roleChanged = z.object({ userId: z.string(), orgId: z.string(), role: roleName });
+
+export const invitation = named(
+  'Invitation',
+  z.object({ id: z.string(), role: roleName, email: storedEmail.nullable(), expiresAt: isoDate, createdAt: isoDate, createdBy: z.string() }),
+);
+
+export const createdInvitation = invitation.extend({ code: note(z.string(), { description: 'Shown only in this response' }) });
+
+export const invitations = z.object({ invitations: z.array(invitation) });
+
+export const apiKey = named(
+  'ApiKey',
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    role: roleName,
+    expiresAt: isoDate.nullable(),
+    createdAt: isoDate,
+    createdBy: z.string(),
+    lastUsedAt: isoDate.nullable(),
+  }),
+  'An API key as listed: never its secret',
+);
+
+export const createdApiKey = apiKey
+  .omit({ createdBy: true, lastUsedAt: true })
+  .extend({ key: note(z.string(), { description: 'The whole key, shown only in this response; send it as X-API-Key with X-Tenant-Id' }) });
+
+export const apiKeys = z.object({ apiKeys: z.array(apiKey) });
+
+export const mfaStatus = named('MfaStatus', z.object({ totp: z.enum(['off', 'pending', 'on']), recoveryCodesLeft: z.number().int().min(0) }));
+
+export const totpEnrolment = z.object({
+  secret: z.string(),
+  otpauthUrl: z.string(),
+  qrCodeDataUrl: note(z.string(), { description: 'A PNG data URL of the otpauth URL, for an <img>' }),
+});
+
+export const recoveryCodes = z.object({ recoveryCodes: note(z.array(z.string()), { description: 'Shown only in this response' }) });
+
+export const realtimeCredentials = named(
+  'RealtimeCredentials',
+  z.object({
+    endpoint: z.string(),
+    presignedWssUrl: z.string(),
+    expiresAt: isoDate,
+    topicPrefix: z.string(),
+    envSlug: z.string(),
+    topicTemplate: z.string(),
+    clientId: z.string(),
+    region: z.string(),
+    authorizerName: z.string(),
+    authToken: note(z.string(), { description: 'MQTT CONNECT username (password empty); reconnect with fresh credentials before expiresAt' }),
+  }),
+);
+
+export const errorCode = named('ErrorCode', z.enum(Object.keys(errorStatus) as [keyof typeof errorStatus, ...Array<keyof typeof errorStatus>]));
+
+/** RFC 9457 problem document; extra members (for example `mfa_token`) depend on the code. */
+export const problem = named(
+  'Problem',
+  z.looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: errorCode,
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+  'An application/problem+json error with a stable `code`',
+);
+
+export const mfaRequired = named(
+  'MfaRequired',
+  problem.extend({ code: z.literal('mfa_required'), mfa_token: note(z.string(), { description: 'Present it to POST /mfa/verify with a code' }) }),
+  'Password accepted; a second factor is needed',
+);

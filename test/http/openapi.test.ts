@@ -1,0 +1,253 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { expect } from 'chai';
+import express from 'express';
+import { generate } from 'otplib';
+import request from 'supertest';
+import type { AuthRouter, AuthRouterOptions } from 'gatehouse';
+import { PASSWORD, startHarness, unique, type Harness } from '../helpers/harness.js';
+import { validate } from '../helpers/json-schema.js';
+
+type Json = Record<string, unknown>;
+interface Operation {
+  responses: Record<string, { content?: Record<string, { schema: Json }> }>;
+  security?: unknown[];
+  parameters?: Array<{ name: string; in: string }>;
+  requestBody?: unknown;
+}
+type Doc = Json & { paths: Record<string, Record<string, Operation>>; servers: Array<{ url: string }> };
+
+/** Every route the Express router actually has, as "METHOD /path/{param}". */
+function mountedRoutes(auth: AuthRouter): string[] {
+  const stack = (auth as unknown as { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> }).stack;
+  return stack.flatMap((layer) =>
+    layer.route ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`) : [],
+  );
+}
+
+function documentedRoutes(doc: Doc): string[] {
+  return Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+}
+
+const rsaKey = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+describe('OpenAPI document', () => {
+  describe('lists exactly the mounted routes of the configuration', () => {
+    const configs: Array<[string, Partial<AuthRouterOptions>, string[], string[]]> = [
+      ['defaults', {}, ['GET /me', 'POST /signin', 'GET /openapi.json'], ['GET /iot-credentials', 'GET /.well-known/jwks.json', 'POST /google']],
+      [
+        'realtime, RS256 and Google',
+        {
+          realtime: { url: 'ws://127.0.0.1:1/mqtt' },
+          tokens: { algorithm: 'RS256', privateKey: rsaKey(), kid: 'k1' },
+          google: { clientId: 'cid', clientSecret: 'secret', redirectUri: 'http://127.0.0.1/cb', issuer: 'http://127.0.0.1:1', allowInsecureRequests: true },
+        },
+        ['GET /iot-credentials', 'POST /iot-credentials', 'GET /.well-known/jwks.json', 'POST /google'],
+        [],
+      ],
+    ];
+    for (const [name, options, present, absent] of configs) {
+      it(name, async () => {
+        const h = await startHarness(options);
+        try {
+          const res = await request(h.app).get('/auth/openapi.json');
+          expect(res.status).to.equal(200);
+          const doc = res.body as Doc;
+          expect(doc.openapi).to.equal('3.1.0');
+          expect(doc.servers).to.deep.equal([{ url: '/auth' }]);
+          expect(documentedRoutes(doc).sort()).to.deep.equal(mountedRoutes(h.auth).sort());
+          expect(documentedRoutes(doc)).to.include.members(present);
+          for (const route of absent) expect(documentedRoutes(doc)).not.to.include(route);
+        } finally {
+          await h.close();
+        }
+      });
+    }
+  });
+
+  describe('for every built-in preset, mounted at the root', () => {
+    for (const preset of ['axonpush', 'cognito', 'axonize', 'datarhei'] as const) {
+      it(preset, async () => {
+        const h = await startHarness({ preset } as Partial<AuthRouterOptions>);
+        try {
+          const app = express().use(h.auth);
+          const doc = (await request(app).get('/openapi.json')).body as Doc;
+          expect(doc.servers).to.deep.equal([{ url: '/' }]);
+          // As sets: a preset may register a route twice, and Express (like the document) keeps the first.
+          expect([...new Set(documentedRoutes(doc))].sort()).to.deep.equal([...new Set(mountedRoutes(h.auth))].sort());
+          const errorTypes = new Set(Object.values(doc.paths).flatMap((ops) => Object.values(ops).flatMap((op) => Object.keys(op.responses.default?.content ?? {}))));
+          expect(errorTypes.size, 'one error media type per preset').to.equal(1);
+        } finally {
+          await h.close();
+        }
+      });
+    }
+  });
+
+  it('describes security, parameters and problem+json errors', async () => {
+    const h = await startHarness({ realtime: { url: 'ws://127.0.0.1:1/mqtt' } });
+    try {
+      const doc = (await request(h.app).get('/auth/openapi.json')).body as Doc;
+      const schemes = (doc.components as { securitySchemes: Json }).securitySchemes;
+      expect(schemes).to.deep.include({ bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: (schemes.bearerAuth as Json).description } });
+      expect(schemes.tenantId).to.include({ type: 'apiKey', in: 'header', name: 'X-Tenant-Id' });
+      expect(doc.paths['/me']?.get?.security).to.deep.equal([{ bearerAuth: [] }, { apiKey: [], tenantId: [] }]);
+      expect(doc.paths['/orgs']?.get?.security).to.deep.equal([{ bearerAuth: [] }]);
+      expect(doc.paths['/signin']?.post?.security).to.equal(undefined);
+      expect(doc.paths['/orgs/{orgId}/members/{userId}']?.patch?.parameters?.map((p) => `${p.in}:${p.name}`)).to.deep.equal(['path:orgId', 'path:userId']);
+      expect(doc.paths['/iot-credentials']?.get?.parameters?.map((p) => `${p.in}:${p.name}`)).to.deep.equal(['query:envSlug']);
+      const signin = doc.paths['/signin']?.post as Operation;
+      expect(Object.keys(signin.responses['403']?.content ?? {})).to.deep.equal(['application/problem+json']);
+      expect(signin.responses['403']?.content?.['application/problem+json']?.schema).to.deep.equal({ $ref: '#/components/schemas/MfaRequired' });
+      expect(Object.keys(doc.paths['/me']?.get?.responses ?? {})).to.include.members(['200', '401', '403', 'default']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('the schema checker used below rejects what the document forbids', async () => {
+    const h = await startHarness();
+    try {
+      const doc = h.auth.openApiDocument('/auth') as unknown as Doc;
+      const user = { $ref: '#/components/schemas/User' };
+      const good = { id: 'u', email: 'a@b.co', username: null, first_name: null, last_name: null, organizationId: 'o', roles: ['owner'] };
+      expect(validate(user, good, doc)).to.deep.equal([]);
+      expect(validate(user, { ...good, extra: 1 }, doc)).to.have.length(1);
+      expect(validate(user, { ...good, roles: ['root'] }, doc)).to.have.length(1);
+      const { email: _email, ...missing } = good;
+      expect(validate(user, missing, doc)[0]).to.contain('email');
+      expect(validate({ $ref: '#/components/schemas/Invitation' }, { id: 'i', role: 'member', email: null, expiresAt: 'tomorrow', createdAt: new Date().toISOString(), createdBy: 'u' }, doc)[0]).to.contain(
+        'date-time',
+      );
+      expect(validate({ type: 'string', weird: 1 }, 'x', doc)[0]).to.contain('unsupported');
+    } finally {
+      await h.close();
+    }
+  });
+
+  describe('responses of the routes validate against the document', function () {
+    this.timeout(30_000);
+    let h: Harness;
+    let doc: Doc;
+    const checked = new Map<string, Set<number>>();
+
+    before(async () => {
+      h = await startHarness({
+        realtime: { url: 'ws://127.0.0.1:1/mqtt' },
+        tokens: { algorithm: 'RS256', privateKey: rsaKey(), kid: 'k1' },
+        google: { clientId: 'cid', clientSecret: 'secret', redirectUri: 'http://127.0.0.1/cb', issuer: 'http://127.0.0.1:1', allowInsecureRequests: true, timeout: '1s' },
+      });
+      doc = (await request(h.app).get('/auth/openapi.json')).body as Doc;
+    });
+    after(() => h.close());
+
+    /**
+     * Sends a request to a documented route and checks the answer against the
+     * document: its status must be listed (or covered by `default` for errors), its
+     * media type must match, and its body must validate against the schema.
+     */
+    async function call(method: 'get' | 'post' | 'patch' | 'delete', template: string, params: Record<string, string> = {}, init: { body?: object; token?: string; headers?: Record<string, string> } = {}) {
+      const path = template.replace(/\{(\w+)\}/g, (_m, key: string) => encodeURIComponent(params[key] ?? ''));
+      let req = request(h.app)[method](`/auth${path}`);
+      if (init.token) req = req.set('Authorization', `Bearer ${init.token}`);
+      for (const [k, v] of Object.entries(init.headers ?? {})) req = req.set(k, v);
+      const res = init.body === undefined ? await req : await req.send(init.body);
+
+      const operation = doc.paths[template]?.[method];
+      expect(operation, `${method.toUpperCase()} ${template} is documented`).to.not.equal(undefined);
+      const documented = operation!.responses[String(res.status)] ?? (res.status >= 400 ? operation!.responses.default : undefined);
+      expect(documented, `${method.toUpperCase()} ${template} documents ${res.status}: ${JSON.stringify(res.body)}`).to.not.equal(undefined);
+      if (res.status === 204) {
+        expect(res.text).to.equal('');
+      } else {
+        const [mediaType, { schema }] = Object.entries(documented!.content ?? {})[0] ?? ['none', { schema: {} }];
+        expect(res.headers['content-type'], `${template} ${res.status}`).to.contain(mediaType);
+        expect(validate(schema, res.body, doc), `${method.toUpperCase()} ${template} ${res.status}`).to.deep.equal([]);
+      }
+      const key = `${method.toUpperCase()} ${template}`;
+      if (!checked.has(key)) checked.set(key, new Set());
+      checked.get(key)!.add(res.status);
+      return res;
+    }
+
+    it('replays a representative request per route, success and failure', async () => {
+      const totpAt = (secret: string, ms: number) => generate({ secret, epoch: Math.floor(ms / 1000) });
+      await call('get', '/.well-known/jwks.json');
+      await call('get', '/openapi.json');
+
+      // Accounts.
+      const id = unique();
+      const email = `owner-${id}@example.com`;
+      const signup = await call('post', '/signup', {}, { body: { email, password: PASSWORD, action: 'create', orgCreateProps: { name: `Org ${id}`, slug: `org-${id}` } } });
+      const orgId = signup.body.organizationId as string;
+      await call('post', '/signup', {}, { body: { email, password: PASSWORD, action: 'create', orgCreateProps: { name: 'Again', slug: `again-${id}` } } });
+      await call('post', '/signup', {}, { body: { email: 'not-an-email', password: 'x', action: 'create' } });
+      await call('post', '/signin', {}, { body: { email, password: 'wrong password' } });
+      let pair = (await call('post', '/signin', {}, { body: { email, password: PASSWORD } })).body as { access_token: string; refresh_token: string };
+      pair = (await call('post', '/refresh', {}, { body: { refresh_token: pair.refresh_token } })).body;
+      await call('post', '/refresh', {}, { body: { refresh_token: 'nonsense' } });
+      const owner = pair.access_token;
+      await call('get', '/me', {}, { token: owner });
+      await call('get', '/me');
+
+      // Organizations, members and invitations.
+      await call('get', '/orgs', {}, { token: owner });
+      const invitation = await call('post', '/orgs/{orgId}/invitations', { orgId }, { token: owner, body: { role: 'admin' } });
+      await call('get', '/orgs/{orgId}/invitations', { orgId }, { token: owner });
+      const memberEmail = `member-${id}@example.com`;
+      const joined = await call('post', '/signup', {}, { body: { email: memberEmail, password: PASSWORD, action: 'join', invitationCode: invitation.body.code } });
+      const member = (await call('post', '/signin', {}, { body: { email: memberEmail, password: PASSWORD } })).body.access_token as string;
+      await call('get', '/orgs/{orgId}/members', { orgId }, { token: member });
+      await call('get', '/orgs/{orgId}/members', { orgId: 'no-such-org' }, { token: member });
+      await call('patch', '/orgs/{orgId}/members/{userId}', { orgId, userId: joined.body.id }, { token: owner, body: { role: 'member' } });
+      const spare = await call('post', '/orgs/{orgId}/invitations', { orgId }, { token: owner, body: {} });
+      await call('delete', '/orgs/{orgId}/invitations/{invitationId}', { orgId, invitationId: spare.body.id }, { token: owner });
+      await call('delete', '/orgs/{orgId}/invitations/{invitationId}', { orgId, invitationId: spare.body.id }, { token: owner });
+      const second = await call('post', '/setup-org', {}, { token: member, body: { action: 'create', orgCreateProps: { name: 'Side', slug: `side-${id}` } } });
+      await call('post', '/switch-org', {}, { token: second.body.access_token, body: { orgId } });
+      await call('post', '/api-keys', {}, { token: member, body: { name: 'members may not' } });
+      await call('delete', '/orgs/{orgId}/members/{userId}', { orgId, userId: joined.body.id }, { token: owner });
+
+      // API keys, and a call made with one.
+      const key = await call('post', '/api-keys', {}, { token: owner, body: { name: 'ci', role: 'admin', expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+      await call('get', '/me', {}, { headers: { 'X-API-Key': key.body.key, 'X-Tenant-Id': orgId } });
+      await call('get', '/iot-credentials', {}, { headers: { 'X-API-Key': key.body.key, 'X-Tenant-Id': orgId } });
+      await call('post', '/iot-credentials', {}, { token: owner });
+      await call('get', '/iot-credentials', {}, { token: owner, headers: {} });
+      await call('get', '/api-keys', {}, { token: owner });
+      await call('delete', '/api-keys/{id}', { id: key.body.id }, { token: owner });
+      await call('delete', '/api-keys/{id}', { id: key.body.id }, { token: owner });
+
+      // MFA: enrol, the sign-in step, and turning it off.
+      await call('get', '/mfa', {}, { token: owner });
+      const setup = await call('post', '/mfa/totp/setup', {}, { token: owner });
+      const now = Date.now();
+      await call('post', '/mfa/totp/enable', {}, { token: owner, body: { code: '000000' } });
+      await call('post', '/mfa/totp/enable', {}, { token: owner, body: { code: await totpAt(setup.body.secret, now) } });
+      await call('post', '/mfa/totp/setup', {}, { token: owner });
+      const challenge = await call('post', '/signin', {}, { body: { email, password: PASSWORD } });
+      expect(challenge.status).to.equal(403);
+      // The next time step: a code is spent once, and ±1 step of drift is allowed.
+      await call('post', '/mfa/verify', {}, { body: { mfa_token: challenge.body.mfa_token, code: await totpAt(setup.body.secret, now + 30_000) } });
+      await call('post', '/mfa/verify', {}, { body: { mfa_token: challenge.body.mfa_token, code: '123456' } });
+      await call('get', '/mfa', {}, { token: owner });
+      await call('post', '/mfa/totp/disable', {}, { token: owner, body: { password: PASSWORD } });
+
+      // Google: the provider is unreachable here, so only the error path is exercised.
+      await call('post', '/google', {}, { body: { code: 'abc' } });
+
+      await call('post', '/logout', {}, { token: owner, body: {} });
+      await call('get', '/me', {}, { token: owner });
+    });
+
+    it('covered every documented operation, with a success for each (Google needs a live provider)', () => {
+      for (const [path, ops] of Object.entries(doc.paths)) {
+        for (const method of Object.keys(ops)) {
+          const key = `${method.toUpperCase()} ${path}`;
+          const statuses = [...(checked.get(key) ?? [])];
+          expect(statuses, `${key} was replayed`).to.not.be.empty;
+          if (key !== 'POST /google') expect(statuses.some((s) => s < 300), `${key} answered a success (${statuses.join(', ')})`).to.equal(true);
+        }
+      }
+    });
+  });
+});
