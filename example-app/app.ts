@@ -34,9 +34,6 @@ export function createExampleApp({ databaseFile, databaseUrl, revocationPollInte
     preset,
     tokens: { secret, ...(accessTtl ? { accessTtl } : {}) },
     passwords: { cost: bcryptCost },
-    // On PostgreSQL, failed sign-ins are counted in the database, so every instance
-    // sees the same count; on SQLite this is the default memory store.
-    throttle: { createLimiter: storage.rateLimiterFactory() },
     ...(revocationPollInterval ? { revocation: { pollInterval: revocationPollInterval } } : {}),
     ...(realtimeUrl ? { realtime: { url: realtimeUrl, ...(realtimeTtl ? { ttl: realtimeTtl } : {}) } } : {}),
   });

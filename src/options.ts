@@ -66,7 +66,11 @@ export type AuthRouterOptions = SigningOptions & {
    * Default bcryptjs at cost 10 on `os.availableParallelism()` worker threads.
    */
   passwords?: BcryptOptions | PasswordHasher;
-  /** Failed sign-in throttling; `false` turns it off. Default: memory store, 5 per account and 50 per IP per 15 minutes. */
+  /**
+   * Failed sign-in throttling; `false` turns it off. Default: 5 per account and 50 per IP
+   * per 15 minutes, counted in the storage when it offers `rateLimiterFactory()`
+   * (PostgreSQL through the knex adapter), in memory otherwise.
+   */
   throttle?: ThrottleOptions | false;
   revocation?: {
     /** How often revocations made by other instances are picked up. Default '5s'. */
@@ -189,7 +193,8 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     tokens,
     passwords: ownHasher ?? (options.passwords as PasswordHasher),
     closePasswords: async () => ownHasher?.close(),
-    throttle: options.throttle ?? {},
+    // Counts live in the store when it can hold them, so instances sharing it share the limits.
+    throttle: options.throttle === false ? false : { ...options.throttle, createLimiter: options.throttle?.createLimiter ?? storage.rateLimiterFactory?.() },
     pollIntervalMs,
     maxStalenessMs,
     config: {

@@ -5,6 +5,7 @@
  */
 
 import type { KeyObject } from 'node:crypto';
+import type { ThrottleOptions } from './core/throttle.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -344,6 +345,11 @@ export interface StorageAdapter extends Repositories {
   init?(): Promise<void>;
   /** Releases connections. */
   close?(): Promise<void>;
+  /**
+   * Failed-attempt counters kept in this store, so every instance on it counts the same
+   * guesses. Used for throttling unless `throttle.createLimiter` is given.
+   */
+  rateLimiterFactory?(): NonNullable<ThrottleOptions['createLimiter']>;
 }
 
 export type TokenUse = 'access' | 'refresh' | 'realtime' | 'mfa';
