@@ -71,7 +71,7 @@ if (preset === 'axonpush') await mountDemoPage(app);
 await auth.ready();
 console.log(`preset: ${preset}`);
 
-// The datarhei and axonize contracts have no sign-up route: DEMO_* makes an account to log in with.
+// datarhei has no sign-up route and axonize signs in per application: DEMO_* makes an account (and DEMO_APP_URL an application) to log in with.
 if (process.env.DEMO_EMAIL && process.env.DEMO_PASSWORD) {
   const demo = { email: process.env.DEMO_EMAIL, username: process.env.DEMO_USERNAME, password: process.env.DEMO_PASSWORD, appUrl: process.env.DEMO_APP_URL };
   const { appId } = await ensureDemoAccount(auth, storage, demo);

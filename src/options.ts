@@ -80,7 +80,7 @@ export type AuthRouterOptions = SigningOptions & {
   };
   /**
    * The wire contract served: 'axonpush' (default; mount at /auth), 'cognito',
-   * 'datarhei' (mount these at the root: their paths are absolute), or a Preset object.
+   * 'axonize', 'datarhei' (mount these at the root: their paths are absolute), or a Preset object.
    */
   preset?: PresetName | Preset;
   /** Short-lived MQTT-over-WebSocket credentials (`/iot-credentials`). Off unless set. */
