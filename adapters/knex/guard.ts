@@ -14,12 +14,17 @@ export function guardRepositories(
   before?: () => Promise<void>,
 ): Repositories {
   const guarded: Record<string, Record<string, AnyMethod>> = {};
+  // Once `before` has succeeded (migrations are done for good), calls skip awaiting it.
+  let prepared = before === undefined;
   for (const [repoName, repo] of Object.entries(repositories) as Array<[string, Record<string, AnyMethod>]>) {
     const methods: Record<string, AnyMethod> = {};
     for (const [methodName, method] of Object.entries(repo)) {
       methods[methodName] = async (...args) => {
         try {
-          if (before) await before();
+          if (!prepared) {
+            await (before as () => Promise<void>)();
+            prepared = true;
+          }
           return await method(...args);
         } catch (err) {
           throw mapStorageError(err, tables);

@@ -262,7 +262,10 @@ export function createSessions(ctx: CoreContext) {
     return revocations.poll();
   }
 
-  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, logout, revokeAccessToken, revokeUserSessions, revokeFamily, pollRevocations };
+  /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
+  const resolvesSubject = config.subject !== 'id';
+
+  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeFamily, pollRevocations };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

@@ -66,7 +66,9 @@ describe('knex storage (SQLite specifics)', () => {
     const [journal] = (await storage.knex.raw('PRAGMA journal_mode')) as Array<{ journal_mode: string }>;
     const [keys] = (await storage.knex.raw('PRAGMA foreign_keys')) as Array<{ foreign_keys: number }>;
     const [busy] = (await storage.knex.raw('PRAGMA busy_timeout')) as Array<{ timeout: number }>;
+    const [sync] = (await storage.knex.raw('PRAGMA synchronous')) as Array<{ synchronous: number }>;
     assert.equal(journal?.journal_mode, 'wal');
+    assert.equal(sync?.synchronous, 1, 'synchronous = NORMAL');
     assert.equal(keys?.foreign_keys, 1);
     assert.equal(busy?.timeout, 5000);
   });

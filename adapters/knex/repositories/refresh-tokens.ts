@@ -26,7 +26,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   return {
     async insert(token) {
       const row = toRefreshTokenRow({ ...token, usedAt: null, revokedAt: null });
-      if (fast) await fast.run(sql.insert, COLUMNS.map((column) => row[column]));
+      if (fast) await fast.write(sql.insert, COLUMNS.map((column) => row[column]));
       else await db(t.refreshTokens).insert(row);
     },
 
@@ -35,7 +35,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     async consume(idHash, now) {
       if (fast) {
         // The same conditional UPDATE as below, returning the row in the same statement.
-        const row = await fast.get<RefreshTokenRow>(sql.consume, [now, idHash, now]);
+        const row = await fast.writeGet<RefreshTokenRow>(sql.consume, [now, idHash, now]);
         return row ? fromRefreshTokenRow(row) : null;
       }
       // One conditional UPDATE, never read-then-write: of concurrent callers the

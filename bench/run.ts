@@ -1,0 +1,551 @@
+/**
+ * `npm run bench`: starts the example server (bench/server.ts) in a child process and
+ * measures gatehouse against a bare Express route of the same server, then checks
+ * the targets of the performance issue. See bench/README.md.
+ *
+ * Environment (all optional): BENCH_DURATION (s per scenario, default 10),
+ * BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 50),
+ * BENCH_SIGNIN_CONNECTIONS (default 20), BENCH_BCRYPT_SECONDS (default 3),
+ * BENCH_ONLY (comma-separated scenario keys; the bare reference always runs),
+ * BENCH_SERVER_FLAGS (Node flags of the server; see DEFAULT_SERVER_FLAGS),
+ * BENCH_STRICT=1 (exit 1 when a target fails).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import bcrypt from 'bcryptjs';
+import type autocannon from 'autocannon';
+import ts from 'typescript';
+import { runLoad, startLoad, type LoadOptions, type LoadSummary } from './load.js';
+
+const here = import.meta.dirname;
+/** USER_HZ of /proc/<pid>/stat: 100 on every mainstream Linux. */
+const CLOCK_TICKS = 100;
+const root = resolve(here, '..');
+
+function num(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
+  return value;
+}
+
+const config = {
+  duration: num('BENCH_DURATION', 10),
+  warmup: num('BENCH_WARMUP', 2),
+  connections: num('BENCH_CONNECTIONS', 50),
+  signinConnections: num('BENCH_SIGNIN_CONNECTIONS', 20),
+  bcryptSeconds: num('BENCH_BCRYPT_SECONDS', 3),
+  bcryptCost: 10,
+};
+/**
+ * Node flags of the server process, the kind a memory-bounded service is deployed
+ * with. With Node's defaults V8 lets the old generation grow to a few times its live
+ * size before collecting it and the young generation to 3 x 16 MB; at this request
+ * rate that alone takes even the bare route to 160-190 MB here. These keep the heap
+ * near its live size. BENCH_SERVER_FLAGS replaces them ('' for Node's defaults).
+ */
+const DEFAULT_SERVER_FLAGS = '--heap-growing-percent=20 --max-semi-space-size=8';
+const serverFlags = (process.env.BENCH_SERVER_FLAGS ?? DEFAULT_SERVER_FLAGS).split(/\s+/).filter(Boolean);
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
+const wanted = (key: string) => !only || only.has(key);
+
+// Nothing here may run unbounded: a hung server or client ends the run.
+const SCENARIO_COUNT = 10;
+const budgetSeconds = SCENARIO_COUNT * (config.warmup + config.duration + 6) + config.bcryptSeconds + 90;
+const watchdog = setTimeout(() => {
+  console.error(`bench: still running after ${budgetSeconds} s; giving up`);
+  server?.kill('SIGKILL');
+  process.exit(2);
+}, budgetSeconds * 1000);
+watchdog.unref();
+
+interface Row {
+  key: string;
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** rps / bare reference rps. */
+  ratio: number | null;
+  /** Peak VmRSS of the server process during the measured part, MB. */
+  peakRssMb: number | null;
+  /** CPU time the server process (all its threads) spent per response, µs: a load-independent view of cost. */
+  cpuPerRequestUs: number | null;
+  note?: string;
+}
+
+interface Target {
+  name: string;
+  measured: string;
+  goal: string;
+  pass: boolean;
+}
+
+// ---------------------------------------------------------------- machine
+
+function machine() {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match?.[1]) cpuModel = match[1].trim();
+  } catch {
+    // Not Linux: os.cpus() it is.
+  }
+  return {
+    cores: availableParallelism(),
+    cpuModel,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------- bcrypt reference
+
+/** bcryptjs compares per second on one core, sequential and synchronous: the baseline for sign-ins per second. */
+function bcryptSingleCore(): { perSecond: number; compares: number; seconds: number } {
+  const password = 'correct horse battery staple';
+  const hash = bcrypt.hashSync(password, config.bcryptCost);
+  bcrypt.compareSync(password, hash); // warm up the JIT
+  const started = performance.now();
+  let compares = 0;
+  while (performance.now() - started < config.bcryptSeconds * 1000 || compares < 3) {
+    if (!bcrypt.compareSync(password, hash)) throw new Error('bcrypt reference: compare failed');
+    compares += 1;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { perSecond: compares / seconds, compares, seconds };
+}
+
+// ---------------------------------------------------------------- server process
+
+let server: ChildProcess | undefined;
+
+/**
+ * The server runs as plain JavaScript on the built package (dist/), as it would in
+ * production: a TypeScript loader in the server process would add its own memory and
+ * start-up work to what is measured. bench/server.ts and example-app/app.ts are
+ * transpiled (no type check; `npm run typecheck` covers them) into dist/.bench/, inside
+ * the package so that `gatehouse` resolves to dist/ by its own name.
+ */
+const BUILD_DIR = join(root, 'dist', '.bench');
+
+function transpileServer(): string {
+  if (!existsSync(join(root, 'dist', 'src', 'index.js')) || !existsSync(join(root, 'dist', 'src', 'passwords', 'bcrypt-worker.js'))) {
+    throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run bench` does)');
+  }
+  for (const file of ['bench/server.ts', 'example-app/app.ts']) {
+    const source = readFileSync(join(root, file), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
+    });
+    const out = join(BUILD_DIR, file.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, outputText);
+  }
+  return join(BUILD_DIR, 'bench', 'server.js');
+}
+
+function startServer(dir: string, secret: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(transpileServer(), [], {
+    execArgv: ['--expose-gc', ...serverFlags],
+    env: { ...process.env, BENCH_DATABASE: join(dir, 'bench.sqlite'), AUTH_SECRET: secret, BCRYPT_COST: String(config.bcryptCost) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  server = child;
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error('bench server did not start within 60 s')), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench server exited with code ${code} before listening`));
+    });
+    child.on('message', (message: { type: string; port?: number }) => {
+      if (message.type === 'listening' && message.port) {
+        clearTimeout(timer);
+        resolveStart({ child, port: message.port });
+      }
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The server's process.memoryUsage() right after a full GC. */
+function serverMemory(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
+  return new Promise((resolveUsage, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error('bench server did not report its memory'));
+    }, 10_000);
+    const onMessage = (message: { type: string; usage?: NodeJS.MemoryUsage }) => {
+      if (message.type !== 'memory' || !message.usage) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolveUsage(message.usage);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'memory' });
+  });
+}
+
+/**
+ * Samples VmRSS of the server from /proc while load runs, and the CPU time it used
+ * (Linux; elsewhere these columns stay empty).
+ */
+class RssSampler {
+  private peakKb = 0;
+  private cpuStart: number | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly pid: number) {}
+
+  /** utime + stime of the whole process (every thread), in seconds. */
+  static cpuSeconds(pid: number): number | null {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return null;
+    }
+  }
+
+  static field(pid: number, name: 'VmRSS' | 'VmHWM'): number | null {
+    try {
+      const match = new RegExp(`^${name}:\\s*(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return match?.[1] ? Number(match[1]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  start(): void {
+    this.peakKb = 0;
+    this.cpuStart = RssSampler.cpuSeconds(this.pid);
+    const sample = () => {
+      const kb = RssSampler.field(this.pid, 'VmRSS');
+      if (kb !== null && kb > this.peakKb) this.peakKb = kb;
+    };
+    sample();
+    this.timer = setInterval(sample, 200);
+  }
+
+  stop(): { peakRssMb: number | null; cpuSeconds: number | null } {
+    if (this.timer) clearInterval(this.timer);
+    const kb = RssSampler.field(this.pid, 'VmRSS');
+    if (kb !== null && kb > this.peakKb) this.peakKb = kb;
+    const cpuEnd = RssSampler.cpuSeconds(this.pid);
+    return {
+      peakRssMb: this.peakKb > 0 ? this.peakKb / 1024 : null,
+      cpuSeconds: cpuEnd !== null && this.cpuStart !== null ? cpuEnd - this.cpuStart : null,
+    };
+  }
+}
+
+// ---------------------------------------------------------------- HTTP fixtures
+
+async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+interface Fixtures {
+  email: string;
+  password: string;
+  userId: string;
+  orgId: string;
+  access: string;
+  apiKey: string;
+}
+
+async function seed(base: string): Promise<Fixtures> {
+  const id = randomBytes(4).toString('hex');
+  const email = `bench-${id}@example.com`;
+  const password = 'correct horse battery staple';
+  const user = await call(base, 'POST', '/auth/signup', { email, password, action: 'create', orgCreateProps: { name: `Bench ${id}`, slug: `bench-${id}` } });
+  const pair = await call(base, 'POST', '/auth/signin', { email, password });
+  const access = String(pair.access_token);
+  const key = await call(base, 'POST', '/auth/api-keys', { name: 'bench' }, { authorization: `Bearer ${access}` });
+  const fixtures = { email, password, userId: String(user.id), orgId: String(user.organizationId), access, apiKey: String(key.key) };
+  // Every credential works before any load is put on it.
+  await call(base, 'GET', '/api/hello', undefined, { authorization: `Bearer ${access}` });
+  await call(base, 'GET', '/api/hello', undefined, { 'x-api-key': fixtures.apiKey, 'x-tenant-id': fixtures.orgId });
+  await call(base, 'GET', '/auth/iot-credentials', undefined, { 'x-api-key': fixtures.apiKey, 'x-tenant-id': fixtures.orgId });
+  return fixtures;
+}
+
+async function mintRefreshTokens(base: string, userId: string, count: number): Promise<string[]> {
+  const body = await call(base, 'GET', `/bench/sessions?user=${encodeURIComponent(userId)}&count=${count}`);
+  return body.refresh_tokens as string[];
+}
+
+// A JWT is base64url segments and dots: nothing in it needs JSON escaping.
+const REFRESH_TOKEN_FIELD = /"refresh_token":"([A-Za-z0-9_.-]+)"/;
+
+/**
+ * Each connection rotates its own refresh family: the next request carries the token
+ * the last 200 returned. The client runs in this process, beside the server on the
+ * same machine, so it does as little as it can: a regular expression, not JSON.parse.
+ */
+function refreshChain(tokens: string[]): (client: autocannon.Client) => void {
+  return (client) => {
+    const state = { token: tokens.pop() ?? 'none-left' };
+    client.setRequests([
+      {
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: `{"refresh_token":"${state.token}"}` }),
+        onResponse: (status, body) => {
+          const next = status === 200 ? REFRESH_TOKEN_FIELD.exec(body)?.[1] : undefined;
+          if (next) state.token = next;
+        },
+      },
+    ]);
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+/** Server CPU µs per response (successes and failures alike: both cost work). */
+function perRequest(cpuSeconds: number | null, result: LoadSummary): number | null {
+  const responses = result.ok + result.non2xx;
+  return cpuSeconds === null || responses === 0 ? null : (cpuSeconds * 1e6) / responses;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const info = machine();
+  console.log(`gatehouse bench: ${info.cores} cores, ${info.cpuModel}, Node ${info.node}, ${info.date}`);
+  console.log(
+    `  ${config.duration} s per scenario after ${config.warmup} s warm-up, ${config.connections} connections (${config.signinConnections} for sign-in), bcrypt cost ${config.bcryptCost}`,
+  );
+  console.log(`  server: node ${serverFlags.join(' ') || '(default flags)'}, on dist/ (the built package)`);
+
+  console.log(`- bcryptjs compare on one core, in process (${config.bcryptSeconds} s)…`);
+  const reference = bcryptSingleCore();
+  console.log(`  ${fmt(reference.perSecond, 2)} compares/s`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const secret = randomBytes(48).toString('base64');
+  const { child, port } = await startServer(dir, secret);
+  const base = `http://127.0.0.1:${port}`;
+  const pid = child.pid as number;
+  const sampler = new RssSampler(pid);
+  const rows: Row[] = [];
+  const memory: Record<string, NodeJS.MemoryUsage> = {};
+
+  try {
+    const fx = await seed(base);
+    const bearer = { authorization: `Bearer ${fx.access}` };
+    const byKey = { 'x-api-key': fx.apiKey, 'x-tenant-id': fx.orgId };
+    const load = (path: string, extra: Partial<LoadOptions> = {}): LoadOptions => ({
+      url: base + path,
+      connections: config.connections,
+      duration: config.duration,
+      ...extra,
+    });
+
+    /** Warm-up (discarded), then the measured run with RSS sampled. `make` builds fresh options per run. */
+    async function measure(
+      key: string,
+      name: string,
+      make: () => Promise<LoadOptions> | LoadOptions,
+      settle: () => Promise<unknown> = async () => {},
+    ): Promise<LoadSummary> {
+      process.stdout.write(`- ${name}…`);
+      if (config.warmup > 0) {
+        await runLoad({ ...(await make()), duration: config.warmup });
+        await settle();
+      }
+      const options = await make();
+      sampler.start();
+      const result = await runLoad(options);
+      const { peakRssMb, cpuSeconds } = sampler.stop();
+      await settle();
+      rows.push({ key, name, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors, ratio: null, peakRssMb, cpuPerRequestUs: perRequest(cpuSeconds, result) });
+      console.log(` ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.errors} errors`);
+      return result;
+    }
+
+    const bareStart = await measure('bare', 'bare Express route (reference, start)', () => load('/bench/bare'));
+
+    let guardedIdle: LoadSummary | undefined;
+    if (wanted('bearer')) {
+      memory.beforeGuarded = await serverMemory(child);
+      guardedIdle = await measure('bearer', 'guarded GET, Bearer token', () => load('/api/hello', { headers: bearer }));
+      memory.afterGuarded1 = await serverMemory(child);
+      await measure('bearer-repeat', 'guarded GET, Bearer token (repeat)', () => load('/api/hello', { headers: bearer }));
+      memory.afterGuarded2 = await serverMemory(child);
+    }
+    if (wanted('api-key')) await measure('api-key', 'guarded GET, API key + X-Tenant-Id', () => load('/api/hello', { headers: byKey }));
+    if (wanted('iot')) await measure('iot', 'GET /auth/iot-credentials, API key', () => load('/auth/iot-credentials', { headers: byKey }));
+    if (wanted('refresh')) {
+      await measure('refresh', 'POST /auth/refresh (rotation)', async () =>
+        load('/auth/refresh', { method: 'POST', setupClient: refreshChain(await mintRefreshTokens(base, fx.userId, config.connections)) }),
+      );
+    }
+    const signinBody = JSON.stringify({ email: fx.email, password: fx.password });
+    const signinLoad = (duration: number): LoadOptions =>
+      load('/auth/signin', { method: 'POST', connections: config.signinConnections, duration, headers: { 'content-type': 'application/json' }, body: signinBody });
+    // autocannon drops its connections at the end of a run, but the server still hashes
+    // the sign-ins it had queued; one more sign-in returns once that queue has drained.
+    const drainSignins = () => call(base, 'POST', '/auth/signin', { email: fx.email, password: fx.password });
+    let signin: LoadSummary | undefined;
+    if (wanted('signin')) signin = await measure('signin', `POST /auth/signin (cost ${config.bcryptCost})`, () => signinLoad(config.duration), drainSignins);
+
+    let mixed: LoadSummary | undefined;
+    if (wanted('mixed')) {
+      process.stdout.write(`- guarded GET while ${config.signinConnections} connections hammer /auth/signin…`);
+      // Sign-ins first, long enough to be saturated before and after the measured window.
+      const lead = Math.max(1, Math.min(2, config.warmup));
+      const hammer = startLoad(signinLoad(lead + config.duration + 5));
+      await new Promise((done) => setTimeout(done, lead * 1000));
+      sampler.start();
+      mixed = await runLoad(load('/api/hello', { headers: bearer }));
+      const { peakRssMb } = sampler.stop();
+      hammer.stop();
+      const background = await hammer.done;
+      await drainSignins();
+      rows.push({
+        key: 'mixed',
+        name: 'guarded GET during sign-in saturation',
+        rps: mixed.rps,
+        p50: mixed.p50,
+        p99: mixed.p99,
+        errors: mixed.errors,
+        ratio: null,
+        peakRssMb,
+        // Shared with the sign-ins running meanwhile: not a cost of the guarded GET alone.
+        cpuPerRequestUs: null,
+        note: `meanwhile ${fmt(background.rps, 1)} sign-ins/s, ${background.errors} sign-in errors`,
+      });
+      console.log(` ${fmt(mixed.rps)} req/s, p99 ${mixed.p99} ms (sign-ins meanwhile: ${fmt(background.rps, 1)}/s)`);
+    }
+
+    const bareEnd = await measure('bare-end', 'bare Express route (reference, end)', () => load('/bench/bare'));
+    const bareRps = (bareStart.rps + bareEnd.rps) / 2;
+    for (const row of rows) row.ratio = row.rps / bareRps;
+    const hwmMb = (RssSampler.field(pid, 'VmHWM') ?? 0) / 1024 || null;
+    memory.end = await serverMemory(child);
+
+    // ------------------------------------------------------------ targets
+    const ratioOf = (key: string) => rows.find((r) => r.key === key)?.ratio ?? null;
+    const targets: Target[] = [];
+    const ratioTarget = (key: string, name: string, goal: number) => {
+      const ratio = ratioOf(key);
+      if (ratio !== null) targets.push({ name, measured: `${ratio.toFixed(2)} of bare`, goal: `>= ${goal.toFixed(2)}`, pass: ratio >= goal });
+    };
+    ratioTarget('bearer', 'guarded GET, Bearer token', 0.8);
+    ratioTarget('api-key', 'guarded GET, API key', 0.7);
+    ratioTarget('refresh', 'POST /refresh with rotation', 0.3);
+    ratioTarget('iot', 'GET /iot-credentials by API key', 0.5);
+    if (signin) {
+      const factor = signin.rps / reference.perSecond;
+      targets.push({
+        name: 'sign-ins/s vs one core of bcryptjs',
+        measured: `${fmt(signin.rps, 1)}/s = ${factor.toFixed(2)} x ${fmt(reference.perSecond, 2)}/s`,
+        goal: '>= 1.70 x',
+        pass: factor >= 1.7,
+      });
+    }
+    if (mixed && guardedIdle) {
+      const share = mixed.rps / guardedIdle.rps;
+      targets.push({
+        name: 'guarded GET during sign-in saturation',
+        measured: `${share.toFixed(2)} of idle, p99 ${mixed.p99} ms`,
+        goal: '>= 0.50 of idle, p99 < 100 ms',
+        pass: share >= 0.5 && mixed.p99 < 100,
+      });
+    }
+    if (hwmMb !== null) targets.push({ name: 'server peak RSS (VmHWM)', measured: `${hwmMb.toFixed(1)} MB`, goal: '< 150 MB', pass: hwmMb < 150 });
+    let growth: { rssMb: number; heapUsedMb: number } | undefined;
+    if (memory.afterGuarded1 && memory.afterGuarded2) {
+      const mb = (n: number) => n / 1024 / 1024;
+      growth = {
+        rssMb: mb(memory.afterGuarded2.rss - memory.afterGuarded1.rss),
+        heapUsedMb: mb(memory.afterGuarded2.heapUsed - memory.afterGuarded1.heapUsed),
+      };
+      // Allocator noise moves RSS by a few MB; a leak at these request counts moves it by far more.
+      const rssOk = growth.rssMb <= Math.max(5, 0.05 * mb(memory.afterGuarded1.rss));
+      const heapOk = growth.heapUsedMb <= 2;
+      targets.push({
+        name: 'RSS not growing across two guarded-GET runs',
+        measured: `RSS ${growth.rssMb >= 0 ? '+' : ''}${growth.rssMb.toFixed(1)} MB, heap ${growth.heapUsedMb >= 0 ? '+' : ''}${growth.heapUsedMb.toFixed(1)} MB (after GC)`,
+        goal: 'RSS <= +5 MB (or 5 %), heap <= +2 MB',
+        pass: rssOk && heapOk,
+      });
+    }
+
+    // ------------------------------------------------------------ report
+    console.log('');
+    const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x bare', 'CPU µs/req', 'peak RSS MB'];
+    const table = rows.map((r) => [
+      r.name,
+      fmt(r.rps),
+      String(r.p50),
+      String(r.p99),
+      String(r.errors),
+      r.ratio === null ? '' : r.ratio.toFixed(2),
+      r.cpuPerRequestUs === null ? '' : fmt(r.cpuPerRequestUs),
+      r.peakRssMb === null ? '' : r.peakRssMb.toFixed(1),
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((cells) => (cells[i] as string).length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+    console.log(line(header));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    table.forEach((cells) => console.log(line(cells)));
+    rows.filter((r) => r.note).forEach((r) => console.log(`  ${r.name}: ${r.note}`));
+    console.log(`  bare reference: ${fmt(bareRps)} req/s (mean of start and end); bcryptjs one core: ${fmt(reference.perSecond, 2)} compares/s`);
+    console.log('');
+    console.log('targets');
+    for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
+
+    const results = {
+      machine: info,
+      config: { ...config, serverFlags },
+      bareReferenceRps: bareRps,
+      bcryptSingleCore: reference,
+      scenarios: rows,
+      server: { peakRssMb: hwmMb, memoryAfterGc: memory, growthAcrossGuardedRuns: growth ?? null },
+      targets,
+    };
+    const out = resolve(here, 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+    console.log(`\nwritten to ${join('bench', 'results', 'latest.json')}`);
+    if (process.env.BENCH_STRICT === '1' && targets.some((t) => !t.pass)) process.exitCode = 1;
+  } finally {
+    await stopServer(child);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(BUILD_DIR, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  if (server) server.kill('SIGKILL');
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  process.exit(1);
+});
