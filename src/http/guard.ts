@@ -31,7 +31,7 @@ const API_KEY = 'gatehouse-api-key';
  * Builds `requireAuth()`. passport-jwt checks signature, algorithm, issuer, audience
  * and expiry, and the verify callback adds the token type, expiry by the configured
  * clock and the in-memory revocation list; API keys go through ApiKeyStrategy. The
- * strategies are run by `runStrategy` below rather than registered with passport, so
+ * strategies are run by `strategyRunner` below rather than registered with passport, so
  * the host app's own passport is untouched.
  */
 export function createGuard(deps: {
