@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { expect } from 'chai';
 import request from 'supertest';
 import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from 'gatehouse';
 import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
@@ -104,4 +105,12 @@ export async function addMember(app: express.Express, inviter: SignedUp, role: '
 export function claimsOf(token: string): Record<string, unknown> {
   const [, payload] = token.split('.');
   return JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** Asserts a problem+json error with its status, stable code and (for identity errors) `reason`. */
+export function expectProblem(res: request.Response, status: number, code: string, reason?: string): void {
+  expect(res.status, res.text).to.equal(status);
+  expect(res.type).to.equal('application/problem+json');
+  expect(res.body.code).to.equal(code);
+  if (reason !== undefined) expect(res.body.reason).to.equal(reason);
 }

@@ -4,7 +4,7 @@ import { generateKeyPair } from 'jose';
 import { generate } from 'otplib';
 import request from 'supertest';
 import type { AuthRouterOptions } from 'gatehouse';
-import { claimsOf, PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
+import { claimsOf, PASSWORD, signupWithOrg, startHarness, expectProblem, unique, type Harness } from '../helpers/harness.js';
 import { AUDIENCE, KID, startLocalIssuer, type LocalIssuer } from '../helpers/local-issuer.js';
 
 type IssuerOptions = NonNullable<AuthRouterOptions['externalIssuers']>[number];
@@ -30,13 +30,6 @@ describe('external issuers: POST /auth/signin with an Auth0-style Bearer token',
 
   const harness = (extra: Partial<IssuerOptions> = {}) => startHarness({ externalIssuers: [issuerOptions(extra)] });
   const exchange = (app: Harness['app'], token: string) => request(app).post('/auth/signin').set(bearer(token));
-
-  function expectProblem(res: request.Response, status: number, code: string, reason?: string): void {
-    expect(res.status, res.text).to.equal(status);
-    expect(res.type).to.equal('application/problem+json');
-    expect(res.body.code).to.equal(code);
-    if (reason !== undefined) expect(res.body.reason).to.equal(reason);
-  }
 
   before(async () => {
     idp = await startLocalIssuer();

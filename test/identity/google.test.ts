@@ -5,7 +5,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { generate } from 'otplib';
 import request from 'supertest';
 import type { AuthRouterOptions } from 'gatehouse';
-import { claimsOf, PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
+import { claimsOf, PASSWORD, signupWithOrg, startHarness, expectProblem, unique, type Harness } from '../helpers/harness.js';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, startOidcServer, type OidcTestServer } from './oidc-server.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -31,13 +31,6 @@ describe('Google sign-in: POST /auth/google', () => {
   async function codeSignIn(app: Harness['app'], sub: string) {
     const { code, codeVerifier, nonce } = await oidc.authorize({ sub });
     return request(app).post('/auth/google').send({ code, codeVerifier, nonce });
-  }
-
-  function expectProblem(res: request.Response, status: number, code: string, reason?: string): void {
-    expect(res.status, res.text).to.equal(status);
-    expect(res.type).to.equal('application/problem+json');
-    expect(res.body.code).to.equal(code);
-    if (reason !== undefined) expect(res.body.reason).to.equal(reason);
   }
 
   before(async () => {
