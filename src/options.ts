@@ -9,6 +9,7 @@ import type { Services } from './core/index.js';
 import type { RealtimeConfig } from './core/realtime-credentials.js';
 import type { MfaConfig } from './core/mfa.js';
 import { createSecretBox, deriveKey } from './core/secret-box.js';
+import { validatePasswordPolicy, type PasswordPolicy } from './core/password-policy.js';
 import { resolvePreset, type Preset, type PresetName } from './presets/index.js';
 import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
 
@@ -105,7 +106,21 @@ export type AuthRouterOptions = SigningOptions & {
     cacheTtl?: Duration;
     /** Require `X-Tenant-Id` next to `X-API-Key`. Default true. */
     requireTenantId?: boolean;
+    /** Lifetime of the account key a preset hands out at sign-in (cognito's `apiKey`). Default: `tokens.refreshTtl`. */
+    accountKeyTtl?: Duration;
   };
+  /**
+   * Rules for new passwords, over the preset's: composition (`minLength`, `uppercase`,
+   * …), the bundled common-password list (`commonPasswords`, default true) and an
+   * `isBreached(password)` hook for a breach check such as Have I Been Pwned.
+   */
+  passwordPolicy?: PasswordPolicy;
+  /**
+   * Step-up for sensitive changes (TOTP setup/enable, API key creation, making someone
+   * owner): the sign-in behind the access token must be at most `maxAge` old, else
+   * 403 `reauthentication_required` (POST /reauthenticate renews it). Default '5m'.
+   */
+  stepUp?: { maxAge?: Duration };
   invitations?: {
     /** Default lifetime of an invitation. Default '7d'. */
     ttl?: Duration;
@@ -206,11 +221,16 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       apiKeyCacheTtl: toSeconds(options.apiKeys?.cacheTtl ?? '60s', 'apiKeys.cacheTtl'),
       claims: preset.tokens?.claims ?? 'scoped',
       subject: preset.tokens?.subject ?? 'id',
-      passwordPolicy: preset.passwordPolicy,
+      passwordPolicy: validatePasswordPolicy(
+        options.passwordPolicy === undefined ? preset.passwordPolicy : { ...preset.passwordPolicy, ...options.passwordPolicy },
+        'passwordPolicy',
+      ),
       accountKeySecret: deriveKey(serverKey, 'account-api-key'),
+      stepUpMaxAge: toSeconds(options.stepUp?.maxAge ?? '5m', 'stepUp.maxAge'),
+      accountKeyTtl: options.apiKeys?.accountKeyTtl === undefined ? refreshTtl : toSeconds(options.apiKeys.accountKeyTtl, 'apiKeys.accountKeyTtl'),
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
-    google: options.google === undefined ? null : resolveGoogle(options.google),
+    google: options.google === undefined ? null : resolveGoogle(options.google, deriveKey(serverKey, 'google-nonce')),
     externalIssuers: resolveExternalIssuers(options.externalIssuers ?? []),
     mfa: {
       issuer: options.mfa?.issuer ?? 'gatehouse',

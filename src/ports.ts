@@ -22,6 +22,12 @@ export interface UserRecord {
   /** Null for accounts that only sign in through an external identity. */
   passwordHash: string | null;
   createdAt: EpochMs;
+  /**
+   * When gatehouse established that the email is the user's (an external identity that
+   * vouched for it at sign-up); null while unverified, as for password sign-ups. Only
+   * accounts with a verified email are ever linked to an external identity by email.
+   */
+  emailVerifiedAt: EpochMs | null;
 }
 
 export interface NewUser {
@@ -32,6 +38,7 @@ export interface NewUser {
   lastName: string | null;
   passwordHash: string | null;
   createdAt: EpochMs;
+  emailVerifiedAt: EpochMs | null;
 }
 
 export interface OrgRecord {
@@ -89,9 +96,14 @@ export interface RefreshTokenRecord {
   createdAt: EpochMs;
   usedAt: EpochMs | null;
   revokedAt: EpochMs | null;
+  /**
+   * Set on the record of an app session (a per-application sign-in): a family with no
+   * refresh token handed out, stored so that the app token's `sid` can be revoked.
+   */
+  appId: string | null;
 }
 
-export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt'>;
+export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'appId'> & { appId?: string | null };
 
 export interface ApiKeyRecord {
   id: string;
@@ -217,6 +229,11 @@ export interface InvitationRepository {
   /** Returns false when the org has no such unused, unrevoked invitation. */
   revoke(orgId: string, id: string, now: EpochMs): Promise<boolean>;
   /**
+   * Revokes the org's unused, unrevoked invitations created by `createdBy` (only those
+   * whose role is one of `roles`, when given). Returns how many.
+   */
+  revokeByCreator(orgId: string, createdBy: string, now: EpochMs, roles?: Role[]): Promise<number>;
+  /**
    * Atomically marks the invitation used by `userId`, in one conditional write:
    * only if it is unused, unrevoked, unexpired at `now`, and either unbound or bound
    * to `email`. Returns the record when this call won, null otherwise.
@@ -235,16 +252,24 @@ export interface RefreshTokenRepository {
   consume(idHash: string, now: EpochMs): Promise<RefreshTokenRecord | null>;
   /** Revokes every token of the family. Returns how many were not revoked yet. */
   revokeFamily(familyId: string, now: EpochMs): Promise<number>;
+  /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */
+  familyExpiresAt(familyId: string): Promise<EpochMs | null>;
   /**
    * Revokes the user's families that still have a live token (optionally only those
-   * scoped to `orgId`, and never `exceptFamilyId`). Returns the revoked family ids
-   * with the latest moment any of their tokens could still be valid.
+   * scoped to `orgId`, only app sessions with `appsOnly`, and never `exceptFamilyId`).
+   * Returns the revoked family ids with the latest moment any of their tokens could
+   * still be valid.
    */
   revokeFamiliesOfUser(
     userId: string,
     now: EpochMs,
-    filter?: { orgId?: string; exceptFamilyId?: string },
+    filter?: { orgId?: string; exceptFamilyId?: string; appsOnly?: boolean },
   ): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
+  /**
+   * Revokes the live app sessions (families) of application `appId`, optionally only
+   * those of `userId`. Returns them as `revokeFamiliesOfUser` does.
+   */
+  revokeFamiliesOfApp(appId: string, now: EpochMs, filter?: { userId?: string }): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
   /** Deletes tokens whose family ended before `now`. Returns how many. */
   purgeExpired(now: EpochMs): Promise<number>;
 }
@@ -257,6 +282,10 @@ export interface ApiKeyRepository {
   listForOrg(orgId: string): Promise<ApiKeyRecord[]>;
   /** Marks the org's key revoked. Returns the record, or null when the org has no such unrevoked key. */
   revoke(orgId: string, id: string, now: EpochMs): Promise<ApiKeyRecord | null>;
+  /** Revokes the org's unrevoked keys created by `createdBy`. Returns them as revoked. */
+  revokeByCreator(orgId: string, createdBy: string, now: EpochMs): Promise<ApiKeyRecord[]>;
+  /** Sets `role` on the org's unrevoked keys created by `createdBy` whose role is one of `from`. Returns how many changed. */
+  capRoleByCreator(orgId: string, createdBy: string, role: Role, from: Role[]): Promise<number>;
   /** Records a use. */
   touch(id: string, now: EpochMs): Promise<void>;
 }
@@ -294,6 +323,8 @@ export interface ApplicationRepository {
   grant(appId: string, userId: string, now: EpochMs): Promise<void>;
   /** Returns false when there was no such grant. */
   revokeGrant(appId: string, userId: string): Promise<boolean>;
+  /** Removes the user's grants to every application of the org. Returns how many. */
+  revokeGrantsInOrg(orgId: string, userId: string): Promise<number>;
   hasGrant(appId: string, userId: string): Promise<boolean>;
   /** User ids with access, oldest grant first. */
   listGrants(appId: string): Promise<string[]>;
@@ -310,6 +341,21 @@ export interface RevocationRepository {
    * adapter serialises revocation inserts on PostgreSQL for this).
    */
   listSince(cursor: string): Promise<RevocationPage>;
+  purgeExpired(now: EpochMs): Promise<number>;
+}
+
+/**
+ * Spent single-use tokens (an `mfa_token`; any token that must work once), by a hash
+ * of their id, kept until the token would have expired anyway.
+ */
+export interface UsedTokenRepository {
+  /**
+   * Records the token as used, in one conditional write (insert unless present).
+   * True when this call recorded it, false when it was used already: of N
+   * concurrent calls exactly one wins.
+   */
+  consume(idHash: string, expiresAt: EpochMs): Promise<boolean>;
+  /** Deletes entries whose token expired at or before `now`. Returns how many. */
   purgeExpired(now: EpochMs): Promise<number>;
 }
 
@@ -333,6 +379,7 @@ export interface Repositories {
   mfa: MfaRepository;
   identities: IdentityRepository;
   applications: ApplicationRepository;
+  usedTokens: UsedTokenRepository;
 }
 
 export interface StorageAdapter extends Repositories {
@@ -390,7 +437,8 @@ export interface TokenIssuer {
   sign(input: SignInput): Promise<SignedToken> | SignedToken;
   /**
    * Verifies signature, algorithm, `iss`, `aud`, `exp` and that `usefor` equals
-   * `use`. Throws `AuthError` (`token_expired` or `invalid_token`) otherwise.
+   * `use` (and, when the issuer types its tokens, the `typ` header of that use).
+   * Throws `AuthError` (`token_expired` or `invalid_token`) otherwise.
    */
   verify(token: string, use: TokenUse): TokenClaims;
   /** The public keys to publish at `/.well-known/jwks.json`, or null for symmetric keys. */
@@ -408,6 +456,11 @@ export interface JwtVerification {
   issuer: string;
   /** Undefined when tokens carry no `aud`. */
   audience: string | undefined;
+  /**
+   * The `typ` header every access token carries (the default issuer: `at+jwt`). When
+   * set, the guard refuses tokens with another `typ`; the `usefor` check applies either way.
+   */
+  accessTokenType?: string;
 }
 
 export interface PasswordHasher {

@@ -73,6 +73,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     logger,
     ready,
     errorBody: resolved.preset.errorBody,
+    assertFresh: (authTime) => services.stepUp.assertFresh(authTime),
   });
   const { preset } = resolved;
   const writeError = (res: express.Response, err: unknown) => sendProblem(res, toAuthError(err, logger), preset.errorBody);
@@ -89,14 +90,24 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   router.get('/openapi.json', (req, res) => void res.json(openApiDocument(req.baseUrl)));
 
   mountEndpoints(router, endpoints, {
-    guards: { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth() },
+    guards: { jwt: requireAuth({ accept: ['jwt'] }), any: requireAuth(), endsSession: requireAuth({ accept: ['jwt'] }, { acceptRevoked: true }) },
     ready,
     writeError,
+    assertFresh: (auth) => services.stepUp.assertFresh(auth.authTime),
   });
   if (preset.ownsMountPath) router.use((_req, res) => writeError(res, new AuthError('not_found', 'no such route')));
+  // What fails before a handler runs (a path parameter Express cannot percent-decode)
+  // is answered in the preset's format too. Only errors raised inside this router get
+  // here: Express passes an error on to error handlers only (four arguments), so a
+  // host's error never enters the router, even one mounted at the root.
+  router.use(((err, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    writeError(res, err);
+  }) satisfies express.ErrorRequestHandler);
 
   return Object.assign(router, {
-    requireAuth,
+    // Without the internal second argument: hosts get the public options only.
+    requireAuth: (options?: RequireAuthOptions) => requireAuth(options),
     services,
     openApiDocument,
     ready,

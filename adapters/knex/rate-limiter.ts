@@ -16,6 +16,11 @@ type Options = Record<string, unknown>;
  * port's StorageUnavailableError (503 `storage_unavailable`) like any other storage
  * call, not as a raw driver error. Running out of points still rejects with the
  * limiter's RateLimiterRes, untouched.
+ *
+ * `consume` is what bounds concurrent attempts (the throttle reserves before it
+ * verifies), and it is atomic here: RateLimiterPostgres spends a point with one
+ * `INSERT … ON CONFLICT (key) DO UPDATE SET points = points + 1 … RETURNING points`,
+ * so concurrent consumes on any instance queue on the row and each sees its own count.
  */
 class KnexRateLimiter extends RateLimiterPostgres {
   constructor(

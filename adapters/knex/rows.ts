@@ -24,6 +24,7 @@ export interface UserRow {
   last_name: string | null;
   password_hash: string | null;
   created_at: Big;
+  email_verified_at: Big | null;
 }
 
 export interface OrgRow {
@@ -65,6 +66,7 @@ export interface RefreshTokenRow {
   created_at: Big;
   used_at: Big | null;
   revoked_at: Big | null;
+  app_id: string | null;
 }
 
 export interface RevocationRow {
@@ -97,6 +99,7 @@ export function toUserRow(user: UserRecord): UserRow {
     last_name: user.lastName,
     password_hash: user.passwordHash,
     created_at: user.createdAt,
+    email_verified_at: user.emailVerifiedAt,
   };
 }
 
@@ -109,6 +112,7 @@ export function fromUserRow(row: UserRow): UserRecord {
     lastName: row.last_name,
     passwordHash: row.password_hash,
     createdAt: toNumber(row.created_at),
+    emailVerifiedAt: toNullableNumber(row.email_verified_at),
   };
 }
 
@@ -178,6 +182,7 @@ export function toRefreshTokenRow(token: RefreshTokenRecord): RefreshTokenRow {
     created_at: token.createdAt,
     used_at: token.usedAt,
     revoked_at: token.revokedAt,
+    app_id: token.appId,
   };
 }
 
@@ -192,6 +197,7 @@ export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
     createdAt: toNumber(row.created_at),
     usedAt: toNullableNumber(row.used_at),
     revokedAt: toNullableNumber(row.revoked_at),
+    appId: row.app_id ?? null,
   };
 }
 

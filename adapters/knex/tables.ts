@@ -13,6 +13,7 @@ export interface TableNames {
   applications: string;
   applicationGrants: string;
   rateLimits: string;
+  usedTokens: string;
   migrations: string;
 }
 
@@ -40,6 +41,7 @@ export function tableNames(prefix: string): TableNames {
     applications: `${prefix}applications`,
     applicationGrants: `${prefix}application_grants`,
     rateLimits: `${prefix}rate_limits`,
+    usedTokens: `${prefix}used_tokens`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

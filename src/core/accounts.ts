@@ -3,10 +3,12 @@ import { AuthError } from '../errors.js';
 import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from '../ports.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
-import { checkPasswordPolicy } from './password-policy.js';
+import { checkNewPassword } from './password-policy.js';
+import { isValidUsername, USERNAME_RULE } from './usernames.js';
 import type { Invitations } from './invitations.js';
 import type { Mfa } from './mfa.js';
 import type { Sessions, TokenPair } from './sessions.js';
+import { accountIpKey } from './throttle.js';
 
 export interface OrgInput {
   name: string;
@@ -55,7 +57,11 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
 
   /** Creates the user and their first membership in one transaction: all of it, or nothing. */
   async function signup(input: SignupInput, choice: OrgChoice): Promise<Account> {
-    checkPasswordPolicy(input.password, ctx.config.passwordPolicy);
+    // The HTTP schema checks this too; hosts calling the service directly get the same rule.
+    if (input.username != null && !isValidUsername(input.username)) {
+      throw new AuthError('invalid_request', 'the username is invalid', { errors: [{ path: 'username', message: USERNAME_RULE }] });
+    }
+    await checkNewPassword(input.password, ctx.config.passwordPolicy, logger);
     const passwordHash = await passwords.hash(input.password);
     return storage.transaction(async (tx) => {
       const user = await mapConflicts(() =>
@@ -67,6 +73,8 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
           lastName: input.lastName ?? null,
           passwordHash,
           createdAt: clock.now(),
+          // Unverified until proven (issue 14): never a target for linking by email.
+          emailVerifiedAt: null,
         }),
       );
       const { org, membership } = await enterOrg(tx, user, choice);
@@ -76,19 +84,18 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
 
   /**
    * Checks email and password. Unknown emails are verified against a dummy hash so
-   * that they cost the same time and get the same answer as a wrong password.
+   * that they cost the same time and get the same answer as a wrong password. The
+   * throttle reserves its points before the hash is compared (see Throttle.attempt),
+   * so concurrent guesses cannot outrun it.
    */
   async function verifyPassword(login: string, password: string, ip?: string, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
     const account = by === 'email' ? login : `username:${login.toLowerCase()}`;
-    await throttle.check({ account, ip });
-    const user = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
-    const hash = user?.passwordHash ?? (await passwords.dummyHash());
-    const ok = await passwords.verify(password, hash);
-    if (!user || user.passwordHash === null || !ok) {
-      await throttle.failed({ account, ip });
-      throw new AuthError('invalid_credentials', `wrong ${by} or password`);
-    }
-    await throttle.reset('account', account);
+    const user = await throttle.attempt({ accountIp: accountIpKey(account, ip), ip, account }, async () => {
+      const found = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
+      const ok = await passwords.verify(password, found?.passwordHash ?? (await passwords.dummyHash()));
+      return ok && found?.passwordHash ? found : null;
+    });
+    if (!user?.passwordHash) throw new AuthError('invalid_credentials', `wrong ${by} or password`);
     if (passwords.needsRehash(user.passwordHash)) {
       try {
         await storage.users.updatePasswordHash(user.id, await passwords.hash(password));

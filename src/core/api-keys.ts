@@ -4,7 +4,7 @@ import type { ApiKeyRecord, Role } from '../ports.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
-import { atLeast } from './roles.js';
+import { atLeast, ROLES } from './roles.js';
 import { sha256Hex } from './secrets.js';
 
 /** Who an API key acts for: its org, its creator, and the lower of the key's and the creator's roles. */
@@ -71,10 +71,23 @@ export function createApiKeys(ctx: CoreContext) {
   const accountKeyOf = (record: Pick<ApiKeyRecord, 'id' | 'prefix'>) =>
     `ghk_${record.prefix}_${createHmac('sha256', config.accountKeySecret).update(record.id).digest('base64url')}`;
 
-  /** The user's account key in the org (created on first use), in clear. */
+  // Only a key whose secret is the HMAC of its id is an account key: a key someone
+  // created by hand and named "account" is not one.
+  const isAccountKey = (record: ApiKeyRecord, userId: string) =>
+    record.createdBy === userId && record.name === ACCOUNT_KEY_NAME && record.secretHash === sha256Hex(accountKeyOf(record));
+
+  /**
+   * The user's account key in the org, in clear: the live one, or a new one when there
+   * is none (first use, expired, revoked). It lives `accountKeyTtl`, with the role the
+   * user has now (and never acts above their current role, as any key).
+   */
   async function accountKey(userId: string, orgId: string): Promise<string> {
-    const existing = (await storage.apiKeys.listForOrg(orgId)).find((k) => k.createdBy === userId && k.name === ACCOUNT_KEY_NAME);
-    if (existing) return accountKeyOf(existing);
+    const now = clock.now();
+    const existing = (await storage.apiKeys.listForOrg(orgId)).filter((k) => isAccountKey(k, userId));
+    const live = existing.find((k) => k.expiresAt !== null && k.expiresAt > now);
+    if (live) return accountKeyOf(live);
+    // Keys of earlier versions never expired: ended here rather than left to work forever.
+    for (const old of existing) if (old.expiresAt === null) await revokeRecord(orgId, old.id);
     const membership = await requireRole(storage, userId, orgId, 'member');
     const id = randomUUID();
     const prefix = randomBytes(8).toString('hex');
@@ -87,10 +100,42 @@ export function createApiKeys(ctx: CoreContext) {
       secretHash: sha256Hex(key),
       role: membership.role,
       createdBy: userId,
-      createdAt: clock.now(),
-      expiresAt: null,
+      createdAt: now,
+      expiresAt: now + config.accountKeyTtl * 1000,
     });
     return key;
+  }
+
+  /**
+   * Revokes the user's account keys in every org they belong to (the next sign-in
+   * makes a new one): called when their sessions end all at once, on logout and on MFA changes.
+   */
+  async function revokeAccountKeys(userId: string): Promise<void> {
+    for (const { orgId } of await storage.memberships.listForUser(userId)) {
+      for (const record of await storage.apiKeys.listForOrg(orgId)) {
+        if (isAccountKey(record, userId)) await revokeRecord(orgId, record.id);
+      }
+    }
+  }
+
+  /** Revokes every key the member created in the org: on removal, so re-joining does not bring them back. */
+  async function revokeMemberKeys(orgId: string, userId: string): Promise<void> {
+    for (const record of await storage.apiKeys.revokeByCreator(orgId, userId, clock.now())) await publish(record);
+    forget(orgId, userId);
+  }
+
+  /** Lowers the member's keys in the org to `role` at most: on demotion. */
+  async function capMemberKeys(orgId: string, userId: string, role: Role): Promise<void> {
+    await storage.apiKeys.capRoleByCreator(orgId, userId, role, ROLES.filter((r) => !atLeast(role, r)));
+    // Other instances see the new role when their cached copy expires (apiKeys.cacheTtl).
+    forget(orgId, userId);
+  }
+
+  /** Drops this instance's cached principals of the member's keys in the org. */
+  function forget(orgId: string, userId: string): void {
+    for (const [hash, entry] of cache) {
+      if (entry.principal.orgId === orgId && entry.principal.userId === userId) cache.delete(hash);
+    }
   }
 
   async function list(actorId: string, orgId: string): Promise<ApiKeyRecord[]> {
@@ -101,10 +146,19 @@ export function createApiKeys(ctx: CoreContext) {
   /** Revokes at once on this instance; other instances drop it within the revocation poll interval. */
   async function revoke(actorId: string, orgId: string, keyId: string): Promise<void> {
     await requireRole(storage, actorId, orgId, 'admin');
+    if (!(await revokeRecord(orgId, keyId))) throw new AuthError('api_key_not_found', 'no such API key in this organization');
+  }
+
+  async function revokeRecord(orgId: string, keyId: string): Promise<boolean> {
     const record = await storage.apiKeys.revoke(orgId, keyId, clock.now());
-    if (!record) throw new AuthError('api_key_not_found', 'no such API key in this organization');
+    if (record) await publish(record);
+    return record !== null;
+  }
+
+  /** Tells every instance to stop serving a revoked key from its cache. */
+  async function publish(record: ApiKeyRecord): Promise<void> {
     const cachedUntil = clock.now() + config.apiKeyCacheTtl * 1000;
-    await revocations.revoke({ kind: 'api_key', key: keyId, expiresAt: record.expiresAt === null ? cachedUntil : Math.min(record.expiresAt, cachedUntil) });
+    await revocations.revoke({ kind: 'api_key', key: record.id, expiresAt: record.expiresAt === null ? cachedUntil : Math.min(record.expiresAt, cachedUntil) });
   }
 
   /**
@@ -164,7 +218,7 @@ export function createApiKeys(ctx: CoreContext) {
     });
   }
 
-  return { create, list, revoke, authenticate, accountKey };
+  return { create, list, revoke, authenticate, accountKey, revokeAccountKeys, revokeMemberKeys, capMemberKeys };
 }
 
 export type ApiKeys = ReturnType<typeof createApiKeys>;

@@ -6,6 +6,7 @@ import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
 import type { Mfa } from './mfa.js';
+import { sha256Hex } from './secrets.js';
 import type { SessionScope, Sessions, TokenPair } from './sessions.js';
 
 /** Which application a sign-in is for: its id, or a URL it is registered under. */
@@ -37,6 +38,24 @@ export function urlKey(url: string): string | null {
   return `${parsed.host.toLowerCase()}${path}`;
 }
 
+/**
+ * Where sign-in may send the browser: https, or http to this machine only (local
+ * development). `javascript:`, `data:` and the like would run in the signing-in page.
+ */
+export function isAllowedRedirectUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === 'https:') return parsed.hostname !== '';
+  // The URL parser has already normalised 127.1, 0x7f.0.0.1 and the like to dotted quads.
+  return parsed.protocol === 'http:' && (parsed.hostname === 'localhost' || parsed.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(parsed.hostname));
+}
+
+export const REDIRECT_URL_RULE = 'must be an https: URL (http: only for localhost, 127.0.0.0/8 or [::1])';
+
 /** Applications an org registers, who may use them, and sign-in scoped to one of them. */
 export function createApplications(ctx: CoreContext, sessions: Sessions, accounts: Accounts, mfa: Mfa) {
   const { storage, clock } = ctx;
@@ -45,6 +64,9 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     await requireRole(storage, actorId, orgId, 'admin');
     const key = urlKey(input.url);
     if (key === null) throw new AuthError('invalid_request', 'url must be a URL, a host or host/path', { errors: [{ path: 'url', message: 'is not a URL' }] });
+    if (input.redirectUrl != null && !isAllowedRedirectUrl(input.redirectUrl)) {
+      throw new AuthError('invalid_request', `redirectUrl ${REDIRECT_URL_RULE}`, { errors: [{ path: 'redirectUrl', message: REDIRECT_URL_RULE }] });
+    }
     return mapConflicts(() =>
       storage.applications.create({
         id: randomUUID(),
@@ -70,9 +92,12 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     return storage.applications.listForOrg(orgId);
   }
 
+  /** Deletes the application; every token signed in to it stops working. */
   async function remove(actorId: string, orgId: string, appId: string): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
+    // Deleted first, so no sign-in can start a session the revocation below would miss.
     await storage.applications.remove(orgId, appId);
+    await sessions.revokeAppSessions(appId);
   }
 
   /** Gives a member of the org access to the application. */
@@ -85,6 +110,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     if (!(await storage.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
+    await sessions.revokeAppSessions(appId, { userId });
   }
 
   async function listGrants(actorId: string, orgId: string, appId: string): Promise<string[]> {
@@ -105,10 +131,36 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     return membership.role;
   }
 
-  /** The app-scoped token (its own session id, so logout can revoke it) for a verified user. */
+  /**
+   * The app-scoped token for a verified user. Its `sid` names an app session stored as
+   * a refresh family with no refresh token handed out, so everything that ends
+   * families ends it: logout, removal from the org, MFA changes, a revoked grant, the
+   * application deleted.
+   */
   async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role): Promise<AppSignIn> {
     const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
-    return { kind: 'tokens', user, app, access: await sessions.signAccess(scope, randomUUID()) };
+    const sid = randomUUID();
+    const access = await sessions.signAccess(scope, sid);
+    const now = clock.now();
+    await storage.refreshTokens.insert({
+      // No refresh token carries this id: the row only stands for the session.
+      idHash: sha256Hex(randomUUID()),
+      familyId: sid,
+      userId: user.id,
+      orgId: app.orgId,
+      appId: app.id,
+      expiresAt: access.exp * 1000,
+      familyExpiresAt: access.exp * 1000,
+      createdAt: now,
+    });
+    // A grant revoked or a membership changed while this sign-in ran had no session to
+    // end yet: checked again now that the session is stored, where a revocation finds it.
+    const membership = await storage.memberships.find(user.id, app.orgId);
+    if (membership?.role !== role || !(await storage.applications.hasGrant(app.id, user.id))) {
+      await storage.refreshTokens.revokeFamily(sid, now);
+      throw noAccess();
+    }
+    return { kind: 'tokens', user, app, access };
   }
 
   /**

@@ -20,6 +20,10 @@ export interface CoreConfig {
   passwordPolicy: PasswordPolicy | undefined;
   /** HMAC key account API keys are derived with, so they can be shown again without being stored. */
   accountKeySecret: Buffer;
+  /** How old (s) the sign-in behind a token may be for routes that need a fresh one (step-up). */
+  stepUpMaxAge: number;
+  /** Lifetime of an account API key (the key some presets hand out at sign-in). */
+  accountKeyTtl: number;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

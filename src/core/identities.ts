@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { AuthError, StorageConflictError } from '../errors.js';
 import type { IdentityRecord, UserRecord } from '../ports.js';
 import type { ExternalClaims, ExternalUser } from '../identity/config.js';
+import type { IssuedNonce, NonceIssuer } from '../identity/nonce.js';
 import type { Accounts, SignInResult } from './accounts.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
+import { sha256Hex } from './secrets.js';
+import { isValidUsername, USERNAME_RULE } from './usernames.js';
 
 /** Claims of an ID token or access token whose signature, issuer, audience and lifetime were verified. */
 export interface VerifiedClaims {
@@ -37,13 +40,18 @@ export interface ExternalIssuerPolicy {
 }
 
 export interface IdentityProviders {
-  google?: { client: OidcProviderClient; linkVerifiedEmails: boolean } | null;
+  /** `nonces`: issues and checks the nonces a posted ID token must carry (GET /google/nonce). */
+  google?: { client: OidcProviderClient; linkVerifiedEmails: boolean; nonces: NonceIssuer } | null;
   external?: { verifier: ExternalTokenVerifier; issuers: ReadonlyMap<string, ExternalIssuerPolicy> } | null;
 }
 
 /** Who an external account is, for creating or linking a local user on its first sign-in. */
 export interface ExternalProfile {
   email: string;
+  /**
+   * Whether the provider vouches that the email is the user's. A verified email makes
+   * the new account's `emailVerifiedAt`; only then may later identities be linked to it.
+   */
   emailVerified: boolean;
   username?: string | null;
   firstName?: string | null;
@@ -71,8 +79,26 @@ function normaliseEmail(value: unknown): string | null {
 
 function name(value: unknown): string | null {
   if (typeof value !== 'string') return null;
-  const trimmed = value.trim().slice(0, 100);
+  // Control characters (NUL above all) have no place in a name and break PostgreSQL text.
+  // eslint-disable-next-line no-control-regex
+  const trimmed = value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
   return trimmed === '' ? null : trimmed;
+}
+
+/**
+ * A provider's (or `mapUser`'s) username under the sign-up rules, or null for none. One
+ * that breaks them is refused rather than dropped: where the username is the token
+ * subject (datarhei), an account silently named by its email instead would surprise.
+ */
+function username(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  const trimmed = typeof value === 'string' ? value.trim() : '';
+  if (!isValidUsername(trimmed)) {
+    throw new AuthError('identity_provider_error', `the identity provider's account has a username gatehouse cannot use: a username ${USERNAME_RULE}`, {
+      reason: 'invalid_username',
+    });
+  }
+  return trimmed;
 }
 
 /** Sign-in through other identity providers: Google (code or ID token) and external issuers' access tokens. */
@@ -90,15 +116,20 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     provider: string,
     subject: string,
     profile: () => Promise<ExternalProfile>,
-    linkVerifiedEmails: boolean,
+    options: { linkVerifiedEmails: boolean; requireVerifiedEmail: boolean },
   ): Promise<{ user: UserRecord; created: boolean }> {
+    const { linkVerifiedEmails } = options;
     const known = await findUser(provider, subject);
     if (known) return { user: known, created: false };
 
     const p = await profile();
     const email = normaliseEmail(p.email);
     if (email === null) throw new AuthError('external_email_missing', 'the identity provider gave no usable email for this account');
-    if (!p.emailVerified) throw new AuthError('email_not_verified', 'the identity provider has not verified this email address; verify it there first');
+    const emailVerified = p.emailVerified === true;
+    if (!emailVerified && options.requireVerifiedEmail) {
+      throw new AuthError('email_not_verified', 'the identity provider has not verified this email address; verify it there first');
+    }
+    const newUsername = username(p.username);
 
     // A concurrent first sign-in of the same identity (or email) may win the race;
     // the second attempt then finds what it wrote.
@@ -115,18 +146,30 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
             if (!linkVerifiedEmails) {
               throw new AuthError('account_exists', 'an account with this email already exists; sign in to it with its password');
             }
+            // Both sides must have proven the address: the provider now, and the account
+            // when it was made. Otherwise whoever signed up first with someone else's
+            // address would share the real owner's account (pre-account takeover).
+            if (!emailVerified || existing.emailVerifiedAt === null) {
+              throw new AuthError(
+                'account_exists',
+                'an account with this email already exists, but the address is not verified on both sides (by the provider, and by this server when the account was made), so it is not linked; sign in to it with its password',
+                { reason: 'unverified_account' },
+              );
+            }
             await tx.identities.create(record(existing.id));
             return { user: existing, created: false };
           }
 
+          const now = clock.now();
           const user = await tx.users.create({
             id: randomUUID(),
             email,
-            username: p.username ?? null,
-            firstName: p.firstName ?? null,
-            lastName: p.lastName ?? null,
+            username: newUsername,
+            firstName: name(p.firstName),
+            lastName: name(p.lastName),
             passwordHash: null,
-            createdAt: clock.now(),
+            createdAt: now,
+            emailVerifiedAt: emailVerified ? now : null,
           });
           await tx.identities.create(record(user.id));
           return { user, created: true };
@@ -152,16 +195,43 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
 
   /**
    * Signs in (or up) with an identity that was verified elsewhere: the way to add
-   * another provider of your own. First sign-ins create the user from `profile()`.
+   * another provider of your own. First sign-ins create the user from `profile()`:
+   * with an unverified email only when `requireVerifiedEmail` is false (then the account
+   * is never a target for linking by email).
    */
   async function signInWithIdentity(
     provider: string,
     subject: string,
     profile: () => Promise<ExternalProfile>,
-    options: { linkVerifiedEmails?: boolean } = {},
+    options: { linkVerifiedEmails?: boolean; requireVerifiedEmail?: boolean } = {},
   ): Promise<IdentitySignIn> {
-    const { user, created } = await resolveUser(provider, subject, profile, options.linkVerifiedEmails === true);
+    const { user, created } = await resolveUser(provider, subject, profile, {
+      linkVerifiedEmails: options.linkVerifiedEmails === true,
+      requireVerifiedEmail: options.requireVerifiedEmail !== false,
+    });
     return finish(user, created);
+  }
+
+  /** A nonce for a Google sign-in with an ID token: the client has Google put it in the token, then posts both. */
+  function issueGoogleNonce(): IssuedNonce {
+    if (!google) throw new AuthError('not_found', 'Google sign-in is not configured');
+    return google.nonces.issue();
+  }
+
+  /**
+   * A posted ID token must carry a nonce this server issued, unexpired and unused, so a
+   * token obtained for some other sign-in (or another app with the same client id)
+   * cannot be replayed here. Spent in storage: of concurrent uses one wins.
+   */
+  async function spendGoogleNonce(nonce: string | undefined): Promise<void> {
+    if (!google) return;
+    const expiresAt = nonce === undefined ? null : google.nonces.check(nonce);
+    if (nonce === undefined || expiresAt === null) {
+      throw new AuthError('invalid_id_token', 'the ID token needs a nonce issued by GET /google/nonce (unexpired), sent in `nonce` and set in the token', { reason: 'nonce' });
+    }
+    if (!(await storage.usedTokens.consume(sha256Hex(`google-nonce:${nonce}`), expiresAt))) {
+      throw new AuthError('invalid_id_token', 'this nonce was used already; get a new one from GET /google/nonce', { reason: 'nonce' });
+    }
   }
 
   /**
@@ -170,15 +240,22 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
    */
   async function signInWithGoogle(input: GoogleSignInInput): Promise<IdentitySignIn> {
     if (!google) throw new AuthError('not_found', 'Google sign-in is not configured');
-    const claims = 'idToken' in input ? await google.client.verifyIdToken(input.idToken, input.nonce) : await google.client.exchangeCode(input);
+    let claims: VerifiedClaims;
+    if ('idToken' in input) {
+      // The client compares the token's nonce with the one sent; that one must be ours.
+      claims = await google.client.verifyIdToken(input.idToken, input.nonce);
+      await spendGoogleNonce(input.nonce);
+    } else {
+      claims = await google.client.exchangeCode(input);
+    }
     if (claims.email_verified !== true) {
       throw new AuthError('email_not_verified', 'Google has not verified the email address of this account');
     }
     const profile = async (): Promise<ExternalProfile> => ({
       email: typeof claims.email === 'string' ? claims.email : '',
       emailVerified: true,
-      firstName: name(claims.given_name),
-      lastName: name(claims.family_name),
+      firstName: typeof claims.given_name === 'string' ? claims.given_name : null,
+      lastName: typeof claims.family_name === 'string' ? claims.family_name : null,
     });
     return signInWithIdentity(GOOGLE_PROVIDER, claims.sub, profile, { linkVerifiedEmails: google.linkVerifiedEmails });
   }
@@ -202,7 +279,9 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
         if (typeof mapped !== 'object' || mapped === null || typeof mapped.email !== 'string') {
           throw new TypeError(`externalIssuers mapUser for ${claims.iss} must return { email }`);
         }
-        return { ...mapped, emailVerified: mapped.emailVerified ?? true };
+        // Unverified unless mapUser says so: an address it made up, or copied from an
+        // unverified claim, must never be what links this identity to someone's account.
+        return { ...mapped, emailVerified: mapped.emailVerified === true };
       }
       if (typeof claims.email !== 'string') {
         throw new AuthError(
@@ -212,7 +291,9 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
       }
       return { email: claims.email, emailVerified: claims.email_verified === true };
     };
-    return signInWithIdentity(claims.iss, claims.sub, profile, { linkVerifiedEmails: policy.linkVerifiedEmails });
+    // mapUser decides what email an account gets, verified or not; the token's own
+    // email claim must be verified to make an account at all.
+    return signInWithIdentity(claims.iss, claims.sub, profile, { linkVerifiedEmails: policy.linkVerifiedEmails, requireVerifiedEmail: policy.mapUser === null });
   }
 
   /** The user's linked identities, oldest first. */
@@ -222,6 +303,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
 
   return {
     signInWithGoogle,
+    issueGoogleNonce,
     exchangeExternalToken,
     signInWithIdentity,
     listForUser,

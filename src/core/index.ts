@@ -8,16 +8,17 @@ import { createIdentities, type IdentityProviders } from './identities.js';
 import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
 import { createSessions } from './sessions.js';
+import { createStepUp } from './step-up.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
 export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders }) {
   const { realtime } = config;
   const sessions = createSessions(ctx);
   const invitations = createInvitations(ctx);
-  const mfa = createMfa(ctx, sessions, config.mfa);
-  const accounts = createAccounts(ctx, sessions, invitations, mfa);
-  const orgs = createOrgs(ctx, sessions, accounts);
   const apiKeys = createApiKeys(ctx);
+  const mfa = createMfa(ctx, sessions, config.mfa, apiKeys);
+  const accounts = createAccounts(ctx, sessions, invitations, mfa);
+  const orgs = createOrgs(ctx, sessions, accounts, apiKeys);
   return {
     accounts,
     sessions,
@@ -25,6 +26,8 @@ export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realt
     invitations,
     apiKeys,
     mfa,
+    /** Freshness of the sign-in behind a token, for sensitive changes, and renewing it. */
+    stepUp: createStepUp(ctx, { accounts, mfa, sessions }),
     /** Applications users sign in to one at a time (the axonize preset). */
     applications: createApplications(ctx, sessions, accounts, mfa),
     /** Google sign-in and external-token exchange (their methods refuse when not configured). */

@@ -68,6 +68,12 @@ export function createInvitations(ctx: CoreContext) {
     const now = clock.now();
     const invitation = await tx.invitations.consume(codeHash, user.id, user.email, now);
     if (!invitation) throw await whyUnusable(tx, codeHash, user.email, now);
+    // The code is only as good as whoever made it: they must still be able to invite
+    // with this role (removal and demotion revoke their invitations; this closes the races).
+    const creator = await tx.memberships.find(invitation.createdBy, invitation.orgId);
+    if (!creator || !atLeast(creator.role, 'admin') || !atLeast(creator.role, invitation.role)) {
+      throw new AuthError('invitation_invalid', 'the invitation code is not valid', { errors: [{ path: 'invitationCode', message: 'cannot be used' }] });
+    }
     return mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
   }
 

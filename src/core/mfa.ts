@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import { AuthError } from '../errors.js';
-import type { TokenClaims, UserRecord } from '../ports.js';
+import type { Repositories, TokenClaims, UserRecord } from '../ports.js';
+import type { ApiKeys } from './api-keys.js';
 import type { CoreContext } from './context.js';
 import type { SecretBox } from './secret-box.js';
 import { sha256Hex } from './secrets.js';
@@ -33,11 +34,15 @@ export type SecondFactor = { code: string } | { recoveryCode: string };
 const RECOVERY_CODES = 10;
 // Crockford-style alphabet: no 0/O or 1/I/L to misread when typing a code from paper.
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+// 16 characters of 31 are ~79 bits: beyond offline guessing, so an unsalted SHA-256
+// at rest is enough. Codes made before (10 characters, ~50 bits) keep working.
+const RECOVERY_GROUPS = 4;
+const RECOVERY_GROUP_LENGTH = 4;
 const STEP_SECONDS = 30;
 
 function newRecoveryCode(): string {
-  const chars = [...randomBytes(10)].map((b) => RECOVERY_ALPHABET[b % RECOVERY_ALPHABET.length]).join('');
-  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+  const group = () => Array.from({ length: RECOVERY_GROUP_LENGTH }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
+  return Array.from({ length: RECOVERY_GROUPS }, group).join('-');
 }
 
 /** Recovery codes are typed by hand: case, spaces and dashes do not matter. */
@@ -45,7 +50,7 @@ function normalizeRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[\s-]/g, '');
 }
 
-export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfig) {
+export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfig, apiKeys: Pick<ApiKeys, 'revokeAccountKeys'>) {
   const { storage, clock, tokens, throttle, passwords } = ctx;
 
   async function status(userId: string): Promise<MfaStatus> {
@@ -73,7 +78,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
    * Checks a code against the user's secret within one step of drift, then spends its
    * time step in one conditional write, so a code (or an older one) never works twice.
    */
-  async function acceptCode(userId: string, code: string, ciphertext: string): Promise<boolean> {
+  async function acceptCode(userId: string, code: string, ciphertext: string, repos: Repositories = storage): Promise<boolean> {
     const result = await verify({
       secret: config.box.open(ciphertext),
       token: code,
@@ -81,7 +86,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
       epochTolerance: STEP_SECONDS,
     });
     if (!result.valid || !('timeStep' in result)) return false;
-    return storage.mfa.consumeTotpStep(userId, result.timeStep);
+    return repos.mfa.consumeTotpStep(userId, result.timeStep);
   }
 
   /** Confirms enrolment with a code; returns recovery codes, shown this once. Other sessions are signed out. */
@@ -96,6 +101,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
       await tx.mfa.replaceRecoveryCodes(userId, recoveryCodes.map((c) => sha256Hex(normalizeRecoveryCode(c))), clock.now());
     });
     await sessions.revokeUserSessions(userId, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
+    await apiKeys.revokeAccountKeys(userId);
     return recoveryCodes;
   }
 
@@ -109,21 +115,23 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     });
     await storage.mfa.deleteTotp(user.id);
     await sessions.revokeUserSessions(user.id, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
+    await apiKeys.revokeAccountKeys(user.id);
   }
 
-  async function checkFactor(userId: string, factor: SecondFactor, ciphertext: string): Promise<boolean> {
-    if ('code' in factor) return acceptCode(userId, factor.code, ciphertext);
-    return storage.mfa.consumeRecoveryCode(userId, sha256Hex(normalizeRecoveryCode(factor.recoveryCode)), clock.now());
+  async function checkFactor(userId: string, factor: SecondFactor, ciphertext: string, repos: Repositories = storage): Promise<boolean> {
+    if ('code' in factor) return acceptCode(userId, factor.code, ciphertext, repos);
+    return repos.mfa.consumeRecoveryCode(userId, sha256Hex(normalizeRecoveryCode(factor.recoveryCode)), clock.now());
   }
 
-  /** Runs a second-factor check under the per-user throttle; a failed check counts and throws. */
+  /**
+   * Runs a second-factor check under the per-user throttle. The point is taken
+   * before the check and given back when it passes, so concurrent wrong codes are
+   * bounded by the limit; a failed check keeps it spent and throws.
+   */
   async function guarded(userId: string, check: () => Promise<boolean>, code: 'invalid_mfa_code' | 'mfa_confirmation_failed' = 'invalid_mfa_code'): Promise<void> {
-    await throttle.check({ mfa: userId });
-    if (!(await check())) {
-      await throttle.failed({ mfa: userId });
+    if (!(await throttle.attempt({ mfa: userId }, check))) {
       throw new AuthError(code, code === 'invalid_mfa_code' ? 'the code is wrong, expired or already used' : 'the code does not match the new secret; check the device clock and try again');
     }
-    await throttle.reset('mfa', userId);
   }
 
   /** The short-lived token a password sign-in hands out instead of a session when MFA is on. */
@@ -131,12 +139,25 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl, claims })).token;
   }
 
-  /** Checks the challenge token and the second factor; returns the challenge's claims (who, and any sign-in context). */
+  /**
+   * Checks the challenge token and the second factor; returns the challenge's claims
+   * (who, and any sign-in context). The token is single use: spending the factor
+   * and marking the token used happen in one transaction, so of two verifies with
+   * one token exactly one passes, and the loser's code is not spent (`token_used`).
+   */
   async function passChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenClaims> {
     const claims = tokens.verify(mfaToken, 'mfa');
     const totp = await storage.mfa.findTotp(claims.sub);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
-    await guarded(claims.sub, () => checkFactor(claims.sub, factor, totp.secretCiphertext));
+    await guarded(claims.sub, () =>
+      storage.transaction(async (tx) => {
+        if (!(await checkFactor(claims.sub, factor, totp.secretCiphertext, tx))) return false;
+        if (!(await tx.usedTokens.consume(sha256Hex(claims.jti), claims.exp * 1000))) {
+          throw new AuthError('token_used', 'this mfa_token was used already; sign in again');
+        }
+        return true;
+      }),
+    );
     return claims;
   }
 

@@ -1,12 +1,14 @@
 import { AuthError } from '../errors.js';
 import type { MembershipWithOrg, MembershipWithUser, Role } from '../ports.js';
 import type { Accounts, OrgChoice } from './accounts.js';
+import type { ApiKeys } from './api-keys.js';
 import type { CoreContext } from './context.js';
 import { requireRole } from './membership-checks.js';
+import { atLeast, ROLES } from './roles.js';
 import type { Sessions, TokenPair } from './sessions.js';
 
-export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts) {
-  const { storage } = ctx;
+export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts, apiKeys: ApiKeys) {
+  const { storage, clock } = ctx;
 
   function listMine(userId: string): Promise<MembershipWithOrg[]> {
     return storage.memberships.listForUser(userId);
@@ -17,9 +19,14 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
     return storage.memberships.listForOrg(orgId);
   }
 
-  /** Only an owner changes roles; the last owner cannot be demoted. Takes effect at the member's next refresh. */
+  /**
+   * Only an owner changes roles; the last owner cannot be demoted. Takes effect at the
+   * member's next refresh. A demotion also caps what the member made above the new
+   * role: their API keys are lowered to it, their pending invitations above it are
+   * revoked, and their application tokens (which carry the role for their whole life) end.
+   */
   async function changeRole(actorId: string, orgId: string, targetId: string, role: Role): Promise<void> {
-    await storage.transaction(async (tx) => {
+    const previous = await storage.transaction(async (tx) => {
       // Before any read: the owner count below must not change until this commits.
       await tx.memberships.lockOrg(orgId);
       await requireRole(tx, actorId, orgId, 'owner');
@@ -29,13 +36,21 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
         throw new AuthError('last_owner', 'the last owner cannot be demoted; make someone else owner first');
       }
       await tx.memberships.updateRole(targetId, orgId, role);
+      return target.role;
     });
+    if (atLeast(role, previous)) return;
+    const above = ROLES.filter((r) => !atLeast(role, r));
+    await storage.invitations.revokeByCreator(orgId, targetId, clock.now(), above);
+    await apiKeys.capMemberKeys(orgId, targetId, role);
+    await sessions.revokeUserSessions(targetId, { orgId, appsOnly: true });
   }
 
   /**
    * Removes a member, or lets a member leave. Admins remove members; only an owner
    * removes an admin or owner; the last owner cannot leave. The removed member's
-   * sessions in the org are revoked at once.
+   * sessions in the org are revoked at once, and so are the API keys and pending
+   * invitations they created there and their access to its applications: re-joining
+   * later does not bring them back.
    */
   async function removeMember(actorId: string, orgId: string, targetId: string): Promise<void> {
     await storage.transaction(async (tx) => {
@@ -53,21 +68,26 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       await tx.memberships.remove(targetId, orgId);
     });
     await sessions.revokeUserSessions(targetId, { orgId });
+    await storage.invitations.revokeByCreator(orgId, targetId, clock.now());
+    await apiKeys.revokeMemberKeys(orgId, targetId);
+    await storage.applications.revokeGrantsInOrg(orgId, targetId);
   }
 
   /** Creates or joins an org for a signed-in user and returns a pair scoped to it. */
-  async function setup(userId: string, choice: OrgChoice): Promise<TokenPair> {
+  /** `authTime`: the sign-in time of the session asking, carried on (step-up); null when unknown. */
+  async function setup(userId: string, choice: OrgChoice, authTime: number | null = null): Promise<TokenPair> {
     const membership = await storage.transaction(async (tx) => {
       const user = await tx.users.findById(userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
       return (await accounts.enterOrg(tx, user, choice)).membership;
     });
-    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role });
+    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role, ...(authTime === null ? {} : { authTime }) });
   }
 
   /** A new pair scoped to another org the user belongs to. */
-  function switchTo(userId: string, orgId: string): Promise<TokenPair> {
-    return sessions.start(userId, orgId);
+  function switchTo(userId: string, orgId: string, authTime: number | null = null): Promise<TokenPair> {
+    // Not a sign-in: the new session is only as fresh as the one it came from.
+    return sessions.start(userId, orgId, authTime);
   }
 
   return { listMine, listMembers, changeRole, removeMember, setup, switchTo };

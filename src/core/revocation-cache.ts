@@ -74,11 +74,17 @@ export class RevocationCache {
     return until !== undefined && until > this.clock.now();
   }
 
-  /** Records a revocation in storage and applies it on this instance at once. */
+  /**
+   * Records a revocation in storage, then applies it on this instance. In that order: a
+   * revocation applied here but never stored would hold on this instance only, and the
+   * caller (a logout, say) could not simply be repeated, as what it ends would be refused.
+   * One already known until at least the same moment was stored before: nothing to write.
+   */
   async revoke(record: Omit<RevocationRecord, 'createdAt'>): Promise<void> {
+    if ((this.revoked[record.kind]?.get(record.key) ?? 0) >= record.expiresAt) return;
     const full = { ...record, createdAt: this.clock.now() };
-    this.remember(full);
     await this.storage.revocations.add(full);
+    this.remember(full);
   }
 
   /** Reads revocations added since the last poll. Exposed so tests and hosts can sync on demand. */
@@ -112,5 +118,6 @@ export class RevocationCache {
     }
     await this.storage.revocations.purgeExpired(now);
     await this.storage.refreshTokens.purgeExpired(now);
+    await this.storage.usedTokens.purgeExpired(now);
   }
 }

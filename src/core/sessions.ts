@@ -11,6 +11,12 @@ export interface SessionScope {
   role: Role | null;
   /** An application the token is limited to (wire contracts with per-application sign-in). */
   appId?: string;
+  /**
+   * Epoch seconds of the primary sign-in (password, external identity, second factor or
+   * /reauthenticate) the session began with: the `auth_time` claim. Absent when unknown,
+   * and then the session never counts as fresh for step-up.
+   */
+  authTime?: number;
 }
 
 export interface TokenPair {
@@ -31,6 +37,8 @@ export interface AccessContext {
   tokenId: string;
   familyId: string | undefined;
   expiresAt: number;
+  /** `auth_time`: epoch seconds of the sign-in behind the token, when the token carries it. */
+  authTime: number | undefined;
   claims: TokenClaims;
 }
 
@@ -50,7 +58,9 @@ export function createSessions(ctx: CoreContext) {
     if (refreshTtl < 1) throw new AuthError('token_expired', 'the session reached its maximum age; sign in again');
     const sub = await subjectOf(scope.userId, repos);
     const access = await signAccess(scope, familyId, {}, sub);
-    const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: config.claims === 'minimal' ? {} : { sid: familyId } });
+    // auth_time rides in the refresh token so that rotation hands it on unchanged.
+    const refreshClaims = config.claims === 'minimal' ? {} : { sid: familyId, ...(scope.authTime === undefined ? {} : { auth_time: scope.authTime }) };
+    const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: refreshClaims });
     await repos.refreshTokens.insert({
       idHash: sha256Hex(refresh.jti),
       familyId,
@@ -71,9 +81,15 @@ export function createSessions(ctx: CoreContext) {
       ...extra,
       ...(scope.orgId === null ? {} : { org: scope.orgId, role: scope.role }),
       ...(scope.appId === undefined ? {} : { app: scope.appId }),
+      ...(scope.authTime === undefined ? {} : { auth_time: scope.authTime }),
       sid: familyId,
     };
     return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims });
+  }
+
+  /** The sign-in time a refresh token carries on to the tokens of its rotation. */
+  function authTimeOf(claims: TokenClaims): { authTime?: number } {
+    return typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {};
   }
 
   async function subjectOf(userId: string, repos: Repositories): Promise<string> {
@@ -84,15 +100,20 @@ export function createSessions(ctx: CoreContext) {
     return user.username ?? user.email;
   }
 
-  /** Starts a new session for the user in `orgId`, or in their oldest org when omitted. */
-  async function start(userId: string, orgId?: string): Promise<TokenPair> {
+  /**
+   * Starts a new session for the user in `orgId`, or in their oldest org when omitted.
+   * `authTime` defaults to now: a call without it is a sign-in. A session started from
+   * another one (switching org) passes that one's auth time, or null when unknown.
+   */
+  async function start(userId: string, orgId?: string, authTime: number | null = Math.floor(clock.now() / 1000)): Promise<TokenPair> {
+    const signedInAt = authTime === null ? {} : { authTime };
     if (orgId !== undefined) {
       const membership = await storage.memberships.find(userId, orgId);
       if (!membership) throw new AuthError('org_not_found', 'no such organization among yours');
-      return issuePair({ userId, orgId, role: membership.role });
+      return issuePair({ userId, orgId, role: membership.role, ...signedInAt });
     }
     const [first] = await storage.memberships.listForUser(userId);
-    return issuePair({ userId, orgId: first?.orgId ?? null, role: first?.role ?? null });
+    return issuePair({ userId, orgId: first?.orgId ?? null, role: first?.role ?? null, ...signedInAt });
   }
 
   /** Revokes a family in storage and in every instance's revocation list. */
@@ -122,7 +143,7 @@ export function createSessions(ctx: CoreContext) {
       }
       role = membership.role;
     }
-    const scope = { userId: row.userId, orgId: row.orgId, role };
+    const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
     return { access: await signAccess(scope, row.familyId), scope, familyId: row.familyId };
   }
 
@@ -156,7 +177,7 @@ export function createSessions(ctx: CoreContext) {
           throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
         }
       } else {
-        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role }, { id: row.familyId, expiresAt: row.familyExpiresAt });
+        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) }, { id: row.familyId, expiresAt: row.familyExpiresAt });
         if (await storage.refreshTokens.consume(idHash, clock.now())) return pair;
       }
       // Another rotation (or a logout) got there first: judge the token by what it left.
@@ -195,14 +216,16 @@ export function createSessions(ctx: CoreContext) {
   }
 
   /** The checks beyond the signature: token type and revocation. For claims a JWT library already verified. */
-  function checkAccessClaims(claims: TokenClaims): AccessContext {
+  function checkAccessClaims(claims: TokenClaims, acceptRevoked = false): AccessContext {
     if (claims.usefor !== 'access' || typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
       throw new AuthError('invalid_token', 'this is not an access token');
     }
     if (claims.exp * 1000 <= clock.now()) throw new AuthError('token_expired', 'the access token has expired; refresh it');
     const familyId = typeof claims.sid === 'string' ? claims.sid : undefined;
     revocations.assertFresh();
-    if (revocations.has('token', claims.jti) || (familyId !== undefined && revocations.has('family', familyId))) throw new AuthError('token_revoked', 'the token has been revoked');
+    if (!acceptRevoked && (revocations.has('token', claims.jti) || (familyId !== undefined && revocations.has('family', familyId)))) {
+      throw new AuthError('token_revoked', 'the token has been revoked');
+    }
     return {
       userId: claims.sub,
       orgId: typeof claims.org === 'string' ? claims.org : null,
@@ -211,6 +234,7 @@ export function createSessions(ctx: CoreContext) {
       tokenId: claims.jti,
       familyId,
       expiresAt: claims.exp * 1000,
+      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
       claims,
     };
   }
@@ -219,9 +243,12 @@ export function createSessions(ctx: CoreContext) {
    * Ends the session of an access token: the token itself and its refresh family stop
    * working at once here, and on other instances within the revocation poll interval.
    * A refresh token of the same user passed along has its family revoked too.
+   *
+   * Storage is written before anything is applied in memory, families before the token:
+   * if a write fails, the token still passes and the whole logout can be repeated, and
+   * repeating a completed one changes nothing.
    */
   async function logout(access: Pick<AccessContext, 'userId' | 'tokenId' | 'familyId' | 'expiresAt'>, refreshToken?: string): Promise<void> {
-    await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
     const families = new Set<string>();
     if (access.familyId !== undefined) families.add(access.familyId);
     if (refreshToken !== undefined) {
@@ -234,8 +261,10 @@ export function createSessions(ctx: CoreContext) {
       if (claims && claims.sub === access.userId && typeof claims.sid === 'string') families.add(claims.sid);
     }
     for (const familyId of families) {
-      await revokeFamily(familyId, clock.now() + config.sessionMaxAge * 1000);
+      // A family with no stored token (nothing to refresh) ends with its access tokens, at the latest one TTL from now.
+      await revokeFamily(familyId, (await storage.refreshTokens.familyExpiresAt(familyId)) ?? clock.now());
     }
+    await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
   }
 
   /** Revokes one access token of the user (an expired, foreign or malformed one is ignored: nothing to revoke). */
@@ -249,9 +278,17 @@ export function createSessions(ctx: CoreContext) {
     if (access.userId === userId) await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
   }
 
-  /** Revokes the user's families (optionally only those in one org, or all but one). */
-  async function revokeUserSessions(userId: string, filter?: { orgId?: string; exceptFamilyId?: string }): Promise<void> {
+  /** Revokes the user's families (optionally only those in one org, only app sessions, or all but one). */
+  async function revokeUserSessions(userId: string, filter?: { orgId?: string; exceptFamilyId?: string; appsOnly?: boolean }): Promise<void> {
     const revoked = await storage.refreshTokens.revokeFamiliesOfUser(userId, clock.now(), filter);
+    for (const { familyId, familyExpiresAt } of revoked) {
+      await revocations.revoke({ kind: 'family', key: familyId, expiresAt: familyExpiresAt + config.accessTtl * 1000 });
+    }
+  }
+
+  /** Revokes the app sessions of an application (optionally only one user's), as `revokeUserSessions` does. */
+  async function revokeAppSessions(appId: string, filter?: { userId?: string }): Promise<void> {
+    const revoked = await storage.refreshTokens.revokeFamiliesOfApp(appId, clock.now(), filter);
     for (const { familyId, familyExpiresAt } of revoked) {
       await revocations.revoke({ kind: 'family', key: familyId, expiresAt: familyExpiresAt + config.accessTtl * 1000 });
     }
@@ -265,7 +302,7 @@ export function createSessions(ctx: CoreContext) {
   /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
   const resolvesSubject = config.subject !== 'id';
 
-  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeFamily, pollRevocations };
+  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeFamily, pollRevocations };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

@@ -1,5 +1,6 @@
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AuthError } from '../errors.js';
+import { sha256Hex } from './secrets.js';
 
 export interface ThrottleRule {
   /** Failed attempts allowed within `duration`. */
@@ -11,31 +12,68 @@ export interface ThrottleRule {
 }
 
 export interface ThrottleOptions {
-  /** Failed sign-ins per account (email). Default 5 per 15 minutes. */
+  /**
+   * Failed sign-ins per account from one client IP: the limit that stops a
+   * password-guessing client. Default 5 per 15 minutes.
+   */
+  perAccountIp?: ThrottleRule;
+  /**
+   * Failed sign-ins per account from all IPs together: a ceiling well above one
+   * client's share, so guessing from many addresses stays bounded while a stranger
+   * from one address cannot lock the owner out. Default 100 per hour. (Before
+   * `perAccountIp` existed this was the only per-account limit, 5 per 15 minutes;
+   * `{ points: 5, duration: 900 }` brings that back, lockout included.)
+   */
   perAccount?: ThrottleRule;
-  /** Failed sign-ins per client IP. Default 50 per 15 minutes. */
+  /** Failed sign-ins per client IP, across accounts. Default 50 per 15 minutes. */
   perIp?: ThrottleRule;
-  /** Wrong second-factor codes per user. Default 5 per 5 minutes. */
+  /** Wrong second-factor codes (and wrong passwords to turn TOTP off) per user. Default 5 per 5 minutes. */
   perMfaUser?: ThrottleRule;
   /**
    * Builds the limiter for a rule; defaults to rate-limiter-flexible's memory store.
    * Pass a factory returning another store (for example RateLimiterPostgres) to share
-   * counts across instances.
+   * counts across instances. Its `consume` must be atomic: it is what bounds
+   * concurrent attempts.
    */
   createLimiter?: (rule: Required<ThrottleRule> & { keyPrefix: string }) => RateLimiterAbstract;
 }
 
-/** What is counted: an account's sign-ins, an IP's sign-ins, a user's second-factor codes. */
-export type ThrottleKind = 'account' | 'ip' | 'mfa';
+/**
+ * What is counted: sign-ins per (account, IP), per account, per IP, and a user's
+ * second-factor codes.
+ */
+export type ThrottleKind = 'accountIp' | 'account' | 'ip' | 'mfa';
 export type ThrottleKeys = Partial<Record<ThrottleKind, string | undefined>>;
 
-const defaults: Record<ThrottleKind, ThrottleRule> = {
-  account: { points: 5, duration: 15 * 60 },
+const throttleDefaults: Readonly<Record<ThrottleKind, ThrottleRule>> = {
+  accountIp: { points: 5, duration: 15 * 60 },
+  account: { points: 100, duration: 60 * 60 },
   ip: { points: 50, duration: 15 * 60 },
   mfa: { points: 5, duration: 5 * 60 },
 };
 
-/** Counts failures per key; a key that ran out of points gets 429 until its block ends. */
+/**
+ * Reserved in this order, and the first key out of points stops the rest: a client
+ * blocked on its own (account, IP) pair never spends the account's shared ceiling,
+ * so one address cannot use it up for everyone.
+ */
+const ORDER: readonly ThrottleKind[] = ['accountIp', 'ip', 'account', 'mfa'];
+
+// Keys land in a varchar(255) column next to their prefix; longer ones (a 254-char
+// email plus an IPv6 address) are hashed.
+const MAX_RAW_KEY = 160;
+
+/** The key for an account's sign-ins from one client address. */
+export function accountIpKey(account: string, ip: string | undefined): string {
+  return `${ip ?? 'unknown'} ${account}`;
+}
+
+/**
+ * Reserve-then-verify: every attempt takes a point from each of its keys *before*
+ * the expensive check (bcrypt, a TOTP code), so N concurrent attempts can never
+ * all be evaluated; a key out of points gets 429 until its block ends. An attempt
+ * that passes gives its points back, so a right answer never costs one.
+ */
 export class Throttle {
   private readonly limiters: Record<ThrottleKind, RateLimiterAbstract> | null;
 
@@ -48,43 +86,76 @@ export class Throttle {
     const build = (rule: ThrottleRule, kind: ThrottleKind) =>
       create({ ...rule, blockDuration: rule.blockDuration ?? rule.duration, keyPrefix: `gatehouse_${kind}` });
     this.limiters = {
-      account: build(options.perAccount ?? defaults.account, 'account'),
-      ip: build(options.perIp ?? defaults.ip, 'ip'),
-      mfa: build(options.perMfaUser ?? defaults.mfa, 'mfa'),
+      accountIp: build(options.perAccountIp ?? throttleDefaults.accountIp, 'accountIp'),
+      account: build(options.perAccount ?? throttleDefaults.account, 'account'),
+      ip: build(options.perIp ?? throttleDefaults.ip, 'ip'),
+      mfa: build(options.perMfaUser ?? throttleDefaults.mfa, 'mfa'),
     };
   }
 
-  /** Throws `too_many_attempts` when any of the keys is out of points. */
-  async check(keys: ThrottleKeys): Promise<void> {
-    for (const [limiter, key] of this.pairs(keys)) {
-      const res = await limiter.get(key);
-      if (res && res.remainingPoints <= 0) throw tooMany(res.msBeforeNext);
+  /**
+   * Reserves a point on every key, runs `check`, and returns its result. A truthy
+   * result gives the points back; a falsy one leaves them spent. When `check`
+   * throws, nothing was decided about the guess, so the points go back too.
+   * Throws `too_many_attempts` (without running `check`) when a key is out of points.
+   */
+  async attempt<T>(keys: ThrottleKeys, check: () => Promise<T>): Promise<T> {
+    const reserved = await this.reserve(keys);
+    let result: T;
+    try {
+      result = await check();
+    } catch (err) {
+      await this.giveBack(reserved);
+      throw err;
     }
+    if (result) await this.giveBack(reserved);
+    return result;
   }
 
-  async failed(keys: ThrottleKeys): Promise<void> {
-    await Promise.all(this.pairs(keys).map(([limiter, key]) => consume(limiter, key)));
+  private async reserve(keys: ThrottleKeys): Promise<Array<[RateLimiterAbstract, string]>> {
+    const reserved: Array<[RateLimiterAbstract, string]> = [];
+    for (const pair of this.pairs(keys)) {
+      const [limiter, key] = pair;
+      try {
+        await limiter.consume(key);
+      } catch (err) {
+        await this.giveBack(reserved);
+        // Out of points rejects with the limiter's result; anything else is a storage failure.
+        if (err instanceof RateLimiterRes) throw tooMany(err.msBeforeNext);
+        throw err;
+      }
+      reserved.push(pair);
+    }
+    return reserved;
   }
 
-  async reset(kind: ThrottleKind, key: string): Promise<void> {
-    await this.limiters?.[kind].delete(key);
+  /**
+   * Best effort: when the store fails now, the point stays spent (failing closed)
+   * rather than turning a passed check, or the caller's own error, into a 503.
+   */
+  private async giveBack(reserved: Array<[RateLimiterAbstract, string]>): Promise<void> {
+    await Promise.all(
+      reserved.map(async ([limiter, key]) => {
+        try {
+          const res = await limiter.reward(key);
+          // The window ended between consume and reward, so the reward opened a new
+          // window below zero, i.e. with an extra point: start it afresh instead.
+          if (res.consumedPoints < 0) await limiter.delete(key);
+        } catch {
+          // Left spent: see above.
+        }
+      }),
+    );
   }
 
   private pairs(keys: ThrottleKeys): Array<[RateLimiterAbstract, string]> {
     const limiters = this.limiters;
     if (!limiters) return [];
-    return (Object.entries(keys) as Array<[ThrottleKind, string | undefined]>)
-      .filter((entry): entry is [ThrottleKind, string] => entry[1] !== undefined)
-      .map(([kind, key]) => [limiters[kind], key]);
-  }
-}
-
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (err) {
-    // Running out of points rejects with a RateLimiterRes; the next check() reports it.
-    if (err instanceof Error) throw err;
+    return ORDER.flatMap((kind): Array<[RateLimiterAbstract, string]> => {
+      const key = keys[kind];
+      if (key === undefined) return [];
+      return [[limiters[kind], key.length > MAX_RAW_KEY ? `sha256:${sha256Hex(key)}` : key]];
+    });
   }
 }
 

@@ -18,6 +18,11 @@ export interface AuthContext {
   sessionId: string | undefined;
   /** Epoch ms when the credentials stop working (Infinity for a key without expiry). */
   expiresAt: number;
+  /**
+   * Epoch seconds of the sign-in behind an access token (its `auth_time`), which step-up
+   * routes compare with `stepUp.maxAge`. Absent for API keys and tokens that don't carry it.
+   */
+  authTime?: number;
 }
 
 declare global {

@@ -2,6 +2,8 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import type { z } from 'zod';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
+import { findNulCharacters } from './input-checks.js';
+import { bodyReadError } from './problem.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -47,10 +49,28 @@ export interface Endpoint<
   body?: BodySchema;
   /** When true, a missing body is read as `{}`. */
   bodyOptional?: boolean;
+  /**
+   * Accepts tokens limited to one application (claim `app`, `AuthContext.appId`). Without
+   * it they get 403 `application_token_not_allowed`: such a token is for the application's
+   * own API, not for managing the account, its organizations or keys.
+   */
+  appTokens?: boolean;
+  /**
+   * The route ends the session of its access token (logout): an already revoked token
+   * passes the guard too (signature, expiry and type are still checked), so a retried
+   * call answers as the first one did. Only with `auth: 'jwt'`.
+   */
+  endsSession?: boolean;
   params?: ParamsSchema;
   query?: QuerySchema;
   /** Documented answers for the OpenAPI document; see EndpointResponses. */
   responses?: EndpointResponses;
+  /**
+   * Needs a recent sign-in (step-up, `stepUp.maxAge`), checked after the guard and the
+   * schemas: `true`, or a test of the parsed body for changes only some values make
+   * sensitive. Without one: 403 `reauthentication_required`.
+   */
+  stepUp?: true | ((body: BodySchema extends z.ZodType ? z.output<BodySchema> : undefined) => boolean);
   handler: (
     input: HandlerInput<
       BodySchema extends z.ZodType ? z.output<BodySchema> : undefined,
@@ -76,6 +96,9 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  // Before the schema, so no string reaches storage with a NUL (PostgreSQL refuses it in text: a 500).
+  const nul = findNulCharacters(value);
+  if (nul.length > 0) throw new AuthError('invalid_request', `the request ${what} is invalid`, { errors: nul.map((path) => ({ path, message: 'must not contain a NUL character' })) });
   const result = schema.safeParse(value);
   if (!result.success) throw new AuthError('invalid_request', `the request ${what} is invalid`, { errors: fieldErrors(result.error) });
   return result.data;
@@ -93,11 +116,14 @@ function readBody(req: Request, optional: boolean): unknown {
 export type AnyEndpoint = Endpoint<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthMode>;
 
 export interface MountOptions {
-  guards: Record<Exclude<AuthMode, 'none'>, RequestHandler>;
+  /** By auth mode, plus the guard of `endsSession` endpoints, which also passes revoked access tokens. */
+  guards: Record<Exclude<AuthMode, 'none'> | 'endsSession', RequestHandler>;
   /** Awaited before each request is handled (storage migrated, revocations loaded). */
   ready: () => Promise<void>;
   /** Writes any failure as the active preset's error body. */
   writeError: (res: Response, err: unknown) => void;
+  /** Throws unless the sign-in behind the credentials is recent enough, for endpoints with `stepUp`. */
+  assertFresh?: (auth: AuthContext) => void;
 }
 
 /**
@@ -105,26 +131,34 @@ export interface MountOptions {
  * attached per route rather than to the router, so a router mounted at the root of a
  * host app leaves the host's own routes, bodies and errors alone.
  */
-export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], { guards, ready, writeError }: MountOptions): void {
+export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], { guards, ready, writeError, assertFresh }: MountOptions): void {
   const json = express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] });
   const prepare: RequestHandler = (req, res, next) => {
     ready().then(
-      () => json(req, res, (err?: unknown) => (err ? writeError(res, err) : next())),
+      () => json(req, res, (err?: unknown) => (err ? writeError(res, bodyReadError(req, err)) : next())),
       (err: unknown) => writeError(res, err),
     );
   };
   for (const ep of endpoints) {
     const run: RequestHandler = (req, res) => {
       (async () => {
+        if (req.auth?.appId !== undefined && !ep.appTokens) {
+          throw new AuthError('application_token_not_allowed', 'a token limited to an application cannot be used here: sign in to the account for this');
+        }
         const body = ep.body ? parse(ep.body, readBody(req, ep.bodyOptional ?? false), 'body') : undefined;
         const params = ep.params ? parse(ep.params, req.params, 'path') : undefined;
         const query = ep.query ? parse(ep.query, req.query, 'query') : undefined;
+        if (ep.stepUp !== undefined && (ep.stepUp === true || ep.stepUp(body))) {
+          if (!assertFresh || !req.auth) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
+          assertFresh(req.auth);
+        }
         const reply = await ep.handler({ body, params, query, auth: req.auth as never, req });
         if (reply.body === undefined) res.status(reply.status).end();
         else res.status(reply.status).json(reply.body);
       })().catch((err: unknown) => writeError(res, err));
     };
-    const handlers = ep.auth === 'none' ? [prepare, run] : [prepare, guards[ep.auth], run];
+    const guard = ep.endsSession && ep.auth === 'jwt' ? guards.endsSession : ep.auth === 'none' ? undefined : guards[ep.auth];
+    const handlers = guard ? [prepare, guard, run] : [prepare, run];
     for (const method of Array.isArray(ep.method) ? ep.method : [ep.method]) router[method](ep.path, ...handlers);
   }
 }

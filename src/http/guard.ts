@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { Strategy } from 'passport-strategy';
 import jwt from 'jsonwebtoken';
 import { AuthError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { ApiKeys, ApiKeyPrincipal } from '../core/api-keys.js';
 import type { AccessContext, Sessions } from '../core/sessions.js';
 import { ApiKeyStrategy } from './api-key-strategy.js';
 import type { AuthContext } from './auth-context.js';
+import { bearerTokenForGuard } from './bearer.js';
 import { sendProblem, toAuthError, type ErrorBodyWriter } from './problem.js';
 
 export type Credential = 'jwt' | 'api_key';
@@ -22,14 +23,37 @@ export interface RequireAuthOptions {
    * application id for that one. Other credentials get 403.
    */
   application?: true | string;
+  /**
+   * Only an access token whose sign-in (`auth_time`) is within `stepUp.maxAge` passes,
+   * for the host's own sensitive changes; others (and API keys) get 403
+   * `reauthentication_required`, and the client calls POST /reauthenticate.
+   */
+  stepUp?: boolean;
+}
+
+/** What the router's own routes add to `requireAuth` options; not part of the public options. */
+export interface InternalGuardOptions {
+  /**
+   * A revoked (but validly signed, unexpired, typed) access token passes: for the route
+   * that ends a session, so a retried logout answers as the first one did.
+   */
+  acceptRevoked?: boolean;
 }
 
 const JWT = 'gatehouse-jwt';
+const JWT_EVEN_REVOKED = 'gatehouse-jwt-even-revoked';
 const API_KEY = 'gatehouse-api-key';
 
+/** What passport-jwt hands the verify callback with `complete: true`: the decoded header and claims. */
+interface DecodedJwt {
+  header: { typ?: unknown };
+  payload: TokenClaims;
+}
+
 /**
- * Builds `requireAuth()`. passport-jwt checks signature, algorithm, issuer, audience
- * and expiry, and the verify callback adds the token type, expiry by the configured
+ * Builds `requireAuth()`. The Bearer header must hold exactly one token (bearer.ts);
+ * passport-jwt checks signature, algorithm, issuer, audience and expiry, and the verify
+ * callback adds the token type (`typ` header and `usefor` claim), expiry by the configured
  * clock and the in-memory revocation list; API keys go through ApiKeyStrategy. The
  * strategies are run by `strategyRunner` below rather than registered with passport, so
  * the host app's own passport is untouched.
@@ -42,37 +66,47 @@ export function createGuard(deps: {
   logger: Logger;
   ready: () => Promise<void>;
   errorBody?: ErrorBodyWriter;
+  /** Throws `reauthentication_required` unless `authTime` is recent enough (for `stepUp`). */
+  assertFresh?: (authTime: number | undefined) => void;
 }) {
-  const { key, algorithms, issuer, audience } = deps.verification;
-  const strategies: Record<string, Strategy> = {};
-  strategies[JWT] = new JwtStrategy(
-    {
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKeyProvider: (_req, _raw, done) => done(null, key as string),
-      algorithms,
-      issuer,
-      audience,
-    },
-    (payload: TokenClaims, done: (err: unknown, user?: AuthContext | false) => void) => {
-      let access: AccessContext;
-      try {
-        access = deps.sessions.checkAccessClaims(payload);
-      } catch (err) {
-        return done(err);
-      }
-      // The common case answers in the same tick: no promise per request.
-      if (!deps.sessions.resolvesSubject) return done(null, fromAccess(access));
-      deps.sessions.resolveSubject(access).then(
-        (resolved) => done(null, fromAccess(resolved)),
-        (err: unknown) => done(err),
-      );
-    },
-  );
-  strategies[API_KEY] = new ApiKeyStrategy((k, tenant) => deps.apiKeys.authenticate(k, tenant).then(fromApiKey) as never, { requireTenantId: deps.requireTenantId });
+  const { key, algorithms, issuer, audience, accessTokenType } = deps.verification;
+  const jwtStrategy = (acceptRevoked: boolean) =>
+    new JwtStrategy(
+      {
+        jwtFromRequest: bearerTokenForGuard,
+        secretOrKeyProvider: (_req, _raw, done) => done(null, key as string),
+        algorithms,
+        issuer,
+        audience,
+        // The decoded header comes along at no cost (jsonwebtoken decodes it anyway), for the `typ` check.
+        jsonWebTokenOptions: { complete: true },
+      },
+      ({ header, payload }: DecodedJwt, done: (err: unknown, user?: AuthContext | false) => void) => {
+        let access: AccessContext;
+        try {
+          // A refresh, MFA or realtime token is refused by its `typ` here and by `usefor` in checkAccessClaims.
+          if (accessTokenType !== undefined && header.typ !== accessTokenType) throw new AuthError('invalid_token', 'this is not an access token');
+          access = deps.sessions.checkAccessClaims(payload, acceptRevoked);
+        } catch (err) {
+          return done(err);
+        }
+        // The common case answers in the same tick: no promise per request.
+        if (!deps.sessions.resolvesSubject) return done(null, fromAccess(access));
+        deps.sessions.resolveSubject(access).then(
+          (resolved) => done(null, fromAccess(resolved)),
+          (err: unknown) => done(err),
+        );
+      },
+    );
+  const apiKeyStrategy = new ApiKeyStrategy((k, tenant) => deps.apiKeys.authenticate(k, tenant).then(fromApiKey) as never, { requireTenantId: deps.requireTenantId });
 
-  const runners: Record<string, Runner> = { [JWT]: strategyRunner(strategies[JWT] as Strategy), [API_KEY]: strategyRunner(strategies[API_KEY] as Strategy) };
+  const runners: Record<string, Runner> = {
+    [JWT]: strategyRunner(jwtStrategy(false)),
+    [JWT_EVEN_REVOKED]: strategyRunner(jwtStrategy(true)),
+    [API_KEY]: strategyRunner(apiKeyStrategy),
+  };
   const fail = (res: Response, err: AuthError, strategy: string) => {
-    if (err.status === 401 && strategy === JWT) {
+    if (err.status === 401 && strategy !== API_KEY) {
       const error = err.code === 'missing_token' ? '' : `, error="invalid_token", error_description="${err.message}"`;
       res.setHeader('WWW-Authenticate', `Bearer realm="gatehouse"${error}`);
     }
@@ -80,13 +114,14 @@ export function createGuard(deps: {
   };
   let isReady = false;
 
-  return function requireAuth(options: RequireAuthOptions = {}): RequestHandler {
+  return function requireAuth(options: RequireAuthOptions = {}, internal: InternalGuardOptions = {}): RequestHandler {
     const { roles } = options;
     const accept = options.accept ?? ['jwt', 'api_key'];
+    const jwtRunner = internal.acceptRevoked ? JWT_EVEN_REVOKED : JWT;
     return (req, res, next) => {
       // The credential a request carries picks the strategy, so its failure is reported as is.
-      const strategy = req.headers['x-api-key'] !== undefined && accept.includes('api_key') ? API_KEY : JWT;
-      if (strategy === JWT && !accept.includes('jwt')) {
+      const strategy = req.headers['x-api-key'] !== undefined && accept.includes('api_key') ? API_KEY : jwtRunner;
+      if (strategy !== API_KEY && !accept.includes('jwt')) {
         return fail(res, new AuthError('missing_token', 'send an API key in `X-API-Key` with `X-Tenant-Id`'), API_KEY);
       }
       const done: Done = (err, auth, info) => {
@@ -98,6 +133,14 @@ export function createGuard(deps: {
         }
         if (roles && (auth.role === null || !roles.includes(auth.role))) {
           return fail(res, new AuthError('forbidden', `this needs one of the roles: ${roles.join(', ')}`), strategy);
+        }
+        if (options.stepUp) {
+          try {
+            if (!deps.assertFresh) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
+            deps.assertFresh(auth.authTime);
+          } catch (err) {
+            return fail(res, toAuthError(err, deps.logger), strategy);
+          }
         }
         req.auth = auth;
         next();
@@ -175,6 +218,7 @@ function fromAccess(access: AccessContext): AuthContext {
     via: 'jwt',
     sessionId: access.familyId,
     expiresAt: access.expiresAt,
+    authTime: access.authTime,
   };
 }
 

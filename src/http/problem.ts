@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import { AuthError, StorageUnavailableError } from '../errors.js';
 import type { Logger } from '../ports.js';
 
@@ -9,6 +9,8 @@ export function toAuthError(err: unknown, logger: Logger): AuthError {
   if (err instanceof StorageUnavailableError) return new AuthError('storage_unavailable', 'the auth store is unavailable; try again shortly');
   const parserError = fromBodyParser(err);
   if (parserError) return parserError;
+  // Express could not decode a path parameter (`/orgs/%ff/members`): bad input, not a fault.
+  if (err instanceof URIError) return new AuthError('invalid_request', 'the request path is not validly percent-encoded');
   // Only the error itself is logged: request bodies can hold passwords and tokens.
   logger.error('gatehouse: unexpected error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return new AuthError('internal_error', 'something went wrong on our side');
@@ -32,6 +34,20 @@ function fromBodyParser(err: unknown): AuthError | null {
     default:
       return null;
   }
+}
+
+/**
+ * An error of the JSON body parser, made stable where body-parser leaves it untyped: a
+ * compressed body that does not decompress reaches us as the raw zlib error (code
+ * `Z_DATA_ERROR`, `Z_BUF_ERROR`, a Brotli `ERR_…`), which is bad input, not a fault to log.
+ */
+export function bodyReadError(req: Request, err: unknown): unknown {
+  const typed = typeof err === 'object' && err !== null && 'type' in err;
+  const encoding = req.headers['content-encoding'];
+  if (!typed && encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    return new AuthError('invalid_request', 'the request body could not be decompressed');
+  }
+  return err;
 }
 
 /** How an error is written: content type and body. Presets whose clients expect another shape supply their own. */

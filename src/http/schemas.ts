@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLES } from '../core/roles.js';
+import { USERNAME_MAX, USERNAME_PATTERN } from '../core/usernames.js';
 
 /** Trimmed and lowercased before it is checked or stored. */
 export const email = z.string().trim().toLowerCase().max(254).email('must be an email address');
@@ -39,7 +40,8 @@ export function withOrgChoice<Shape extends z.ZodRawShape>(shape: Shape) {
 export const signupBody = withOrgChoice({
   email,
   password: newPassword,
-  username: z.string().trim().min(1).max(64).regex(/^[\p{L}\p{N}._-]+$/u, 'may hold letters, digits, dot, underscore and hyphen').optional(),
+  // The same rule as for usernames from identity providers (core/usernames.ts).
+  username: z.string().trim().min(1).max(USERNAME_MAX).regex(USERNAME_PATTERN, 'may hold letters, digits, dot, underscore and hyphen').optional(),
   first_name: name.optional(),
   last_name: name.optional(),
 });

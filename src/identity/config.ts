@@ -20,9 +20,12 @@ export interface GoogleOptions {
   /** The issuer, whose `/.well-known/openid-configuration` is read on first use. Default 'https://accounts.google.com'. */
   issuer?: string;
   /**
-   * Sign an existing password account in when Google vouches for its email
-   * (`email_verified: true`), and link the Google account to it. Default false: such a
-   * sign-in is refused with 409 `account_exists`.
+   * Link a first Google sign-in to the existing account with the same email, when Google
+   * vouches for it (`email_verified: true`) and the account's email was verified by
+   * gatehouse too (it was made from a verified external identity). A password sign-up's
+   * email is unverified, so it is never linked (409 `account_exists`): whoever signed up
+   * first with an address must not keep access to the account of its real owner.
+   * Default false: such a sign-in is refused with 409 `account_exists`.
    */
   linkVerifiedEmails?: boolean;
   /** Allow an http:// issuer. For tests against a local provider only. */
@@ -35,11 +38,14 @@ export interface GoogleOptions {
 export interface ExternalUser {
   email: string;
   /**
-   * Whether the issuer vouches for the email. Default true for a `mapUser` of yours (you
-   * decided the address); the default mapping uses the token's `email_verified` claim.
-   * Accounts are only created or linked with a verified email.
+   * Whether the issuer vouches for the email. Default false: an account made from a
+   * `mapUser` result without `emailVerified: true` gets an unverified email, and nothing
+   * is ever linked to or from it by email. Set it only for an address the issuer really
+   * verified. (The default mapping uses the token's `email_verified` claim and refuses
+   * an unverified email.)
    */
   emailVerified?: boolean;
+  /** The sign-up rules apply (1-64 letters, digits, `.`, `_`, `-`); anything else refuses the sign-in (502). */
   username?: string | null;
   firstName?: string | null;
   lastName?: string | null;
@@ -70,7 +76,11 @@ export interface ExternalIssuerOptions {
   mapUser?: (claims: ExternalClaims) => ExternalUser | Promise<ExternalUser>;
   /** Accepted signing algorithms. Default ['RS256']. Symmetric algorithms are never accepted. */
   algorithms?: ExternalAlgorithm[];
-  /** Link a first exchange to an existing account with the same verified email. Default false: 409 `account_exists`. */
+  /**
+   * Link a first exchange to an existing account with the same email, when the issuer
+   * vouches for it and the account's email was verified here too (never a password
+   * sign-up's). Default false: 409 `account_exists`.
+   */
   linkVerifiedEmails?: boolean;
   /** Allow http:// issuer and JWKS URLs. For tests only. */
   allowInsecureRequests?: boolean;
@@ -85,6 +95,8 @@ export interface GoogleConfig {
   linkVerifiedEmails: boolean;
   allowInsecureRequests: boolean;
   timeoutSeconds: number;
+  /** HMAC key of the nonces GET /google/nonce hands out (derived from the server key). */
+  nonceKey: Buffer;
 }
 
 export interface ExternalIssuerConfig {
@@ -130,7 +142,7 @@ function redirectUri(value: unknown, option: string): string {
   return parsed.href;
 }
 
-export function resolveGoogle(options: GoogleOptions): GoogleConfig {
+export function resolveGoogle(options: GoogleOptions, nonceKey: Buffer): GoogleConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError('google must be an object: { clientId, clientSecret, redirectUri }');
   const allowInsecureRequests = options.allowInsecureRequests === true;
   const extra = options.additionalRedirectUris ?? [];
@@ -146,6 +158,7 @@ export function resolveGoogle(options: GoogleOptions): GoogleConfig {
     linkVerifiedEmails: options.linkVerifiedEmails === true,
     allowInsecureRequests,
     timeoutSeconds: toSeconds(options.timeout ?? '10s', 'google.timeout'),
+    nonceKey,
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AppSignInResult, Applications } from '../core/applications.js';
+import { isAllowedRedirectUrl, REDIRECT_URL_RULE, type AppSignInResult, type Applications } from '../core/applications.js';
 import { AuthError } from '../errors.js';
 import { endpoint, type AnyEndpoint } from '../http/endpoint.js';
 import { accountEndpoints } from '../http/routes/accounts.js';
@@ -14,7 +14,7 @@ const loginBody = z.strictObject({ email: s.email, password: s.anyPassword, url:
 const applicationBody = z.strictObject({
   name: z.string().trim().min(1, 'is required').max(200),
   url: z.string().trim().min(1, 'is required').max(2048),
-  redirectUrl: z.url({ message: 'must be a URL' }).max(2048).optional(),
+  redirectUrl: z.url({ message: 'must be a URL' }).max(2048).refine(isAllowedRedirectUrl, REDIRECT_URL_RULE).optional(),
 });
 const appParams = z.strictObject({ appId: s.id });
 const grantParams = z.strictObject({ appId: s.id, userId: s.id });

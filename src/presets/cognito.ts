@@ -97,12 +97,14 @@ export const cognito: Preset = {
       endpoint({
         method: 'post',
         path: '/auth/logout',
-        summary: 'Invalidate the session: the idToken, the accessToken and the refresh token stop working',
+        summary: 'Invalidate the session: the idToken, the accessToken, the refresh token and the apiKey stop working',
         auth: 'jwt',
         body: logoutBody,
         async handler({ auth, body }) {
           await sessions.revokeAccessToken(body.accessToken, auth.userId);
           await sessions.logout({ userId: auth.userId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt });
+          // The login answer's apiKey goes with the session: the next login hands out a new one.
+          await services.apiKeys.revokeAccountKeys(auth.userId);
           return { status: 200, body: { message: 'Logged out successfully' } };
         },
       }),

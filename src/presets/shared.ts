@@ -5,11 +5,12 @@ import { identityEndpoints } from '../http/routes/identity.js';
 import { mfaEndpoints } from '../http/routes/mfa.js';
 import { orgEndpoints } from '../http/routes/orgs.js';
 import { realtimeEndpoints } from '../http/routes/realtime.js';
+import { stepUpEndpoints } from '../http/routes/step-up.js';
 import type { PresetContext } from './types.js';
 
 /**
  * The routes every preset shares: the signed-in user, org management, invitations,
- * API keys, MFA, and (when configured) Google sign-in and realtime credentials.
+ * API keys, MFA, step-up (/reauthenticate), and (when configured) Google sign-in and realtime credentials.
  * Presets that rename sign-up and sign-in serve these under a prefix of their own.
  */
 export function managementEndpoints({ services, features }: PresetContext): AnyEndpoint[] {
@@ -19,6 +20,7 @@ export function managementEndpoints({ services, features }: PresetContext): AnyE
     ...orgEndpoints(services),
     ...apiKeyEndpoints(services),
     ...mfaEndpoints(services),
+    ...stepUpEndpoints(services),
     ...(features.google ? identityEndpoints(services) : []),
     ...(features.realtime && services.realtime ? realtimeEndpoints(services.realtime) : []),
   ] as AnyEndpoint[];

@@ -63,6 +63,7 @@ function newUser(n: string, overrides: Partial<NewUser> = {}): NewUser {
     lastName: null,
     passwordHash: `hash-${n}`,
     createdAt: NOW,
+    emailVerifiedAt: null,
     ...overrides,
   };
 }
@@ -85,12 +86,13 @@ function newInvitation(n: string, orgId: string, overrides: Partial<NewInvitatio
   };
 }
 
-function newToken(n: string, familyId: string, userId: string, overrides: Partial<NewRefreshToken> = {}): NewRefreshToken {
+function newToken(n: string, familyId: string, userId: string, overrides: Partial<NewRefreshToken> = {}): NewRefreshToken & { appId: string | null } {
   return {
     idHash: `token-hash-${n}`,
     familyId,
     userId,
     orgId: null,
+    appId: null,
     expiresAt: NOW + HOUR,
     familyExpiresAt: NOW + 30 * DAY,
     createdAt: NOW,
@@ -150,6 +152,7 @@ export function runStorageContract(name: string, factory: StorageContractFactory
           lastName: 'Liddell',
           passwordHash: '$2b$12$abcdefghijklmnopqrstuv',
           createdAt: 1_712_345_678_901,
+          emailVerifiedAt: 1_712_345_678_999,
         });
         const created = await storage.users.create(input);
         assert.deepEqual(created, input);
@@ -165,6 +168,7 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         const found = await storage.users.findById('user-b');
         assert.deepEqual(found, input);
         assert.equal(typeof found?.createdAt, 'number');
+        assert.equal(found?.emailVerifiedAt, null);
       });
 
       it('returns null for an unknown id or email', async () => {
@@ -404,6 +408,27 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal((await storage.invitations.findByCodeHash('code-hash-1'))?.revokedAt, null);
       });
 
+      it("revokeByCreator revokes the creator's pending invitations of that org, optionally only some roles", async () => {
+        await storage.invitations.create(newInvitation('member', 'org-x', { createdBy: 'user-a' }));
+        await storage.invitations.create(newInvitation('admin', 'org-x', { createdBy: 'user-a', role: 'admin' }));
+        await storage.invitations.create(newInvitation('owner', 'org-x', { createdBy: 'user-a', role: 'owner' }));
+        await storage.invitations.create(newInvitation('used', 'org-x', { createdBy: 'user-a', role: 'admin' }));
+        assert.ok(await storage.invitations.consume('code-hash-used', 'user-c', 'c@example.com', NOW));
+        await storage.invitations.create(newInvitation('other-org', 'org-y', { createdBy: 'user-a', role: 'admin' }));
+        await storage.invitations.create(newInvitation('other-creator', 'org-x', { createdBy: 'user-b', role: 'admin' }));
+
+        assert.equal(await storage.invitations.revokeByCreator('org-x', 'user-a', NOW + 1, ['admin', 'owner']), 2);
+        const revokedAt = async (n: string) => (await storage.invitations.findByCodeHash(`code-hash-${n}`))?.revokedAt;
+        assert.equal(await revokedAt('admin'), NOW + 1);
+        assert.equal(await revokedAt('owner'), NOW + 1);
+        for (const n of ['member', 'used', 'other-org', 'other-creator']) assert.equal(await revokedAt(n), null, n);
+
+        assert.equal(await storage.invitations.revokeByCreator('org-x', 'user-a', NOW + 2), 1);
+        assert.equal(await revokedAt('member'), NOW + 2);
+        assert.equal(await revokedAt('admin'), NOW + 1);
+        assert.equal(await storage.invitations.revokeByCreator('org-x', 'user-a', NOW + 3), 0);
+      });
+
       it('consume marks the invitation used by that user and returns it, once', async () => {
         const created = await storage.invitations.create(newInvitation('1', 'org-x'));
         const won = await storage.invitations.consume('code-hash-1', 'user-b', 'b@example.com', NOW + 10);
@@ -535,6 +560,17 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(await storage.refreshTokens.revokeFamily('fam-zzz', NOW), 0);
       });
 
+      it('familyExpiresAt gives the family expiry, revoked or used tokens included, and null for an unknown family', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a', { familyExpiresAt: NOW + 10 * HOUR }));
+        await storage.refreshTokens.insert(newToken('2', 'fam-1', 'user-a', { familyExpiresAt: NOW + 10 * HOUR }));
+        await storage.refreshTokens.insert(newToken('3', 'fam-2', 'user-a', { familyExpiresAt: NOW + 20 * HOUR }));
+        assert.ok(await storage.refreshTokens.consume('token-hash-1', NOW));
+        await storage.refreshTokens.revokeFamily('fam-1', NOW + 1);
+        assert.equal(await storage.refreshTokens.familyExpiresAt('fam-1'), NOW + 10 * HOUR);
+        assert.equal(await storage.refreshTokens.familyExpiresAt('fam-2'), NOW + 20 * HOUR);
+        assert.equal(await storage.refreshTokens.familyExpiresAt('fam-zzz'), null);
+      });
+
       it('consume refuses a token of a revoked family', async () => {
         await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
         await storage.refreshTokens.revokeFamily('fam-1', NOW);
@@ -601,6 +637,50 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal((await storage.refreshTokens.find('token-hash-drop'))?.revokedAt, NOW);
         assert.equal((await storage.refreshTokens.find('token-hash-keep'))?.revokedAt, null);
         assert.ok(await storage.refreshTokens.consume('token-hash-keep', NOW + 1));
+      });
+
+      it('keeps the appId of an app session', async () => {
+        const app = newToken('app', 'fam-app', 'user-a', { orgId: 'org-x', appId: 'app-1' });
+        await storage.refreshTokens.insert(app);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-app'), { ...app, usedAt: null, revokedAt: null });
+        // An adapter given no appId (a caller of an earlier version) stores null.
+        const { appId: _unused, ...plain } = newToken('plain', 'fam-plain', 'user-a');
+        await storage.refreshTokens.insert(plain);
+        assert.equal((await storage.refreshTokens.find('token-hash-plain'))?.appId, null);
+      });
+
+      it('revokeFamiliesOfUser with appsOnly revokes only app sessions', async () => {
+        await storage.refreshTokens.insert(newToken('app', 'fam-app', 'user-a', { orgId: 'org-x', appId: 'app-1' }));
+        await storage.refreshTokens.insert(newToken('app-y', 'fam-app-y', 'user-a', { orgId: 'org-y', appId: 'app-2' }));
+        await storage.refreshTokens.insert(newToken('plain', 'fam-plain', 'user-a', { orgId: 'org-x' }));
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfUser('user-a', NOW, { orgId: 'org-x', appsOnly: true }), [
+          { familyId: 'fam-app', familyExpiresAt: NOW + 30 * DAY },
+        ]);
+        assert.equal((await storage.refreshTokens.find('token-hash-app'))?.revokedAt, NOW);
+        for (const hash of ['token-hash-app-y', 'token-hash-plain']) {
+          assert.equal((await storage.refreshTokens.find(hash))?.revokedAt, null, hash);
+        }
+      });
+
+      it("revokeFamiliesOfApp revokes the application's live sessions, optionally only one user's", async () => {
+        await storage.refreshTokens.insert(newToken('a1', 'fam-a1', 'user-a', { appId: 'app-1', familyExpiresAt: NOW + HOUR }));
+        await storage.refreshTokens.insert(newToken('b1', 'fam-b1', 'user-b', { appId: 'app-1', familyExpiresAt: NOW + 2 * HOUR }));
+        await storage.refreshTokens.insert(newToken('a2', 'fam-a2', 'user-a', { appId: 'app-2' }));
+        await storage.refreshTokens.insert(newToken('plain', 'fam-plain', 'user-a'));
+        // Ended: nothing left to revoke.
+        await storage.refreshTokens.insert(newToken('old', 'fam-old', 'user-a', { appId: 'app-1', expiresAt: NOW - HOUR, familyExpiresAt: NOW - HOUR }));
+
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfApp('app-1', NOW, { userId: 'user-b' }), [
+          { familyId: 'fam-b1', familyExpiresAt: NOW + 2 * HOUR },
+        ]);
+        assert.equal((await storage.refreshTokens.find('token-hash-a1'))?.revokedAt, null);
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfApp('app-1', NOW + 1), [{ familyId: 'fam-a1', familyExpiresAt: NOW + HOUR }]);
+        assert.equal((await storage.refreshTokens.find('token-hash-a1'))?.revokedAt, NOW + 1);
+        assert.equal((await storage.refreshTokens.find('token-hash-b1'))?.revokedAt, NOW);
+        for (const hash of ['token-hash-a2', 'token-hash-plain', 'token-hash-old']) {
+          assert.equal((await storage.refreshTokens.find(hash))?.revokedAt, null, hash);
+        }
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfApp('app-1', NOW + 2), []);
       });
 
       it('purgeExpired deletes the tokens of ended families and counts them', async () => {
@@ -680,6 +760,47 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(revoked?.revokedAt, NOW + 1);
         assert.equal(await storage.apiKeys.revoke('org-1', 'key-a', NOW + 2), null);
         assert.equal((await storage.apiKeys.findByPrefix('prefixa'))?.revokedAt, NOW + 1);
+      });
+
+      it("revokeByCreator revokes the creator's unrevoked keys of that org and returns them", async () => {
+        await storage.users.create(newUser('b'));
+        await storage.apiKeys.create(newKey('a', 'org-1'));
+        await storage.apiKeys.create(newKey('b', 'org-1', { expiresAt: NOW + DAY }));
+        await storage.apiKeys.create(newKey('c', 'org-2'));
+        await storage.apiKeys.create(newKey('d', 'org-1', { createdBy: 'user-b' }));
+        await storage.apiKeys.create(newKey('e', 'org-1'));
+        await storage.apiKeys.revoke('org-1', 'key-e', NOW);
+
+        const revoked = byId(await storage.apiKeys.revokeByCreator('org-1', 'user-a', NOW + 1));
+        assert.deepEqual(
+          revoked.map((k) => [k.id, k.revokedAt]),
+          [
+            ['key-a', NOW + 1],
+            ['key-b', NOW + 1],
+          ],
+        );
+        assert.equal(revoked[1]?.expiresAt, NOW + DAY);
+        assert.equal((await storage.apiKeys.findByPrefix('prefixe'))?.revokedAt, NOW);
+        for (const p of ['prefixc', 'prefixd']) assert.equal((await storage.apiKeys.findByPrefix(p))?.revokedAt, null, p);
+        assert.deepEqual(await storage.apiKeys.revokeByCreator('org-1', 'user-a', NOW + 2), []);
+      });
+
+      it("capRoleByCreator lowers the creator's keys of that org whose role is listed", async () => {
+        await storage.users.create(newUser('b'));
+        await storage.apiKeys.create(newKey('owner', 'org-1', { role: 'owner' }));
+        await storage.apiKeys.create(newKey('admin', 'org-1', { role: 'admin' }));
+        await storage.apiKeys.create(newKey('member', 'org-1', { role: 'member' }));
+        await storage.apiKeys.create(newKey('org2', 'org-2', { role: 'owner' }));
+        await storage.apiKeys.create(newKey('other', 'org-1', { role: 'owner', createdBy: 'user-b' }));
+
+        assert.equal(await storage.apiKeys.capRoleByCreator('org-1', 'user-a', 'member', ['owner', 'admin']), 2);
+        const roleOf = async (n: string) => (await storage.apiKeys.findByPrefix(`prefix${n}`))?.role;
+        assert.equal(await roleOf('owner'), 'member');
+        assert.equal(await roleOf('admin'), 'member');
+        assert.equal(await roleOf('member'), 'member');
+        assert.equal(await roleOf('org2'), 'owner');
+        assert.equal(await roleOf('other'), 'owner');
+        assert.equal(await storage.apiKeys.capRoleByCreator('org-1', 'user-a', 'member', []), 0);
       });
 
       it('touch records the last use', async () => {
@@ -798,6 +919,42 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(await storage.applications.hasGrant('app-x', 'user-a'), false);
         await storage.applications.remove('org-1', 'app-x');
         assert.deepEqual(await storage.applications.listGrants('app-x'), []);
+      });
+
+      it("revokeGrantsInOrg removes the user's grants to that org's applications only", async () => {
+        await storage.applications.create(newApp('x', 'org-1'));
+        await storage.applications.create(newApp('y', 'org-1'));
+        await storage.applications.create(newApp('z', 'org-2'));
+        for (const app of ['app-x', 'app-y', 'app-z']) await storage.applications.grant(app, 'user-a', NOW);
+        await storage.applications.grant('app-x', 'user-b', NOW);
+        assert.equal(await storage.applications.revokeGrantsInOrg('org-1', 'user-a'), 2);
+        assert.equal(await storage.applications.hasGrant('app-x', 'user-a'), false);
+        assert.equal(await storage.applications.hasGrant('app-y', 'user-a'), false);
+        assert.equal(await storage.applications.hasGrant('app-z', 'user-a'), true);
+        assert.equal(await storage.applications.hasGrant('app-x', 'user-b'), true);
+        assert.equal(await storage.applications.revokeGrantsInOrg('org-1', 'user-a'), 0);
+      });
+    });
+
+    describe('used tokens', () => {
+      it('consumes a token id once, also under 10 concurrent consumes, and purges expired ones', async () => {
+        const results = await Promise.all(Array.from({ length: 10 }, () => storage.usedTokens.consume('id-hash-1', NOW + MINUTE)));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal(await storage.usedTokens.consume('id-hash-1', NOW + MINUTE), false);
+        assert.equal(await storage.usedTokens.consume('id-hash-2', NOW + HOUR), true);
+        assert.equal(await storage.usedTokens.purgeExpired(NOW + MINUTE), 1);
+        assert.equal(await storage.usedTokens.consume('id-hash-2', NOW + HOUR), false);
+      });
+
+      it('a consume in a rolled-back transaction leaves the token unused', async () => {
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            assert.equal(await tx.usedTokens.consume('id-hash-1', NOW + MINUTE), true);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal(await storage.usedTokens.consume('id-hash-1', NOW + MINUTE), true);
       });
     });
 

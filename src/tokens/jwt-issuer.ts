@@ -37,6 +37,18 @@ export type JwtIssuerOptions = HmacJwtOptions | KeyPairJwtOptions;
 
 export const MIN_SECRET_BYTES = 32;
 
+/**
+ * The `typ` header of each kind of token (RFC 8725 §3.11). Access tokens use `at+jwt`
+ * (RFC 9068), so a resource server that checks `typ` with a generic JWT library refuses
+ * the other kinds, which share the issuer, audience and keys but not the purpose.
+ */
+export const TOKEN_TYPES: Readonly<Record<TokenUse, string>> = {
+  access: 'at+jwt',
+  refresh: 'refresh+jwt',
+  mfa: 'mfa+jwt',
+  realtime: 'realtime+jwt',
+};
+
 function toKeyObject(key: string | KeyObject, make: (k: string) => KeyObject): KeyObject {
   return typeof key === 'string' ? make(key) : key;
 }
@@ -86,7 +98,11 @@ export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
     verifyKey = signingKey;
   }
 
-  const signOptions: jwt.SignOptions = kid === undefined ? { algorithm } : { algorithm, keyid: kid };
+  // One options object per kind of token, built once: `header` sets its `typ`.
+  const signOptions = {} as Record<TokenUse, jwt.SignOptions>;
+  for (const use of Object.keys(TOKEN_TYPES) as TokenUse[]) {
+    signOptions[use] = { algorithm, ...(kid === undefined ? {} : { keyid: kid }), header: { alg: algorithm, typ: TOKEN_TYPES[use] } };
+  }
   const jwks = kid === undefined ? null : { keys: [{ ...verifyKey.export({ format: 'jwk' }), kid, alg: algorithm, use: 'sig' }] };
 
   return {
@@ -105,34 +121,37 @@ export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
       payload.exp = exp;
       payload.exi = input.ttl;
       payload.jti = jti;
-      const token = jwt.sign(payload, signingKey, signOptions);
+      const token = jwt.sign(payload, signingKey, signOptions[input.usefor]);
       return { token, jti, iat, exp };
     },
 
     verify(token: string, use: TokenUse): TokenClaims {
-      let claims: jwt.JwtPayload | string;
+      let decoded: jwt.Jwt;
       try {
-        claims = jwt.verify(token, verifyKey, {
+        decoded = jwt.verify(token, verifyKey, {
           algorithms: [algorithm],
           issuer,
           ...(audience === undefined ? {} : { audience }),
           clockTimestamp: Math.floor(clock.now() / 1000),
+          complete: true,
         });
       } catch (err) {
         if (err instanceof jwt.TokenExpiredError) throw new AuthError('token_expired', 'the token has expired');
         throw new AuthError('invalid_token', 'the token is malformed, has a bad signature or wrong claims');
       }
+      const claims = decoded.payload;
       if (typeof claims === 'string' || typeof claims.exp !== 'number' || typeof claims.jti !== 'string' || typeof claims.sub !== 'string') {
         throw new AuthError('invalid_token', 'the token lacks required claims');
       }
-      if (claims.usefor !== use) {
-        throw new AuthError('invalid_token', `the token is not meant for this use (expected usefor "${use}")`);
+      // Both checks: `typ` is what other JWT libraries can see, `usefor` what tokens of a custom issuer may only carry.
+      if (decoded.header.typ !== TOKEN_TYPES[use] || claims.usefor !== use) {
+        throw new AuthError('invalid_token', `the token is not meant for this use (expected typ "${TOKEN_TYPES[use]}" and usefor "${use}")`);
       }
       return claims as TokenClaims;
     },
 
     jwks: () => jwks,
 
-    verification: () => ({ key: verifyKey, algorithms: [algorithm], issuer, audience }),
+    verification: () => ({ key: verifyKey, algorithms: [algorithm], issuer, audience, accessTokenType: TOKEN_TYPES.access }),
   };
 }

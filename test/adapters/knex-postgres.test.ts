@@ -172,8 +172,8 @@ describe('knex storage on PostgreSQL', function () {
     });
 
     it('lockOrg makes a second transaction wait until the first commits, so it counts the owners the first left', async () => {
-      await storage.users.create({ id: 'lo-a', email: 'lo-a@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW });
-      await storage.users.create({ id: 'lo-b', email: 'lo-b@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW });
+      await storage.users.create({ id: 'lo-a', email: 'lo-a@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW, emailVerifiedAt: null });
+      await storage.users.create({ id: 'lo-b', email: 'lo-b@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW, emailVerifiedAt: null });
       await storage.orgs.create({ id: 'lo-org', name: 'Lock', slug: 'lock-org', description: null, createdAt: NOW });
       await storage.memberships.add({ userId: 'lo-a', orgId: 'lo-org', role: 'owner', createdAt: NOW });
       await storage.memberships.add({ userId: 'lo-b', orgId: 'lo-org', role: 'owner', createdAt: NOW });
@@ -215,8 +215,8 @@ describe('knex storage on PostgreSQL', function () {
     });
 
     it('lockOrg does not hold up a join into the same org (its foreign-key check)', async () => {
-      await storage.users.create({ id: 'fk-a', email: 'fk-a@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW });
-      await storage.users.create({ id: 'fk-b', email: 'fk-b@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW });
+      await storage.users.create({ id: 'fk-a', email: 'fk-a@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW, emailVerifiedAt: null });
+      await storage.users.create({ id: 'fk-b', email: 'fk-b@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: NOW, emailVerifiedAt: null });
       await storage.orgs.create({ id: 'fk-org', name: 'FK', slug: 'fk-org', description: null, createdAt: NOW });
       await storage.memberships.add({ userId: 'fk-a', orgId: 'fk-org', role: 'owner', createdAt: NOW });
       await storage.transaction(async (tx) => {

@@ -59,20 +59,36 @@ describe('storage.rateLimiterFactory()', function () {
       const first = new Throttle({ ...limits, createLimiter: open(pgConfig(url)).rateLimiterFactory() });
       const second = new Throttle({ ...limits, createLimiter: open(pgConfig(url)).rateLimiterFactory() });
       const keys = { account: 'bob@example.com' };
-      for (const throttle of [first, second, first, second, first]) {
-        await throttle.check(keys);
-        await throttle.failed(keys);
-      }
+      // A right answer gives its point back: it never counts towards the limit.
+      assert.equal(await first.attempt(keys, async () => true), true);
+      for (const throttle of [first, second, first, second, first]) assert.equal(await throttle.attempt(keys, async () => false), false);
       for (const throttle of [first, second]) {
-        await assert.rejects(throttle.check(keys), (err: unknown) => {
+        let evaluated = false;
+        const right = async () => (evaluated = true);
+        await assert.rejects(throttle.attempt(keys, right), (err: unknown) => {
           assert.ok(err instanceof AuthError);
           assert.equal(err.code, 'too_many_attempts');
           assert.ok((err.details?.retryAfter ?? 0) > 0);
           return true;
         });
+        assert.equal(evaluated, false);
       }
-      await second.reset('account', 'bob@example.com');
-      await first.check(keys);
+    });
+
+    it('reserves atomically: of 60 concurrent attempts over two instances, exactly the 5 allowed are evaluated', async () => {
+      const limits = { perAccount: { points: 5, duration: 900 } };
+      const instances = [0, 1].map(() => new Throttle({ ...limits, createLimiter: open(pgConfig(url, { pool: { min: 0, max: 20 } })).rateLimiterFactory() }));
+      const keys = { account: 'carol@example.com' };
+      let evaluated = 0;
+      const wrong = async () => {
+        evaluated += 1;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return false;
+      };
+      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => instances[i % 2]!.attempt(keys, wrong)));
+      assert.equal(evaluated, 5);
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5);
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as AuthError).code, 'too_many_attempts');
     });
 
     it('runs the lazy migrations before its first query', async () => {

@@ -9,8 +9,8 @@ import { StorageConflictError, StorageUnavailableError } from '../../src/errors.
 import { mapStorageError } from '../../adapters/knex/errors.js';
 import { tableNames as prefixedTables } from '../../adapters/knex/tables.js';
 
-const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes', 'identities', 'applications', 'application_grants', 'rate_limits'];
-const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa', '004_identities', '005_applications', '006_rate_limits'];
+const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes', 'identities', 'applications', 'application_grants', 'rate_limits', 'used_tokens'];
+const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa', '004_identities', '005_applications', '006_rate_limits', '007_used_tokens', '008_app_sessions', '009_email_verified'];
 
 let tempDir: string;
 let fileCounter = 0;
@@ -111,6 +111,7 @@ describe('knex storage (SQLite specifics)', () => {
       lastName: null,
       passwordHash: null,
       createdAt: 1,
+      emailVerifiedAt: null,
     });
     await storage.migrate();
     assert.equal((await storage.users.findById('u1'))?.email, 'u1@example.com');

@@ -29,7 +29,7 @@ describe('knex adapter on SQLite: direct statements and group commit', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-fast-'));
     storage = createKnexStorage({ filename: join(dir, 'auth.sqlite') });
-    await storage.users.create({ id: userId, email: 'fast@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: now });
+    await storage.users.create({ id: userId, email: 'fast@example.com', username: null, firstName: null, lastName: null, passwordHash: null, createdAt: now, emailVerifiedAt: null });
   });
   afterEach(async () => {
     await storage.close();

@@ -43,17 +43,20 @@ describe('requireAuth() on host routes', () => {
     expect(res.headers['www-authenticate']).to.contain('error="invalid_token"');
   });
 
-  it('refuses tokens with another algorithm, issuer or audience, or without usefor', async () => {
+  it('refuses tokens with another algorithm, issuer or audience, without usefor, or not typed at+jwt', async () => {
     const u = await signupWithOrg(h.app);
     const iat = Math.floor(now / 1000);
     const base = { sub: u.userId, org: u.orgId, role: 'owner', usefor: 'access', jti: 'x1', iat, exp: iat + 600, exi: 600, iss: 'gatehouse', aud: 'gatehouse' };
+    // Typed as access tokens (`at+jwt`), so each one differs from a good token by one thing only.
+    const typed = (algorithm: 'HS256' | 'HS512') => ({ algorithm, header: { alg: algorithm, typ: 'at+jwt' } });
     const forged = [
-      jwt.sign(base, SECRET, { algorithm: 'HS512' }),
-      jwt.sign({ ...base, iss: 'someone-else' }, SECRET, { algorithm: 'HS256' }),
-      jwt.sign({ ...base, aud: 'another-api' }, SECRET, { algorithm: 'HS256' }),
-      jwt.sign({ ...base, usefor: undefined }, SECRET, { algorithm: 'HS256' }),
-      jwt.sign({ ...base, usefor: 'realtime' }, SECRET, { algorithm: 'HS256' }),
-      `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify(base)).toString('base64url')}.`,
+      jwt.sign(base, SECRET, typed('HS512')),
+      jwt.sign({ ...base, iss: 'someone-else' }, SECRET, typed('HS256')),
+      jwt.sign({ ...base, aud: 'another-api' }, SECRET, typed('HS256')),
+      jwt.sign({ ...base, usefor: undefined }, SECRET, typed('HS256')),
+      jwt.sign({ ...base, usefor: 'realtime' }, SECRET, typed('HS256')),
+      jwt.sign(base, SECRET, { algorithm: 'HS256' }),
+      `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify(base)).toString('base64url')}.`,
     ];
     for (const token of forged) {
       const res = await request(h.app).get('/api/hello').set('Authorization', `Bearer ${token}`);
@@ -61,7 +64,7 @@ describe('requireAuth() on host routes', () => {
       expect(res.body.code, token).to.equal('invalid_token');
     }
     // The same claims signed properly pass: the refusals above are about the differences.
-    const good = jwt.sign(base, SECRET, { algorithm: 'HS256' });
+    const good = jwt.sign(base, SECRET, typed('HS256'));
     expect((await request(h.app).get('/api/hello').set('Authorization', `Bearer ${good}`)).status).to.equal(200);
   });
 

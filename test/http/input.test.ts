@@ -7,6 +7,7 @@ import { apiKeyEndpoints } from '../../src/http/routes/api-keys.js';
 import { mfaEndpoints } from '../../src/http/routes/mfa.js';
 import { orgEndpoints } from '../../src/http/routes/orgs.js';
 import { realtimeEndpoints } from '../../src/http/routes/realtime.js';
+import { stepUpEndpoints } from '../../src/http/routes/step-up.js';
 import { addMember, PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 
 /** Every password any request in this file sends; no response may contain one. */
@@ -246,6 +247,15 @@ const routes: Route[] = [
   },
   {
     method: 'post',
+    route: '/reauthenticate',
+    path: () => '/auth/reauthenticate',
+    bearer: true,
+    body: () => ({ password: PASSWORD }),
+    required: ['password'],
+    ok: 200,
+  },
+  {
+    method: 'post',
     route: '/mfa/verify',
     path: () => '/auth/mfa/verify',
     bearer: false,
@@ -381,6 +391,7 @@ describe('input handling on every route', () => {
       ...orgEndpoints(services),
       ...apiKeyEndpoints(services),
       ...mfaEndpoints(services),
+      ...stepUpEndpoints(services),
       ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
     ];
     const declared = endpoints.flatMap((ep) => (Array.isArray(ep.method) ? ep.method : [ep.method]).map((m) => ({ ep, method: m as Method })));

@@ -232,7 +232,12 @@ describe('OpenAPI document', () => {
       await call('get', '/mfa', {}, { token: owner });
       await call('post', '/mfa/totp/disable', {}, { token: owner, body: { password: PASSWORD } });
 
-      // Google: the provider is unreachable here, so only the error path is exercised.
+      // Step-up: renewing the sign-in behind the token.
+      await call('post', '/reauthenticate', {}, { token: owner, body: { password: 'not the password' } });
+      await call('post', '/reauthenticate', {}, { token: owner, body: { password: PASSWORD } });
+
+      // Google: the provider is unreachable here, so only the error path is exercised (and the nonce, which needs no provider).
+      await call('get', '/google/nonce');
       await call('post', '/google', {}, { body: { code: 'abc' } });
 
       await call('post', '/logout', {}, { token: owner, body: {} });

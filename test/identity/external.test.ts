@@ -210,14 +210,20 @@ describe('external issuers: POST /auth/signin with an Auth0-style Bearer token',
       expectProblem(await exchange(d.app, await idp.sign({ email: `u-${unique()}@example.com`, email_verified: false })), 403, 'email_not_verified');
     });
 
-    it('refuses an existing account’s email with 409 account_exists, and links it with linkVerifiedEmails', async () => {
+    it('refuses an existing account’s email with 409 account_exists, and links it with linkVerifiedEmails only when that account’s email was verified', async () => {
       const owner = await signupWithOrg(d.app);
       expectProblem(await exchange(d.app, await idp.sign({ email: owner.email, email_verified: true })), 409, 'account_exists');
+      const email = `verified-${unique()}@example.com`;
+      const made = await exchange(d.app, await idp.sign({ email, email_verified: true }));
+      expect(made.status, made.text).to.equal(200);
+      expectProblem(await exchange(d.app, await idp.sign({ email, email_verified: true })), 409, 'account_exists');
       const linking = await startHarness({ storage: d.storage, externalIssuers: [issuerOptions({ mapUser: undefined, linkVerifiedEmails: true })] });
       try {
-        const res = await exchange(linking.app, await idp.sign({ email: owner.email, email_verified: true }));
+        const res = await exchange(linking.app, await idp.sign({ email, email_verified: true }));
         expect(res.status, res.text).to.equal(200);
-        expect(claimsOf(res.body.access_token)).to.include({ sub: owner.userId, org: owner.orgId });
+        expect(claimsOf(res.body.access_token).sub).to.equal(claimsOf(made.body.access_token).sub);
+        // A password sign-up's email is unverified: never linked, so its first owner keeps no foothold.
+        expectProblem(await exchange(linking.app, await idp.sign({ email: owner.email, email_verified: true })), 409, 'account_exists', 'unverified_account');
       } finally {
         // Its storage is d's, closed by d; only the harness's own unused store goes.
         linking.auth.close();

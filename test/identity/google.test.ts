@@ -28,6 +28,19 @@ describe('Google sign-in: POST /auth/google', () => {
     return { sub, email };
   }
 
+  /** A nonce from GET /google/nonce, which every posted ID token must carry. */
+  async function serverNonce(app: Harness['app']): Promise<string> {
+    const res = await request(app).get('/auth/google/nonce');
+    expect(res.status, res.text).to.equal(200);
+    return res.body.nonce as string;
+  }
+
+  /** A POST /google body with an ID token signed by the provider, carrying a nonce this server issued. */
+  async function idTokenBody(app: Harness['app'], claims: Parameters<OidcTestServer['signIdToken']>[0]) {
+    const nonce = await serverNonce(app);
+    return { idToken: await oidc.signIdToken({ ...claims, nonce }), nonce };
+  }
+
   async function codeSignIn(app: Harness['app'], sub: string) {
     const { code, codeVerifier, nonce } = await oidc.authorize({ sub });
     return request(app).post('/auth/google').send({ code, codeVerifier, nonce });
@@ -132,7 +145,7 @@ describe('Google sign-in: POST /auth/google', () => {
         const { sub } = account();
         expect((await codeSignIn(fresh.app, sub)).status).to.equal(200);
         expect((await codeSignIn(fresh.app, sub)).status).to.equal(200);
-        expect((await request(fresh.app).post('/auth/google').send({ idToken: await oidc.signIdToken({ sub }) })).status).to.equal(200);
+        expect((await request(fresh.app).post('/auth/google').send(await idTokenBody(fresh.app, { sub }))).status).to.equal(200);
         expect(oidc.requests.get(DISCOVERY)).to.equal(before + 1);
       } finally {
         await fresh.close();
@@ -144,7 +157,7 @@ describe('Google sign-in: POST /auth/google', () => {
     it('accepts a real ID token from the provider for the same identity as the code flow', async () => {
       const { sub } = account();
       const viaCode = await codeSignIn(h.app, sub);
-      const { code, codeVerifier, nonce } = await oidc.authorize({ sub });
+      const { code, codeVerifier, nonce } = await oidc.authorize({ sub, nonce: await serverNonce(h.app) });
       const idToken = await oidc.redeem(code, codeVerifier);
       const res = await request(h.app).post('/auth/google').send({ idToken, nonce });
       expect(res.status, res.text).to.equal(200);
@@ -179,17 +192,17 @@ describe('Google sign-in: POST /auth/google', () => {
       expect(reasons.size).to.equal(7);
       expect(await h.storage.identities.findBySubject('google', sub), 'no refused token signs anyone up').to.equal(null);
 
-      // The same token with the matching nonce, and a garbage token.
-      const ok = await request(h.app).post('/auth/google').send({ idToken: await oidc.signIdToken({ sub, email, nonce: 'nonce-a' }), nonce: 'nonce-a' });
+      // A token with a matching nonce this server issued, and a garbage token.
+      const ok = await request(h.app).post('/auth/google').send(await idTokenBody(h.app, { sub, email }));
       expect(ok.status, ok.text).to.equal(200);
       expectProblem(await request(h.app).post('/auth/google').send({ idToken: 'not.a.jwt' }), 401, 'invalid_id_token', 'malformed');
     });
 
     it('refuses an ID token whose email is unverified or missing', async () => {
       const { sub } = account();
-      expectProblem(await request(h.app).post('/auth/google').send({ idToken: await oidc.signIdToken({ sub, email: `u-${unique()}@example.com`, email_verified: false }) }), 403, 'email_not_verified');
-      expectProblem(await request(h.app).post('/auth/google').send({ idToken: await oidc.signIdToken({ sub }) }), 403, 'external_email_missing');
-      const ok = await request(h.app).post('/auth/google').send({ idToken: await oidc.signIdToken({ sub, email: `u-${unique()}@example.com` }) });
+      expectProblem(await request(h.app).post('/auth/google').send(await idTokenBody(h.app, { sub, email: `u-${unique()}@example.com`, email_verified: false })), 403, 'email_not_verified');
+      expectProblem(await request(h.app).post('/auth/google').send(await idTokenBody(h.app, { sub })), 403, 'external_email_missing');
+      const ok = await request(h.app).post('/auth/google').send(await idTokenBody(h.app, { sub, email: `u-${unique()}@example.com` }));
       expect(ok.status, ok.text).to.equal(200);
     });
   });
@@ -202,17 +215,30 @@ describe('Google sign-in: POST /auth/google', () => {
       expect(await h.storage.identities.findBySubject('google', sub)).to.equal(null);
     });
 
-    it('links a verified email to the existing account when linkVerifiedEmails is on', async () => {
+    it('links a verified email to an existing account whose email was verified when linkVerifiedEmails is on, never to a password sign-up', async () => {
       const linking = await startHarness(googleOptions({ linkVerifiedEmails: true }));
       try {
-        const owner = await signupWithOrg(linking.app);
-        const { sub } = account({ email: owner.email.toUpperCase() });
+        // An account made by a verified identity has a verified email.
+        const first = account();
+        const made = await codeSignIn(linking.app, first.sub);
+        expect(made.status, made.text).to.equal(200);
+        const userId = claimsOf(made.body.access_token).sub as string;
+        const org = await request(linking.app)
+          .post('/auth/setup-org')
+          .set(bearer(made.body.access_token))
+          .send({ action: 'create', orgCreateProps: { name: 'Linked', slug: `linked-${unique()}` } });
+        expect(org.status, org.text).to.equal(200);
+        const { sub } = account({ email: first.email.toUpperCase() });
         const res = await codeSignIn(linking.app, sub);
         expect(res.status, res.text).to.equal(200);
         expect(res.body).not.to.have.property('needsOrg');
-        expect(claimsOf(res.body.access_token)).to.include({ sub: owner.userId, org: owner.orgId, role: 'owner' });
-        expect((await linking.storage.identities.findBySubject('google', sub))?.userId).to.equal(owner.userId);
-        // The password still works.
+        expect(claimsOf(res.body.access_token)).to.include({ sub: userId, role: 'owner' });
+        expect((await linking.storage.identities.findBySubject('google', sub))?.userId).to.equal(userId);
+
+        // A password sign-up's email was never verified: linking to it is refused, the password still works.
+        const owner = await signupWithOrg(linking.app);
+        const other = account({ email: owner.email });
+        expectProblem(await codeSignIn(linking.app, other.sub), 409, 'account_exists', 'unverified_account');
         expect((await request(linking.app).post('/auth/signin').send({ email: owner.email, password: PASSWORD })).status).to.equal(200);
       } finally {
         await linking.close();

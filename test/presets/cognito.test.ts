@@ -147,6 +147,8 @@ describe('preset cognito (seed 001)', () => {
     const verified = await call(srv.baseUrl, '/auth/mfa/verify', { json: { mfa_token: challenged.body.mfa_token, code: await generate({ secret, epoch: now + 30 }) } });
     expect(verified.status).to.equal(200);
     expect(verified.body).to.have.all.keys('idToken', 'accessToken', 'refreshToken', 'apiKey', 'firstName', 'lastName', 'email');
-    expect(verified.body.apiKey).to.equal(signup.apiKey);
+    // Turning MFA on revoked the key from before: the login answer carries a new one.
+    expect(verified.body.apiKey).to.be.a('string').and.not.equal(signup.apiKey);
+    expect((await call(srv.baseUrl, '/items', { headers: { 'x-api-key': verified.body.apiKey as string } })).status).to.equal(200);
   });
 });

@@ -122,10 +122,10 @@ describe('createJwtTokenIssuer', () => {
 
     it('an alg none token is refused', async () => {
       const claims = claimsOf((await sign(issuer, { usefor: 'access', sub: 'u', ttl: 900 })).token);
-      expectAuthError(() => issuer.verify(forge({ alg: 'none', typ: 'JWT' }, claims), 'access'), 'invalid_token');
-      expectAuthError(() => issuer.verify(forge({ alg: 'NONE', typ: 'JWT' }, claims), 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(forge({ alg: 'none', typ: 'at+jwt' }, claims), 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(forge({ alg: 'NONE', typ: 'at+jwt' }, claims), 'access'), 'invalid_token');
       // The same claims HMAC-signed with the right secret pass: the refusal is about alg.
-      expect(issuer.verify(forge({ alg: 'HS256', typ: 'JWT' }, claims, SECRET), 'access').sub).to.equal('u');
+      expect(issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, claims, SECRET), 'access').sub).to.equal('u');
     });
 
     it('wrong iss or wrong aud → invalid_token', async () => {
@@ -144,8 +144,8 @@ describe('createJwtTokenIssuer', () => {
     it('a token without jti or sub → invalid_token', () => {
       const now = Math.floor(t / 1000);
       const base = { iss: 'gatehouse', aud: 'gatehouse', iat: now, exp: now + 60, usefor: 'access' };
-      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'JWT' }, { ...base, sub: 'u' }, SECRET), 'access'), 'invalid_token');
-      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'JWT' }, { ...base, jti: 'j' }, SECRET), 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...base, sub: 'u' }, SECRET), 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...base, jti: 'j' }, SECRET), 'access'), 'invalid_token');
     });
 
     it('jwks() is null for a symmetric key', () => {
@@ -204,9 +204,9 @@ describe('createJwtTokenIssuer', () => {
         const der = pair.publicKey.export({ format: 'der', type: 'spki' });
         const jwkText = JSON.stringify(pair.publicKey.export({ format: 'jwk' }));
         for (const key of [pem, der, jwkText]) {
-          expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'JWT', kid: `${algorithm}-key-1` }, claims, key), 'access'), 'invalid_token');
+          expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt', kid: `${algorithm}-key-1` }, claims, key), 'access'), 'invalid_token');
         }
-        expectAuthError(() => issuer.verify(forge({ alg: 'none', typ: 'JWT', kid: `${algorithm}-key-1` }, claims), 'access'), 'invalid_token');
+        expectAuthError(() => issuer.verify(forge({ alg: 'none', typ: 'at+jwt', kid: `${algorithm}-key-1` }, claims), 'access'), 'invalid_token');
       });
     });
   }
@@ -234,7 +234,7 @@ describe('createJwtTokenIssuer', () => {
 
         // An HS256 token forged with the published key is refused by the guard.
         const pem = key.export({ format: 'pem', type: 'spki' }).toString();
-        const forged = forge({ alg: 'HS256', typ: 'JWT', kid: 'router-key' }, claimsOf(u.access), pem);
+        const forged = forge({ alg: 'HS256', typ: 'at+jwt', kid: 'router-key' }, claimsOf(u.access), pem);
         const refused = await request(h.app).get('/api/hello').set('Authorization', `Bearer ${forged}`);
         expect(refused.status).to.equal(401);
         expect(refused.body.code).to.equal('invalid_token');
@@ -252,7 +252,7 @@ describe('createJwtTokenIssuer', () => {
         expect(res.body).not.to.have.property('keys');
 
         const u = await signupWithOrg(h.app);
-        const none = forge({ alg: 'none', typ: 'JWT' }, claimsOf(u.access));
+        const none = forge({ alg: 'none', typ: 'at+jwt' }, claimsOf(u.access));
         const refused = await request(h.app).get('/api/hello').set('Authorization', `Bearer ${none}`);
         expect(refused.status).to.equal(401);
         expect(refused.body.code).to.equal('invalid_token');

@@ -6,6 +6,9 @@ import * as mfa from './003_mfa.js';
 import * as identities from './004_identities.js';
 import * as applications from './005_applications.js';
 import * as rateLimits from './006_rate_limits.js';
+import * as usedTokens from './007_used_tokens.js';
+import * as appSessions from './008_app_sessions.js';
+import * as emailVerified from './009_email_verified.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -24,6 +27,9 @@ const migrations: readonly BundledMigration[] = [
   { name: '004_identities', ...identities },
   { name: '005_applications', ...applications },
   { name: '006_rate_limits', ...rateLimits },
+  { name: '007_used_tokens', ...usedTokens },
+  { name: '008_app_sessions', ...appSessions },
+  { name: '009_email_verified', ...emailVerified },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

@@ -31,6 +31,21 @@ export function apiKeyRepository(db: Knex, t: TableNames): ApiKeyRepository {
       return changed === 1 ? findBy({ id }) : null;
     },
 
+    async revokeByCreator(orgId, createdBy, now) {
+      const rows = await db<ApiKeyRow>(t.apiKeys).where({ org_id: orgId, created_by: createdBy }).whereNull('revoked_at');
+      if (rows.length === 0) return [];
+      // Only the keys this UPDATE revoked are reported; one revoked meanwhile by someone else is theirs.
+      const ids = rows.map((row) => row.id);
+      await db(t.apiKeys).whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: now });
+      const revoked = await db<ApiKeyRow>(t.apiKeys).whereIn('id', ids).where({ revoked_at: now });
+      return revoked.map(fromApiKeyRow);
+    },
+
+    async capRoleByCreator(orgId, createdBy, role, from) {
+      if (from.length === 0) return 0;
+      return db(t.apiKeys).where({ org_id: orgId, created_by: createdBy }).whereNull('revoked_at').whereIn('role', from).update({ role });
+    },
+
     async touch(id, now) {
       await db(t.apiKeys).where({ id }).update({ last_used_at: now });
     },

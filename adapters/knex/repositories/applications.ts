@@ -67,6 +67,13 @@ export function applicationRepository(db: Knex, t: TableNames): ApplicationRepos
       return (await db(t.applicationGrants).where({ app_id: appId, user_id: userId }).delete()) > 0;
     },
 
+    async revokeGrantsInOrg(orgId, userId) {
+      return db(t.applicationGrants)
+        .where({ user_id: userId })
+        .whereIn('app_id', db(t.applications).where({ org_id: orgId }).select('id'))
+        .delete();
+    },
+
     async hasGrant(appId, userId) {
       return (await db(t.applicationGrants).where({ app_id: appId, user_id: userId }).first()) !== undefined;
     },

@@ -10,6 +10,7 @@ import { membershipRepository } from './memberships.js';
 import { orgRepository } from './orgs.js';
 import { refreshTokenRepository } from './refresh-tokens.js';
 import { revocationRepository } from './revocations.js';
+import { usedTokenRepository } from './used-tokens.js';
 import { userRepository } from './users.js';
 
 /** Repositories running their queries on `db`, which may be a transaction. */
@@ -25,5 +26,6 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     mfa: mfaRepository(db, tables),
     identities: identityRepository(db, tables),
     applications: applicationRepository(db, tables),
+    usedTokens: usedTokenRepository(db, tables),
   };
 }

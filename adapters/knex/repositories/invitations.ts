@@ -37,6 +37,12 @@ export function invitationRepository(db: Knex, t: TableNames): InvitationReposit
       return changed > 0;
     },
 
+    async revokeByCreator(orgId, createdBy, now, roles) {
+      const query = db(t.invitations).where({ org_id: orgId, created_by: createdBy }).whereNull('used_at').whereNull('revoked_at');
+      if (roles !== undefined) query.whereIn('role', roles);
+      return query.update({ revoked_at: now });
+    },
+
     async consume(codeHash, userId, email, now) {
       // The conditions live in the UPDATE itself so concurrent callers cannot both
       // pass a check before either writes: the database lets exactly one match.

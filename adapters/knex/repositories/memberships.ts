@@ -33,6 +33,7 @@ const USER_COLUMNS = {
   u_last_name: 'u.last_name',
   u_password_hash: 'u.password_hash',
   u_created_at: 'u.created_at',
+  u_email_verified_at: 'u.email_verified_at',
 };
 
 type Prefixed<Row, P extends string> = { [K in keyof Row & string as `${P}${K}`]: Row[K] };
@@ -94,6 +95,7 @@ export function membershipRepository(db: Knex, t: TableNames): MembershipReposit
           last_name: row.u_last_name,
           password_hash: row.u_password_hash,
           created_at: row.u_created_at,
+          email_verified_at: row.u_email_verified_at,
         }),
       }));
     },

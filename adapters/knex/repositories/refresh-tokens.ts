@@ -4,7 +4,8 @@ import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow 
 import type { TableNames } from '../tables.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
 
-const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at'] as const;
+const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id'] as const;
+type FamilyEnd = { familyId: string; familyExpiresAt: number };
 
 export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRepository {
   // A rotation's statements, straight on better-sqlite3 (see sqlite-statements.ts).
@@ -23,9 +24,33 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     return row ? fromRefreshTokenRow(row) : null;
   };
 
+  /** Revokes the families with a live token among the rows `select` narrows to. */
+  async function revokeLiveFamilies(now: number, select: (query: Knex.QueryBuilder) => void): Promise<FamilyEnd[]> {
+    const query = db(t.refreshTokens)
+      .whereNull('revoked_at')
+      .where('family_expires_at', '>', now)
+      .groupBy('family_id')
+      .select('family_id')
+      .max({ family_expires_at: 'family_expires_at' })
+      .orderBy('family_id');
+    select(query);
+    const families = (await query) as Array<{ family_id: string; family_expires_at: number | string }>;
+    if (families.length === 0) return [];
+    // A token rotated into one of these families meanwhile is caught too: the
+    // UPDATE selects by family, not by the rows read above.
+    await db(t.refreshTokens)
+      .whereIn(
+        'family_id',
+        families.map((f) => f.family_id),
+      )
+      .whereNull('revoked_at')
+      .update({ revoked_at: now });
+    return families.map((f) => ({ familyId: f.family_id, familyExpiresAt: toNumber(f.family_expires_at) }));
+  }
+
   return {
     async insert(token) {
-      const row = toRefreshTokenRow({ ...token, usedAt: null, revokedAt: null });
+      const row = toRefreshTokenRow({ ...token, appId: token.appId ?? null, usedAt: null, revokedAt: null });
       if (fast) await fast.write(sql.insert, COLUMNS.map((column) => row[column]));
       else await db(t.refreshTokens).insert(row);
     },
@@ -53,29 +78,27 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       return db(t.refreshTokens).where({ family_id: familyId }).whereNull('revoked_at').update({ revoked_at: now });
     },
 
+    async familyExpiresAt(familyId) {
+      const row = (await db(t.refreshTokens).where({ family_id: familyId }).max({ family_expires_at: 'family_expires_at' }).first()) as
+        | { family_expires_at: number | string | null }
+        | undefined;
+      return row?.family_expires_at == null ? null : toNumber(row.family_expires_at);
+    },
+
     async revokeFamiliesOfUser(userId, now, filter = {}) {
-      const query = db(t.refreshTokens)
-        .where({ user_id: userId })
-        .whereNull('revoked_at')
-        .where('family_expires_at', '>', now)
-        .groupBy('family_id')
-        .select('family_id')
-        .max({ family_expires_at: 'family_expires_at' })
-        .orderBy('family_id');
-      if (filter.orgId !== undefined) query.where({ org_id: filter.orgId });
-      if (filter.exceptFamilyId !== undefined) query.whereNot({ family_id: filter.exceptFamilyId });
-      const families = (await query) as Array<{ family_id: string; family_expires_at: number | string }>;
-      if (families.length === 0) return [];
-      // A token rotated into one of these families meanwhile is caught too: the
-      // UPDATE selects by family, not by the rows read above.
-      await db(t.refreshTokens)
-        .whereIn(
-          'family_id',
-          families.map((f) => f.family_id),
-        )
-        .whereNull('revoked_at')
-        .update({ revoked_at: now });
-      return families.map((f) => ({ familyId: f.family_id, familyExpiresAt: toNumber(f.family_expires_at) }));
+      return revokeLiveFamilies(now, (query) => {
+        query.where({ user_id: userId });
+        if (filter.orgId !== undefined) query.where({ org_id: filter.orgId });
+        if (filter.exceptFamilyId !== undefined) query.whereNot({ family_id: filter.exceptFamilyId });
+        if (filter.appsOnly === true) query.whereNotNull('app_id');
+      });
+    },
+
+    async revokeFamiliesOfApp(appId, now, filter = {}) {
+      return revokeLiveFamilies(now, (query) => {
+        query.where({ app_id: appId });
+        if (filter.userId !== undefined) query.where({ user_id: filter.userId });
+      });
     },
 
     async purgeExpired(now) {

@@ -71,8 +71,10 @@ export function accountEndpoints(services: Services) {
     endpoint({
       method: 'post',
       path: '/logout',
-      summary: 'End the session: the access token and its refresh family stop working',
+      summary: 'End the session: the access token and its refresh family stop working (repeating it answers 204 again)',
       auth: 'jwt',
+      endsSession: true,
+      appTokens: true,
       responses: { 204: null },
       body: s.logoutBody,
       bodyOptional: true,
@@ -89,6 +91,7 @@ export function accountEndpoints(services: Services) {
       path: '/me',
       summary: 'The signed-in user (or the creator of the API key), the organization the credentials are scoped to, and the role there',
       auth: 'any',
+      appTokens: true,
       responses: { 200: r.me },
       async handler({ auth }) {
         const { user, org, role } = await accounts.describe(auth.userId, auth.orgId);
@@ -105,7 +108,7 @@ export function accountEndpoints(services: Services) {
       responses: { 200: r.tokenPair, 409: r.problem },
       body: s.setupOrgBody,
       async handler({ body, auth }) {
-        return { status: 200, body: pairView(await orgs.setup(auth.userId, orgChoice(body))) };
+        return { status: 200, body: pairView(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null)) };
       },
     }),
     endpoint({
@@ -116,7 +119,7 @@ export function accountEndpoints(services: Services) {
       responses: { 200: r.tokenPair, 404: r.problem },
       body: s.switchOrgBody,
       async handler({ body, auth }) {
-        return { status: 200, body: pairView(await orgs.switchTo(auth.userId, body.orgId)) };
+        return { status: 200, body: pairView(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null)) };
       },
     }),
   ];

@@ -19,9 +19,10 @@ export function apiKeyEndpoints(services: Services) {
     endpoint({
       method: 'post',
       path: '/api-keys',
-      summary: 'Create an API key for the active organization (owners and admins); the key is shown only in this response',
+      summary: 'Create an API key for the active organization (owners and admins); the key is shown only in this response. Needs a recent sign-in (step-up)',
       auth: 'jwt',
-      responses: { 201: r.createdApiKey },
+      stepUp: true,
+      responses: { 201: r.createdApiKey, 403: r.problem },
       body: s.createApiKeyBody,
       async handler({ auth, body }) {
         const { record, key } = await apiKeys.create(auth.userId, activeOrg(auth), body);

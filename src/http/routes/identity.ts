@@ -7,7 +7,12 @@ import * as r from '../responses.js';
 
 const nonce = z.string().min(1).max(512);
 
-/** An authorization code (with the PKCE verifier and redirect URI the client used), or an ID token it already holds. */
+const googleNonce = z.object({ nonce: z.string(), expiresAt: z.iso.datetime({ offset: true }) });
+
+/**
+ * An authorization code (with the PKCE verifier and redirect URI the client used), or an
+ * ID token it already holds; an ID token needs `nonce`, one from GET /google/nonce.
+ */
 export const googleBody = z
   .strictObject({
     code: z.string().min(1, 'is required').max(2048).optional(),
@@ -40,6 +45,19 @@ function googleInput(body: z.output<typeof googleBody>): GoogleSignInInput {
 export function identityEndpoints(services: Services) {
   const { identities } = services;
   return [
+    endpoint({
+      method: 'get',
+      path: '/google/nonce',
+      summary: 'A single-use nonce (10 minutes) for signing in with an ID token: have Google put it in the token, then POST /google with {idToken, nonce}',
+      auth: 'none',
+      responses: { 200: googleNonce },
+      async handler({ req }) {
+        const { nonce, expiresAt } = identities.issueGoogleNonce();
+        // Each caller needs its own: no cache may hand one nonce to two clients.
+        req.res?.setHeader('Cache-Control', 'no-store');
+        return { status: 200, body: { nonce, expiresAt: new Date(expiresAt).toISOString() } };
+      },
+    }),
     endpoint({
       method: 'post',
       path: '/google',

@@ -33,9 +33,10 @@ export function mfaEndpoints(services: Services) {
     endpoint({
       method: 'post',
       path: '/mfa/totp/setup',
-      summary: 'Start TOTP enrolment: a new secret with its otpauth URL and QR code, pending until enabled',
+      summary: 'Start TOTP enrolment: a new secret with its otpauth URL and QR code, pending until enabled. Needs a recent sign-in (step-up)',
       auth: 'jwt',
-      responses: { 200: r.totpEnrolment, 409: r.problem },
+      stepUp: true,
+      responses: { 200: r.totpEnrolment, 403: r.problem, 409: r.problem },
       async handler({ auth }) {
         return { status: 200, body: await mfa.setup(await currentUser(auth.userId)) };
       },
@@ -43,9 +44,10 @@ export function mfaEndpoints(services: Services) {
     endpoint({
       method: 'post',
       path: '/mfa/totp/enable',
-      summary: "Confirm enrolment with a code; returns 10 recovery codes, shown once. Signs out the user's other sessions",
+      summary: "Confirm enrolment with a code; returns 10 recovery codes, shown once. Signs out the user's other sessions. Needs a recent sign-in (step-up)",
       auth: 'jwt',
-      responses: { 200: r.recoveryCodes, 400: r.problem, 409: r.problem, 429: r.problem },
+      stepUp: true,
+      responses: { 200: r.recoveryCodes, 400: r.problem, 403: r.problem, 409: r.problem, 429: r.problem },
       body: s.enableTotpBody,
       async handler({ auth, body }) {
         return { status: 200, body: { recoveryCodes: await mfa.enable(auth.userId, body.code, auth.sessionId) } };

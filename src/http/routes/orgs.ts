@@ -33,11 +33,12 @@ export function orgEndpoints(services: Services) {
     endpoint({
       method: 'patch',
       path: '/orgs/:orgId/members/:userId',
-      summary: "Change a member's role (owners only; the last owner cannot be demoted)",
+      summary: "Change a member's role (owners only; the last owner cannot be demoted). Making someone owner needs a recent sign-in (step-up)",
       auth: 'jwt',
-      responses: { 200: r.roleChanged, 404: r.problem, 409: r.problem },
+      responses: { 200: r.roleChanged, 403: r.problem, 404: r.problem, 409: r.problem },
       params: s.memberParams,
       body: s.changeRoleBody,
+      stepUp: (body) => body.role === 'owner',
       async handler({ auth, params, body }) {
         await orgs.changeRole(auth.userId, params.orgId, params.userId, body.role);
         return { status: 200, body: { userId: params.userId, orgId: params.orgId, role: body.role } };

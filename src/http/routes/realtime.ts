@@ -11,6 +11,8 @@ export function realtimeEndpoints(realtime: RealtimeCredentialsService) {
       path: '/iot-credentials',
       summary: "Credentials for the realtime broker, scoped to the organization's topic prefix",
       auth: 'any',
+      // An application's own front end connects to the broker with its token.
+      appTokens: true,
       responses: { 200: r.realtimeCredentials },
       query: s.realtimeQuery,
       async handler({ auth, query }) {
