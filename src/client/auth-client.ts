@@ -129,6 +129,23 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     return this.#signInAnswer(await this.#send('POST', '/google', input));
   }
 
+  /** A single-use nonce to put in the Google ID token request; `/google` with an `idToken` needs one. */
+  async googleNonce(): Promise<{ nonce: string; expiresAt: string }> {
+    return this.#json(await this.#send('GET', '/google/nonce'));
+  }
+
+  /**
+   * Confirms the signed-in user again for the routes that need a recent sign-in (TOTP
+   * setup, API keys, making someone owner): the password, or a TOTP code when TOTP is
+   * on. The client switches to the answer's access token (same session, `auth_time` now).
+   */
+  async reauthenticate(proof: { password: string } | { code: string }): Promise<AccessClaims> {
+    const body = await this.#authed<{ access_token: string }>('POST', '/reauthenticate', proof);
+    const current = this.#tokens;
+    if (!current || typeof body?.access_token !== 'string') throw new GatehouseError('signed_out', 'signed out while reauthenticating');
+    return this.#accept({ accessToken: body.access_token, refreshToken: current.refreshToken });
+  }
+
   /** Second step of a sign-in, for callers that kept only the `mfaToken`. */
   async verifyMfa(mfaToken: string, factor: MfaFactor): Promise<SignedIn> {
     const proof = typeof factor !== 'string' ? factor : /^\d{6}$/.test(factor.trim()) ? { code: factor.trim() } : { recoveryCode: factor };

@@ -8,6 +8,8 @@ export interface AccessClaims {
   exp: number;
   /** Lifetime in seconds. */
   exi?: number;
+  /** Epoch seconds of the sign-in (or `reauthenticate`) behind the token, for routes that need a recent one. */
+  auth_time?: number;
   [claim: string]: unknown;
 }
 

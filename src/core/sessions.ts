@@ -73,10 +73,15 @@ export function createSessions(ctx: CoreContext) {
     return { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope };
   }
 
-  /** An access token of the session; `extra` claims are for wire contracts that name their tokens. */
-  async function signAccess(scope: SessionScope, familyId: string, extra: Record<string, unknown> = {}, sub?: string): Promise<SignedToken> {
+  /**
+   * An access token of the session; `extra` claims are for wire contracts that name their
+   * tokens. With `claims: 'minimal'` only the registered claims go in, plus `extra`: the
+   * one caller passing extra claims there is /reauthenticate, whose token is for gatehouse's
+   * own step-up routes, never seen by the contract's client as a sign-in answer.
+   */
+  async function signAccess(scope: SessionScope, familyId: string | undefined, extra: Record<string, unknown> = {}, sub?: string): Promise<SignedToken> {
     const subject = sub ?? (await subjectOf(scope.userId, storage));
-    if (config.claims === 'minimal') return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl });
+    if (config.claims === 'minimal') return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims: extra });
     const claims = {
       ...extra,
       ...(scope.orgId === null ? {} : { org: scope.orgId, role: scope.role }),

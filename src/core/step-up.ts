@@ -46,13 +46,11 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
    * access token of the same session with `auth_time` now.
    */
   async function reauthenticate(session: StepUpSession, proof: StepUpProof, ip?: string): Promise<SignedToken> {
-    if (config.claims === 'minimal') {
-      // Such tokens hold only the registered claims: no auth_time, so nothing to renew.
-      throw new AuthError('forbidden', 'the tokens of this wire contract carry no sign-in time, so they never count as a recent sign-in');
-    }
+    const minimal = config.claims === 'minimal';
     const user = await storage.users.findById(session.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
-    if (session.sessionId === undefined) throw new AuthError('invalid_token', 'this token belongs to no session that can be renewed; sign in again');
+    // Minimal tokens name no session (no `sid`): the renewed token is tied to none either.
+    if (session.sessionId === undefined && !minimal) throw new AuthError('invalid_token', 'this token belongs to no session that can be renewed; sign in again');
     if ('password' in proof) {
       if (user.passwordHash === null) {
         throw new AuthError('invalid_credentials', 'this account has no password: confirm with a code from the authenticator app, or sign in again');
@@ -64,14 +62,16 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
       // single-use time steps as the second step of a sign-in.
       await mfa.passChallenge(await mfa.challenge(user.id), { code: proof.code });
     }
+    const authTime = Math.floor(clock.now() / 1000);
     const scope = {
       userId: user.id,
       orgId: session.orgId,
       role: session.role,
       ...(session.appId === undefined ? {} : { appId: session.appId }),
-      authTime: Math.floor(clock.now() / 1000),
+      authTime,
     };
-    return sessions.signAccess(scope, session.sessionId);
+    // Minimal tokens carry no claims of their own, so `auth_time` is added explicitly.
+    return sessions.signAccess(scope, session.sessionId, minimal ? { auth_time: authTime } : {});
   }
 
   return { isFresh, assertFresh, reauthenticate, maxAge: config.stepUpMaxAge };

@@ -99,6 +99,7 @@ export const cognito: Preset = {
         path: '/auth/logout',
         summary: 'Invalidate the session: the idToken, the accessToken, the refresh token and the apiKey stop working',
         auth: 'jwt',
+        endsSession: true,
         body: logoutBody,
         async handler({ auth, body }) {
           await sessions.revokeAccessToken(body.accessToken, auth.userId);

@@ -160,6 +160,20 @@ describe('gatehouse/client against the example server', function () {
     await client.logout();
   });
 
+  it('reauthenticate: a wrong password is refused; the right one switches to an access token with a new auth_time in the same session', async () => {
+    const client = createAuthClient({ baseUrl });
+    const { result } = await signedUp(client);
+    expect((await rejection(client.reauthenticate({ password: 'not the password' }))).code).to.equal('invalid_credentials');
+    const before = client.tokens;
+    const claims = await client.reauthenticate({ password: PASSWORD });
+    expect(claims.auth_time).to.be.a('number');
+    expect(claims.sid).to.equal(result.claims.sid);
+    expect(client.tokens?.accessToken).not.to.equal(before?.accessToken);
+    expect(client.tokens?.refreshToken).to.equal(before?.refreshToken);
+    expect((await client.createApiKey({ name: 'after step-up' })).key).to.match(/^ghk_/);
+    await client.logout();
+  });
+
   it('logout: signed out with reason "logout", and the server refuses the old access token', async () => {
     const client = createAuthClient({ baseUrl });
     const { result } = await signedUp(client);

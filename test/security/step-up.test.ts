@@ -135,7 +135,8 @@ describe('security: step-up for sensitive changes (issue 11 item 5)', () => {
       try {
         expect(Object.keys(other.auth.openApiDocument().paths), preset).to.include(path);
         if (preset !== 'datarhei') continue;
-        // Its tokens carry only the registered claims: never a recent sign-in (a documented limit).
+        // Its sign-in tokens carry only the registered claims, so they never count as recent;
+        // /reauthenticate answers with a token that carries auth_time for the step-up routes.
         await other.auth.services.accounts.signup({ email: 'ops@example.com', username: 'ops', password: PASSWORD }, { action: 'create', org: { name: 'Ops', slug: 'ops' } });
         const login = await request(other.app).post('/auth/api/login').send({ username: 'ops', password: PASSWORD });
         expect(login.status, login.text).to.equal(200);
@@ -144,7 +145,12 @@ describe('security: step-up for sensitive changes (issue 11 item 5)', () => {
         const key = await request(other.app).post('/auth/api/auth/api-keys').set(bearer(token)).send({ name: 'x' });
         expect([key.status, key.body.details?.[0]]).to.deep.equal([403, 'reauthentication_required']);
         const again = await request(other.app).post('/auth/api/auth/reauthenticate').set(bearer(token)).send({ password: PASSWORD });
-        expect([again.status, again.body.details?.[0]]).to.deep.equal([403, 'forbidden']);
+        expect(again.status, again.text).to.equal(200);
+        expect(claimsOf(again.body.access_token)).to.have.property('auth_time');
+        const stale = await request(other.app).post('/auth/api/auth/mfa/totp/setup').set(bearer(token));
+        expect([stale.status, stale.body.details?.[0]]).to.deep.equal([403, 'reauthentication_required']);
+        const enrol = await request(other.app).post('/auth/api/auth/mfa/totp/setup').set(bearer(again.body.access_token));
+        expect(enrol.status, enrol.text).to.equal(200);
       } finally {
         await other.close();
       }
