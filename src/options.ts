@@ -68,8 +68,9 @@ export type AuthRouterOptions = SigningOptions & {
    */
   passwords?: BcryptOptions | PasswordHasher;
   /**
-   * Failed sign-in throttling; `false` turns it off. Default: 5 per account and 50 per IP
-   * per 15 minutes, counted in the storage when it offers `rateLimiterFactory()`
+   * Failed sign-in and second-factor throttling; `false` turns it off. Default: 5 per
+   * (account, IP) and 50 per IP per 15 minutes, 100 per account per hour from all IPs,
+   * 5 second-factor proofs per user per 5 minutes; counted in the storage when it offers `rateLimiterFactory()`
    * (PostgreSQL through the knex adapter), in memory otherwise.
    */
   throttle?: ThrottleOptions | false;
