@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -113,4 +115,18 @@ export function expectProblem(res: request.Response, status: number, code: strin
   expect(res.type).to.equal('application/problem+json');
   expect(res.body.code).to.equal(code);
   if (reason !== undefined) expect(res.body.reason).to.equal(reason);
+}
+
+/** The harness's app on a real listening socket, so parallel requests share one server. */
+export async function listen(h: Harness): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

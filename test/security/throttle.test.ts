@@ -1,10 +1,8 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import { createBcryptHasher, type PasswordHasher } from 'gatehouse';
 import { createKnexStorage } from 'gatehouse/adapters/knex';
-import { PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
+import { listen, PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 
 /**
@@ -29,19 +27,6 @@ function countingHasher() {
   return { hasher, counts, reset: () => Object.assign(counts, { verified: 0, wrong: 0 }), close: () => real.close() };
 }
 
-/** The harness's app on a real listening socket, so parallel requests share one server. */
-async function listen(h: Harness): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = await new Promise((resolve) => {
-    const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 const backends: Array<{ name: string; storage: () => Promise<Parameters<typeof startHarness>[1]> }> = [
   { name: 'SQLite', storage: async () => ({}) },
