@@ -1,5 +1,5 @@
 import express from 'express';
-import { createAuthRouter, type Duration, type PresetName } from 'gatehouse';
+import { AuthError, createAuthRouter, presets, type Duration, type PresetName } from 'gatehouse';
 import { createKnexStorage } from 'gatehouse/adapters/knex';
 
 export interface ExampleAppOptions {
@@ -43,10 +43,17 @@ export function createExampleApp({ databaseFile, databaseUrl, revocationPollInte
   if (preset === 'axonpush') app.use('/auth', auth);
   else app.use(auth);
 
-  // datarhei's clients call guarded routes under /api/v3/.
-  app.get('/api/v3/{*rest}', auth.requireAuth(), (req, res) => {
-    res.json({ message: 'hello from /api/v3', userId: req.auth!.userId });
-  });
+  // datarhei's clients call guarded routes under /api/v3/. This stand-in for Core serves one:
+  // the process list, empty since the example runs no FFmpeg. Anything else is a 404 in
+  // Core's error shape, so a client sees the route is missing rather than a made-up answer.
+  if (preset === 'datarhei') {
+    app.get('/api/v3/process', auth.requireAuth(), (_req, res) => void res.json([]));
+    app.use('/api/v3', auth.requireAuth(), (req, res) => {
+      const path = req.originalUrl.split('?')[0];
+      const { contentType, body } = presets.datarhei.errorBody!(new AuthError('not_found', `${req.method} ${path} is not served by this example`));
+      res.status(404).type(contentType).send(JSON.stringify(body));
+    });
+  }
 
   // The demo page owns `/` (example-app/demo-page.ts); this JSON index lives at /api (datarhei's own /api comes first).
   app.get('/api', (_req, res) => {

@@ -61,9 +61,11 @@ const broker = mqttSetting === 'off' ? null : await startBroker({ host, port: Nu
   console.error(`MQTT_WS_PORT ${mqttSetting} is in use (another instance?): set MQTT_WS_PORT to a free port, 0 for any, or off`);
   process.exit(1);
 });
-if (broker) console.log(`MQTT broker (MQTT 3.1.1 over WebSocket) listening on ${broker.url}`);
+if (broker) console.log(`MQTT broker (MQTT 5 and 3.1.1 over WebSocket) listening on ${broker.url}`);
 console.log(databaseUrl ? `storage: PostgreSQL at ${redacted(databaseUrl)}` : `storage: SQLite at ${databaseFile}`);
 const { app, auth, storage } = createExampleApp({ databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl: broker?.url, preset });
+// From here on the broker refuses revoked credentials and drops their live connections.
+broker?.useAuthorizer(auth.realtimeAuthorizer());
 // The web page (it speaks the default contract) at / and Swagger UI at /docs; bundled now, so a broken page fails the start.
 if (preset === 'axonpush') await mountDemoPage(app);
 
@@ -79,7 +81,11 @@ if (process.env.DEMO_EMAIL && process.env.DEMO_PASSWORD) {
   if (appId) console.log(`demo application ${demo.appUrl}: appId ${appId}`);
 }
 
-const server = app.listen(port, host, (err?: Error) => {
+const server = app.listen(port, host, (err?: NodeJS.ErrnoException) => {
+  if (err?.code === 'EADDRINUSE') {
+    console.error(`PORT ${port} is in use (another instance?): set PORT to a free port, or 0 for any`);
+    process.exit(1);
+  }
   if (err) throw err;
   const { port: bound } = server.address() as AddressInfo;
   console.log(`gatehouse example listening on http://${host}:${bound}`);

@@ -359,6 +359,21 @@ export interface UsedTokenRepository {
   purgeExpired(now: EpochMs): Promise<number>;
 }
 
+/** A value set once for the whole installation (every instance on one store), by name. */
+export interface SettingRecord {
+  name: string;
+  value: string;
+  createdAt: EpochMs;
+}
+
+export interface SettingRepository {
+  /**
+   * Stores the setting unless its name is set already, in one conditional write, and
+   * returns what is stored: concurrent callers with different values all get the winner's.
+   */
+  ensure(setting: SettingRecord): Promise<SettingRecord>;
+}
+
 export interface IdentityRepository {
   /** Throws `StorageConflictError` with `field` 'identity' when (provider, subject) is already linked. */
   create(identity: IdentityRecord): Promise<IdentityRecord>;
@@ -397,6 +412,11 @@ export interface StorageAdapter extends Repositories {
    * guesses. Used for throttling unless `throttle.createLimiter` is given.
    */
   rateLimiterFactory?(): NonNullable<ThrottleOptions['createLimiter']>;
+  /**
+   * Settings kept once per installation (the datarhei preset's instance id and first
+   * start). Optional: without it those fall back to per-process values.
+   */
+  settings?: SettingRepository;
 }
 
 export type TokenUse = 'access' | 'refresh' | 'realtime' | 'mfa';

@@ -9,6 +9,7 @@ import { sendProblem, toAuthError } from './http/problem.js';
 import { buildOpenApiDocument, errorFormat, jwksRoute, openApiRoute, type OpenApiDocument } from './http/openapi.js';
 import { createIdentityProviders } from './identity/index.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
+import { createRealtimeAuthorizer, type RealtimeAuthorizer, type RealtimeRevocationSource } from './realtime/authorizer.js';
 
 export interface AuthRouter extends Router {
   /**
@@ -25,6 +26,13 @@ export interface AuthRouter extends Router {
   /** Resolves once storage is migrated and revocations are loaded; requests wait for it on their own. */
   ready(): Promise<void>;
   /**
+   * An authorizer for a broker in this process (`attachAuthorizer`, the EMQX hooks) that
+   * checks this router's revocation list on CONNECT and every publish/subscribe (in
+   * memory, as `requireAuth` does), and tells the bindings of new revocations so they
+   * end live connections. CONNECTs answer "server unavailable" until the list is loaded.
+   */
+  realtimeAuthorizer(): RealtimeAuthorizer;
+  /**
    * Stops background polling and ends the password-hashing worker threads (of the
    * default hasher; a hasher you passed in is yours to close). Resolves once the
    * threads have exited. Does not close the storage you passed in.
@@ -36,7 +44,12 @@ export interface AuthRouter extends Router {
 export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   const resolved = resolveOptions(options);
   const { storage, tokens, clock, logger } = resolved;
-  const revocations = new RevocationCache(storage, clock, logger, { pollIntervalMs: resolved.pollIntervalMs, maxStalenessMs: resolved.maxStalenessMs });
+  const revocations = new RevocationCache(storage, clock, logger, {
+    pollIntervalMs: resolved.pollIntervalMs,
+    maxStalenessMs: resolved.maxStalenessMs,
+    // Realtime credentials minted until the next poll must stay refused until they expire.
+    minLifetimeMs: resolved.realtime === null ? 0 : resolved.realtime.ttl * 1000 + resolved.pollIntervalMs,
+  });
   const ctx = {
     storage,
     tokens,
@@ -63,6 +76,17 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       throw err;
     });
     return starting;
+  };
+
+  // A broker has no request to wait on ready(): asking whether the list is loaded (re)starts loading it.
+  const realtimeRevocations: RealtimeRevocationSource = {
+    get isLoaded() {
+      if (!revocations.isLoaded) ready().catch((err: unknown) => logger.warn('gatehouse: could not load revocations', { error: (err as Error).message }));
+      return revocations.isLoaded;
+    },
+    has: (kind, key) => revocations.has(kind, key),
+    assertFresh: () => revocations.assertFresh(),
+    onRevoke: (listener) => revocations.onRevoke(listener),
   };
 
   const requireAuth = createGuard({
@@ -111,6 +135,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     services,
     openApiDocument,
     ready,
+    realtimeAuthorizer: () => createRealtimeAuthorizer({ tokens, clock, revocations: realtimeRevocations }),
     close: () => {
       revocations.stop();
       return resolved.closePasswords();

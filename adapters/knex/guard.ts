@@ -8,11 +8,11 @@ type AnyMethod = (...args: unknown[]) => Promise<unknown>;
  * Wraps every repository method so it first awaits `before` (lazy migrations) and
  * reports driver failures as the port's StorageConflictError / StorageUnavailableError.
  */
-export function guardRepositories(
-  repositories: Repositories,
+export function guardRepositories<R extends object = Repositories>(
+  repositories: R,
   tables: TableNames,
   before?: () => Promise<void>,
-): Repositories {
+): R {
   const guarded: Record<string, Record<string, AnyMethod>> = {};
   // Once `before` has succeeded (migrations are done for good), calls skip awaiting it.
   let prepared = before === undefined;
@@ -33,5 +33,5 @@ export function guardRepositories(
     }
     guarded[repoName] = methods;
   }
-  return guarded as unknown as Repositories;
+  return guarded as unknown as R;
 }

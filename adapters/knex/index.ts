@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
-import type { Repositories, StorageAdapter } from '../../src/ports.js';
+import type { Repositories, SettingRepository, StorageAdapter } from '../../src/ports.js';
 import { openConnection, type KnexStorageConfig } from './connection.js';
 import { mapStorageError } from './errors.js';
 import { guardRepositories } from './guard.js';
 import { runMigrations } from './migrations/index.js';
 import { knexLimiterFactory, type LimiterFactory } from './rate-limiter.js';
 import { createRepositories } from './repositories/index.js';
+import { settingRepository } from './repositories/settings.js';
 import { tableNames } from './tables.js';
 
 export type { KnexStorageConfig } from './connection.js';
@@ -23,6 +24,7 @@ export interface KnexStorageOptions {
 
 export interface KnexStorage extends StorageAdapter {
   init(): Promise<void>;
+  settings: SettingRepository;
   close(): Promise<void>;
   /**
    * Applies the bundled migrations that have not run yet. Idempotent, and safe to
@@ -66,9 +68,12 @@ export function createKnexStorage(config?: KnexStorageConfig, options: KnexStora
   };
 
   const repositories = guardRepositories(createRepositories(knex, tables), tables, ready);
+  // Outside `Repositories`: written once, never inside a transaction.
+  const { settings } = guardRepositories({ settings: settingRepository(knex, tables) }, tables, ready);
 
   return {
     ...repositories,
+    settings,
     knex,
     tablePrefix,
     migrate,

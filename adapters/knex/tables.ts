@@ -14,6 +14,7 @@ export interface TableNames {
   applicationGrants: string;
   rateLimits: string;
   usedTokens: string;
+  instanceSettings: string;
   migrations: string;
 }
 
@@ -42,6 +43,7 @@ export function tableNames(prefix: string): TableNames {
     applicationGrants: `${prefix}application_grants`,
     rateLimits: `${prefix}rate_limits`,
     usedTokens: `${prefix}used_tokens`,
+    instanceSettings: `${prefix}instance_settings`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

@@ -39,7 +39,10 @@ export interface RealtimeOptions {
   /** Fresh credentials, called for the first connection and for every renewal or reconnect. */
   getCredentials: () => Promise<RealtimeCredentials>;
   onMessage?: (topic: string, payload: Uint8Array) => void;
-  /** 4 (MQTT 3.1.1: aedes, AWS IoT, EMQX) or 5 (AWS IoT, EMQX). Default 4. */
+  /**
+   * 5 (MQTT 5: the example's aedes 2.x broker, AWS IoT, EMQX; what the AxonPush SDKs speak)
+   * or 4 (MQTT 3.1.1, for brokers without MQTT 5 such as aedes 1.x). Default 5.
+   */
   protocolVersion?: 4 | 5;
   /**
    * Reconnect with new credentials this long before they expire (default 60 s, as the
@@ -124,10 +127,20 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     await new Promise<void>((resolve, reject) => client.unsubscribe(filter, (err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * Rejects with `publish_refused` when an MQTT 5 broker answers a QoS 1/2 publish with a
+   * failing reason code (0x87 outside the prefix). A refused QoS 0 publish is dropped
+   * silently on MQTT 5; on MQTT 3.1.1 the broker closes the connection instead, which
+   * then reconnects.
+   */
   async publish(topic: string, payload: string, options: { qos?: QoS; retain?: boolean } = {}): Promise<void> {
     const client = this.#live();
     await new Promise<void>((resolve, reject) =>
-      client.publish(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false }, (err) => (err ? reject(err) : resolve())),
+      client.publish(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false }, (err) => {
+        if (!err) return resolve();
+        const reasonCode = (err as { code?: unknown }).code;
+        reject(typeof reasonCode === 'number' ? new GatehouseError('publish_refused', `the broker refused the publish to ${topic} (reason code 0x${reasonCode.toString(16)})`, { cause: err }) : err);
+      }),
     );
   }
 
@@ -202,7 +215,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         clientId: credentials.clientId,
         username: credentials.authToken,
         password: '',
-        protocolVersion: this.#options.protocolVersion ?? 4,
+        protocolVersion: this.#options.protocolVersion ?? 5,
         reconnectPeriod: 0,
         connectTimeout: this.#options.connectTimeoutMs ?? 10_000,
         clean: true,
@@ -224,7 +237,12 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       });
       client.on('close', () => {
         if (!up) fail(new GatehouseError('realtime_connect_failed', `the broker at ${credentials.presignedWssUrl} closed the connection`));
-        else if (client === this.#client) this.#lost();
+        else if (client === this.#client) {
+          // mqtt.js keeps QoS 1/2 callbacks for a resend that never comes (no auto-reconnect):
+          // a forced end fails them, so a publish the broker answered by closing (MQTT 3.1.1) rejects.
+          void endClient(client, true);
+          this.#lost();
+        }
       });
       client.on('message', (topic, payload) => {
         if (!this.#closed) this.emit('message', topic, payload);
@@ -274,7 +292,8 @@ function credentialLifetimeMs(credentials: RealtimeCredentials): number {
 function subscribeOn(client: MqttClientLike, filter: string, qos: QoS): Promise<void> {
   return new Promise((resolve, reject) => {
     client.subscribe(filter, { qos }, (err, granted) => {
-      // SUBACK 128 (0x80 in MQTT 5 too) means refused; mqtt.js reports it as an error or a grant of 128.
+      // A SUBACK code ≥ 0x80 means refused (0x80 on MQTT 3.1.1, 0x87 not authorized on MQTT 5);
+      // mqtt.js reports it as an error or as such a grant.
       if (err || granted?.some((g) => g.qos >= 128)) reject(new GatehouseError('subscription_refused', `the broker refused the subscription to ${filter}`, { cause: err ?? undefined }));
       else resolve();
     });

@@ -5,6 +5,7 @@ import { createRealtimeCredentials, type RealtimeConfig } from './realtime-crede
 import { createMfa, type MfaConfig } from './mfa.js';
 import type { CoreContext } from './context.js';
 import { createIdentities, type IdentityProviders } from './identities.js';
+import { createInstance } from './instance.js';
 import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
 import { createSessions } from './sessions.js';
@@ -32,6 +33,8 @@ export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realt
     applications: createApplications(ctx, sessions, accounts, mfa),
     /** Google sign-in and external-token exchange (their methods refuse when not configured). */
     identities: createIdentities(ctx, accounts, config.identity),
+    /** The installation's stable id, first start and this process's uptime. */
+    instance: createInstance(ctx),
     /** Null when the `realtime` option is not set. */
     realtime: realtime === null ? null : createRealtimeCredentials(ctx, realtime),
   };

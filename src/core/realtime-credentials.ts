@@ -34,6 +34,25 @@ export interface RealtimePrincipal {
   orgId: string | null;
   /** Set when the caller authenticated with an API key. */
   apiKeyId?: string;
+  /** The session (refresh family) of the access token the caller authenticated with. */
+  sessionId?: string;
+  /** The `jti` of that access token. */
+  accessTokenId?: string;
+  /** Epoch ms when the caller's credential ends for good (an API key's expiry): the realtime token ends by then too. */
+  notAfter?: number;
+}
+
+/**
+ * What can end the credentials, as claims the broker's authorizer checks against the
+ * revocation list: `sid` (the session: logout, removal from the org, MFA changes),
+ * `ati` (the access token itself, for tokens without a session) and `kid` (the API key).
+ */
+function revocableBy(principal: RealtimePrincipal): Record<string, string> {
+  if (principal.apiKeyId !== undefined) return { kid: principal.apiKeyId };
+  return {
+    ...(principal.sessionId === undefined ? {} : { sid: principal.sessionId }),
+    ...(principal.accessTokenId === undefined ? {} : { ati: principal.accessTokenId }),
+  };
 }
 
 export function createRealtimeCredentials(ctx: CoreContext, config: RealtimeConfig) {
@@ -54,8 +73,8 @@ export function createRealtimeCredentials(ctx: CoreContext, config: RealtimeConf
     const signed = await ctx.tokens.sign({
       usefor: 'realtime',
       sub: principal.userId,
-      ttl: config.ttl,
-      claims: { org: principal.orgId, tp: topicPrefix, cid: clientId },
+      ttl: principal.notAfter === undefined ? config.ttl : Math.max(1, Math.min(config.ttl, Math.floor((principal.notAfter - ctx.clock.now()) / 1000))),
+      claims: { org: principal.orgId, tp: topicPrefix, cid: clientId, ...revocableBy(principal) },
     });
     return {
       endpoint: config.url.host,

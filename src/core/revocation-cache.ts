@@ -9,7 +9,20 @@ export interface RevocationCacheOptions {
    * with 503 rather than trusting a revocation list that may be stale.
    */
   maxStalenessMs: number;
+  /**
+   * Every revocation is kept (in storage and memory) at least this long (ms) after it is
+   * made: the realtime credentials minted from what it revokes may outlive the access token
+   * or API key cache entry that sets its own lifetime, and must stay refused until they
+   * expire. The router sets it to the realtime TTL plus one poll interval (a realtime token
+   * can still be minted on another instance until it polls). Default 0.
+   */
+  minLifetimeMs?: number;
+  /** Whether polls also delete expired revocations, refresh tokens and used tokens. Default true; a broker-only reader passes false. */
+  purge?: boolean;
 }
+
+/** Told about a revocation as this instance learns of it; must not throw. */
+export type RevocationListener = (entry: Readonly<RevocationRecord>) => void;
 
 const PURGE_EVERY_MS = 10 * 60 * 1000;
 
@@ -28,6 +41,7 @@ export class RevocationCache {
   private starting: Promise<void> | undefined;
   private loaded = false;
   private polling = false;
+  private readonly listeners = new Set<RevocationListener>();
 
   constructor(
     private readonly storage: StorageAdapter,
@@ -81,10 +95,25 @@ export class RevocationCache {
    * One already known until at least the same moment was stored before: nothing to write.
    */
   async revoke(record: Omit<RevocationRecord, 'createdAt'>): Promise<void> {
-    if ((this.revoked[record.kind]?.get(record.key) ?? 0) >= record.expiresAt) return;
-    const full = { ...record, createdAt: this.clock.now() };
+    const now = this.clock.now();
+    const minLifetimeMs = this.options.minLifetimeMs ?? 0;
+    const known = this.revoked[record.kind]?.get(record.key) ?? 0;
+    // One still in force already outlives whatever was minted from what it revokes: a
+    // repeated logout writes nothing (and cannot be used to fill the table).
+    if (known >= record.expiresAt && (known > now || minLifetimeMs === 0)) return;
+    const full = { ...record, expiresAt: Math.max(record.expiresAt, now + minLifetimeMs), createdAt: now };
     await this.storage.revocations.add(full);
-    this.remember(full);
+    this.remember(full, true);
+  }
+
+  /**
+   * Calls `listener` with each revocation made on this instance or picked up by a poll
+   * (not those loaded by `start`: they predate anything connected since), so live
+   * connections of what it revokes can be ended. Returns the unsubscribe function.
+   */
+  onRevoke(listener: RevocationListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   /** Reads revocations added since the last poll. Exposed so tests and hosts can sync on demand. */
@@ -93,7 +122,7 @@ export class RevocationCache {
     this.polling = true;
     try {
       const page = await this.storage.revocations.listSince(this.cursor);
-      page.entries.forEach((entry) => this.remember(entry));
+      page.entries.forEach((entry) => this.remember(entry, true));
       this.cursor = page.cursor;
       this.lastSync = performance.now();
       if (this.clock.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
@@ -104,10 +133,21 @@ export class RevocationCache {
     }
   }
 
-  private remember(entry: RevocationRecord): void {
+  private remember(entry: RevocationRecord, announce = false): void {
     const map = this.revoked[entry.kind];
     // An unknown kind from a newer instance sharing the database is not ours to apply.
-    if (map) map.set(entry.key, Math.max(map.get(entry.key) ?? 0, entry.expiresAt));
+    if (!map) return;
+    const known = map.get(entry.key) ?? 0;
+    map.set(entry.key, Math.max(known, entry.expiresAt));
+    // A poll also returns this instance's own revocations: announce each one once.
+    if (!announce || known > this.clock.now()) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(entry);
+      } catch (err) {
+        this.logger.error('gatehouse: a revocation listener failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
   }
 
   private async purge(): Promise<void> {
@@ -116,6 +156,7 @@ export class RevocationCache {
     for (const map of Object.values(this.revoked)) {
       for (const [key, until] of map) if (until <= now) map.delete(key);
     }
+    if (this.options.purge === false) return;
     await this.storage.revocations.purgeExpired(now);
     await this.storage.refreshTokens.purgeExpired(now);
     await this.storage.usedTokens.purgeExpired(now);

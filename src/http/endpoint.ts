@@ -105,10 +105,12 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
 }
 
 function readBody(req: Request, optional: boolean): unknown {
-  if (req.body !== undefined) return req.body;
-  if (req.headers['content-type'] !== undefined && !req.is(['application/json', 'application/*+json'])) {
-    throw new AuthError('unsupported_media_type', 'send the body as JSON with `Content-Type: application/json`');
-  }
+  // What came is read from the headers, not from `req.body`: Express 4's JSON parser sets
+  // `{}` when no body (or a non-JSON one) came, and a host's own parser may fill it from a
+  // form. `req.is()` is null without a body, false for another (or no) media type.
+  const type = req.is(['application/json', 'application/*+json']);
+  if (type) return req.body;
+  if (type === false && req.headers['content-type'] !== undefined) throw new AuthError('unsupported_media_type', 'send the body as JSON with `Content-Type: application/json`');
   if (optional) return {};
   throw new AuthError('invalid_request', 'a JSON body is required', { errors: [{ path: '', message: 'a JSON object is required' }] });
 }

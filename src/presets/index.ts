@@ -6,9 +6,10 @@ import type { Preset } from './types.js';
 
 export type { Preset, PresetContext } from './types.js';
 export { managementEndpoints, under } from './shared.js';
+export { datarhei, DEFAULT_CORE_VERSION, type DatarheiOptions } from './datarhei.js';
 
 /** The built-in wire contracts, by name. */
-export const presets = { axonpush, cognito, axonize, datarhei } satisfies Record<string, Preset>;
+export const presets = { axonpush, cognito, axonize, datarhei: datarhei() } satisfies Record<string, Preset>;
 
 export type PresetName = keyof typeof presets;
 

@@ -1,5 +1,6 @@
 /**
- * Wires a RealtimeAuthorizer into an aedes 1.x broker (MQTT 3.1.1).
+ * Wires a RealtimeAuthorizer into an aedes broker: 1.x (MQTT 3.1/3.1.1) or
+ * 2.x (MQTT 3.1/3.1.1 and 5), whose hooks have the same signatures.
  *
  * aedes is typed structurally here so gatehouse's public types do not depend on
  * the aedes package (it is an optional, dev-time dependency); a real `Aedes`
@@ -8,6 +9,7 @@
 
 import type { Clock, Logger } from '../ports.js';
 import { isRealtimeAuthError, type RealtimeAuthorizer, type RealtimeSession } from './authorizer.js';
+import { trackLiveSessions } from './live-sessions.js';
 import { isAllowedTopic } from './topics.js';
 
 /** The part of an aedes client we use. */
@@ -26,11 +28,16 @@ export interface AedesSubscriptionLike {
   topic: string;
 }
 
-/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that aedes lets `authenticate` choose. */
+/**
+ * CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that aedes lets `authenticate` choose.
+ * aedes 2.x sends an MQTT 5 client the matching reason code instead: 2 → 0x85
+ * (client identifier not valid), 3 → 0x88 (server unavailable), 4 → 0x86 (bad
+ * user name or password), 5 → 0x87 (not authorized); the hook cannot pick others.
+ */
 export type ConnackReturnCode = 2 | 3 | 4 | 5;
 
 /**
- * The part of an aedes broker we use, with its hook signatures from aedes 1.x.
+ * The part of an aedes broker we use, with its hook signatures (the same in aedes 1.x and 2.x).
  * The hooks are declared as methods on purpose: method parameters compare
  * bivariantly, which lets aedes' own (richer) packet and subscription types
  * satisfy these minimal ones.
@@ -77,15 +84,22 @@ function connackError(err: unknown, logger: AttachAuthorizerOptions['logger']): 
 /**
  * Replaces the broker's `authenticate`, `authorizeSubscribe`, `authorizePublish`
  * and `authorizeForward` hooks, and closes each connection when its token
- * expires (MQTT 3.1.1 has no server DISCONNECT, so the socket is just closed).
+ * expires (the socket is just closed, on MQTT 5 too: no DISCONNECT packet).
  *
- * - CONNECT refused: return code 2 (identifier rejected) for a client id that is
- *   not the token's, 4 (bad username or password) for any other token problem,
- *   3 (server unavailable) when the token issuer itself failed.
- * - SUBSCRIBE outside the prefix: SUBACK 0x80 for that filter, connection kept.
- * - PUBLISH outside the prefix: the hook's only way to refuse is an error, on
- *   which aedes drops the message and closes the connection (MQTT-3.3.5-2 allows
- *   closing; 3.1.1 has no negative PUBACK). Wills go through the same check.
+ * - CONNECT refused: return code 2 (identifier rejected; MQTT 5: 0x85 client
+ *   identifier not valid) for a client id that is not the token's, 4 (bad username
+ *   or password; 0x86) for any other token problem, 3 (server unavailable; 0x88)
+ *   when the token issuer itself failed.
+ * - SUBSCRIBE outside the prefix: SUBACK 0x80 for that filter (MQTT 5 on aedes
+ *   2.x: 0x87 not authorized), connection kept.
+ * - PUBLISH outside the prefix: the hook's only way to refuse is an error. On
+ *   MQTT 3.1.1 aedes drops the message and closes the connection (MQTT-3.3.5-2
+ *   allows closing; 3.1.1 has no negative PUBACK). On MQTT 5 aedes 2.x drops it
+ *   and keeps the connection: PUBACK/PUBREC 0x87 (not authorized) at QoS 1/2,
+ *   nothing at QoS 0. Wills go through the same check.
+ * - Revocation: with an authorizer that sees revocations (`auth.realtimeAuthorizer()`),
+ *   a client whose session, API key or membership is revoked is closed as soon as
+ *   this process learns of it (at once, or within `revocation.pollInterval`).
  */
 export function attachAuthorizer<C extends AedesClientLike>(
   aedes: AedesLike<C>,
@@ -114,8 +128,8 @@ export function attachAuthorizer<C extends AedesClientLike>(
     done(null, true);
   };
 
-  // `null` as the subscription is aedes' way to answer SUBACK 0x80 (failure) for
-  // this filter while keeping the connection; an error would close it.
+  // `null` as the subscription is aedes' way to answer SUBACK 0x80 (failure; 0x87
+  // on MQTT 5) for this filter while keeping the connection; an error would close it.
   aedes.authorizeSubscribe = (client, subscription, done) => {
     const session = sessions.get(client);
     done(null, session !== undefined && authorizer.canSubscribe(session, subscription.topic) ? subscription : null);
@@ -154,19 +168,27 @@ export function attachAuthorizer<C extends AedesClientLike>(
     timers.set(client, timer);
   };
 
+  // Closes the clients whose session, API key or membership is revoked, here or (polled) elsewhere.
+  const live = trackLiveSessions<C>(authorizer, (client) => client.close(), clock);
+
   const onReady = (client: C) => {
     const session = sessions.get(client);
-    if (session !== undefined) arm(client, session.expiresAt);
+    if (session === undefined) return;
+    arm(client, session.expiresAt);
+    live.add(client, session);
   };
 
   aedes.on('clientReady', onReady);
   aedes.on('clientDisconnect', clearTimer);
+  aedes.on('clientDisconnect', live.remove);
 
   return {
     sessionOf: (client) => sessions.get(client),
     detach() {
       aedes.removeListener('clientReady', onReady);
       aedes.removeListener('clientDisconnect', clearTimer);
+      aedes.removeListener('clientDisconnect', live.remove);
+      live.close();
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       Object.assign(aedes, previous);

@@ -9,6 +9,13 @@
  *
  * Configure the authorizer with signing disabled: the JWT in the MQTT username
  * is the signed credential, verified here.
+ *
+ * Revocation: AWS has no call that ends a custom-authorizer connection, and
+ * `disconnectAfterInSeconds` (the token's remaining life) cannot be below 300 s,
+ * so a connection lasts at least five minutes whatever is revoked meanwhile. A
+ * refresh re-runs the authorizer, and a deny then drops the connection; but a
+ * Lambda is frozen between invocations and cannot keep a polled revocation list,
+ * so credentials are honoured here until they expire: keep `realtime.ttl` short.
  */
 
 import { createHash } from 'node:crypto';

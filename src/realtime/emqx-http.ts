@@ -35,12 +35,21 @@
  * ```
  *
  * Keep these endpoints on a private network: they answer anyone who can reach them.
+ *
+ * Revocation: with an authorizer that sees revocations (`auth.realtimeAuthorizer()`),
+ * `/authn` refuses revoked credentials and `/authz` denies their checks (with
+ * `deny_action = disconnect` that ends the connection at its next uncached check). To
+ * end live connections at once, pass `kickOut: emqxKickOut({ url, apiKey, apiSecret })`:
+ * for each client admitted by `/authn` whose session, API key or membership is then
+ * revoked, it calls EMQX's `DELETE /api/v5/clients/{clientid}`. Create the API key in
+ * the EMQX dashboard (System → API Keys) and keep its secret like the signing key.
  */
 
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../ports.js';
 import { isRealtimeAuthError, type RealtimeAuthorizer, type RealtimeSession } from './authorizer.js';
+import { trackLiveSessions } from './live-sessions.js';
 
 const authnBody = z.object({
   clientid: z.string(),
@@ -75,10 +84,53 @@ export interface EmqxAuthzResponse {
 export interface EmqxHttpOptions {
   /** Told about unexpected errors (never about tokens or routine denials). */
   logger?: Pick<Logger, 'error'>;
+  /**
+   * Disconnects a client from EMQX, called for each client admitted here whose
+   * credentials are then revoked; usually `emqxKickOut(...)`. A rejection is logged.
+   */
+  kickOut?: (clientId: string) => Promise<void>;
 }
 
-export function createEmqxHttpHandlers(authorizer: RealtimeAuthorizer, options: EmqxHttpOptions = {}): Router {
-  const router = express.Router();
+export interface EmqxKickOutOptions {
+  /** Base URL of the EMQX REST API, e.g. `http://emqx.internal:18083`. */
+  url: string;
+  /** An EMQX API key and its secret (sent as HTTP Basic credentials). */
+  apiKey: string;
+  apiSecret: string;
+  /** Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The `kickOut` hook for EMQX 5: `DELETE /api/v5/clients/{clientid}`. 204 (kicked) and
+ * 404 (already gone) are success; anything else rejects.
+ */
+export function emqxKickOut({ url, apiKey, apiSecret, fetch: fetchImpl = fetch }: EmqxKickOutOptions): (clientId: string) => Promise<void> {
+  const base = new URL(url);
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`emqxKickOut: url must be http(s) (got ${JSON.stringify(url)})`);
+  const authorization = `Basic ${Buffer.from(`${apiKey}:${apiSecret}`).toString('base64')}`;
+  return async (clientId) => {
+    const target = new URL(`api/v5/clients/${encodeURIComponent(clientId)}`, base.href.endsWith('/') ? base : `${base.href}/`);
+    const res = await fetchImpl(target, { method: 'DELETE', headers: { authorization }, signal: AbortSignal.timeout(10_000) });
+    await res.body?.cancel();
+    if (res.status !== 204 && res.status !== 404) throw new Error(`EMQX answered ${res.status} to the kick-out of a client`);
+  };
+}
+
+/** The hooks as an Express router, with `close()` to stop listening for revocations. */
+export type EmqxHttpHandlers = Router & { close(): void };
+
+export function createEmqxHttpHandlers(authorizer: RealtimeAuthorizer, options: EmqxHttpOptions = {}): EmqxHttpHandlers {
+  const router = express.Router() as EmqxHttpHandlers;
+  const { kickOut } = options;
+  // EMQX does not tell us about disconnects: clients are tracked until their token expires.
+  const live = kickOut
+    ? trackLiveSessions<string>(authorizer, (clientId) => {
+        kickOut(clientId).catch((err: unknown) => options.logger?.error('gatehouse: EMQX kick-out failed', { error: err instanceof Error ? err.message : String(err) }));
+      })
+    : undefined;
+  let lastPrune = Date.now();
+  router.close = () => live?.close();
   // The bodies are a few hundred bytes; a small limit keeps a misconfigured or
   // hostile caller from making us buffer much.
   router.use(express.json({ limit: '16kb' }));
@@ -97,6 +149,13 @@ export function createEmqxHttpHandlers(authorizer: RealtimeAuthorizer, options: 
     const body = authnBody.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: 'invalid_request' });
     const session = tryAuthenticate(body.data.clientid, body.data.username, body.data.password);
+    if (session && live) {
+      if (Date.now() - lastPrune > 60_000) {
+        lastPrune = Date.now();
+        live.pruneExpired();
+      }
+      live.add(session.clientId, session);
+    }
     const answer: EmqxAuthnResponse = session
       ? { result: 'allow', is_superuser: false, expire_at: Math.floor(session.expiresAt / 1000) }
       : { result: 'deny', is_superuser: false };

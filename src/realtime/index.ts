@@ -1,8 +1,19 @@
 /** Realtime (MQTT) auth: token → session, topic rules, and adapters for aedes, EMQX and AWS IoT. */
 
 export { isAllowedFilter, isAllowedTopic, isValidPrefix, MAX_TOPIC_BYTES } from './topics.js';
-export { createRealtimeAuthorizer, isRealtimeAuthError, RealtimeAuthError } from './authorizer.js';
-export type { MqttPassword, RealtimeAuthErrorCode, RealtimeAuthorizer, RealtimeAuthorizerOptions, RealtimeSession } from './authorizer.js';
+export { createRealtimeAuthorizer, isRealtimeAuthError, RealtimeAuthError, revocationKeysOf, revokes } from './authorizer.js';
+export type {
+  MqttPassword,
+  RealtimeAuthErrorCode,
+  RealtimeAuthorizer,
+  RealtimeAuthorizerOptions,
+  RealtimeRevocationSource,
+  RealtimeSession,
+} from './authorizer.js';
+export { trackLiveSessions } from './live-sessions.js';
+export type { LiveSessions } from './live-sessions.js';
+export { createRevocationWatcher } from './revocation-watcher.js';
+export type { RevocationWatcher, RevocationWatcherOptions } from './revocation-watcher.js';
 export { attachAuthorizer } from './aedes.js';
 export type {
   AedesClientLike,
@@ -22,5 +33,5 @@ export type {
   AwsIotAuthorizerOptions,
   AwsIotAuthorizerResult,
 } from './aws-iot.js';
-export { createEmqxHttpHandlers } from './emqx-http.js';
-export type { EmqxAuthnResponse, EmqxAuthzResponse, EmqxHttpOptions } from './emqx-http.js';
+export { createEmqxHttpHandlers, emqxKickOut } from './emqx-http.js';
+export type { EmqxAuthnResponse, EmqxAuthzResponse, EmqxHttpHandlers, EmqxHttpOptions, EmqxKickOutOptions } from './emqx-http.js';

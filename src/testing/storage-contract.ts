@@ -958,6 +958,19 @@ export function runStorageContract(name: string, factory: StorageContractFactory
       });
     });
 
+    describe('settings (optional)', () => {
+      it('keeps the first value stored under a name, also under 10 concurrent ensures with different values', async () => {
+        const settings = storage.settings;
+        if (!settings) return;
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => settings.ensure({ name: 'instance_id', value: `value-${i}`, createdAt: NOW + i })));
+        const first = results[0]!;
+        assert.ok(results.every((r) => r.value === first.value && r.createdAt === first.createdAt));
+        assert.equal(first.createdAt, NOW + Number(first.value.slice('value-'.length)));
+        assert.deepEqual(await settings.ensure({ name: 'instance_id', value: 'later', createdAt: NOW + HOUR }), first);
+        assert.deepEqual(await settings.ensure({ name: 'other', value: 'x', createdAt: NOW }), { name: 'other', value: 'x', createdAt: NOW });
+      });
+    });
+
     describe('revocations', () => {
       it('an empty store lists nothing and its cursor lists nothing new', async () => {
         const page = await storage.revocations.listActive(NOW);

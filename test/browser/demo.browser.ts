@@ -265,6 +265,8 @@ describe('demo page in chromium', function () {
   });
 
   it('exchanges realtime messages between the two contexts', async () => {
+    // Alice on MQTT 5 (the default), Bob on the MQTT 3.1.1 fallback: the example broker speaks both.
+    await b.locator('#rt-protocol').selectOption('4');
     for (const page of [a, b]) {
       await page.locator('#rt-connect').click();
       await page.locator('#rt-status', { hasText: 'connected' }).waitFor();
@@ -273,6 +275,8 @@ describe('demo page in chromium', function () {
     }
     const prefixA = await a.locator('#rt-info dd').nth(2).textContent();
     expect(prefixA).to.equal(await b.locator('#rt-info dd').nth(2).textContent());
+    expect(await a.locator('#rt-info dd').nth(4).textContent()).to.equal('MQTT 5');
+    expect(await b.locator('#rt-info dd').nth(4).textContent()).to.equal('MQTT 3.1.1');
 
     await a.locator('#rt-message').fill('hello from alice');
     await a.locator('#rt-publish-form button[type=submit]').click();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import mqtt from 'mqtt';
-import { createAuthClient, GatehouseError, type AuthClient, type ConnectReason, type RealtimeConnection } from 'gatehouse/client';
+import { createAuthClient, GatehouseError, type AuthClient, type ConnectReason, type MqttModule, type RealtimeConnection } from 'gatehouse/client';
 import { PASSWORD, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
 
@@ -56,14 +56,26 @@ describe('gatehouse/client realtime: credential rollover', function () {
     await example.close();
   });
 
-  async function connect(client: AuthClient): Promise<RealtimeConnection> {
-    const connection = await client.connectRealtime({ mqtt, protocolVersion: 4, renewLeadMs: LEAD_MS });
+  /** The real mqtt module, noting the protocol version of each connection it opens. */
+  function recording(versions: number[]): MqttModule {
+    return {
+      connect(url, options) {
+        versions.push(options.protocolVersion);
+        return mqtt.connect(url, options);
+      },
+    };
+  }
+
+  /** MQTT 5 unless told otherwise: connectRealtime's default, and what the example broker (aedes 2.x) speaks. */
+  async function connect(client: AuthClient, protocolVersion?: 4 | 5, versions: number[] = []): Promise<RealtimeConnection> {
+    const connection = await client.connectRealtime({ mqtt: recording(versions), renewLeadMs: LEAD_MS, ...(protocolVersion ? { protocolVersion } : {}) });
     open.push(connection);
     return connection;
   }
 
   it('reconnects with fresh credentials before they expire, and subscriptions keep receiving', async () => {
-    const subscriber = await connect(owner);
+    const versions: number[] = [];
+    const subscriber = await connect(owner, undefined, versions);
     const publisher = await connect(member);
     const first = subscriber.credentials;
     const reasons: ConnectReason[] = [];
@@ -90,6 +102,7 @@ describe('gatehouse/client realtime: credential rollover', function () {
     expect(subscriber.credentials.clientId).to.not.equal(first.clientId);
     expect(Date.parse(subscriber.credentials.expiresAt)).to.be.greaterThan(Date.parse(first.expiresAt));
     expect(subscriber.connected).to.equal(true);
+    expect(new Set(versions), 'MQTT 5 by default, renewals included').to.deep.equal(new Set([5]));
 
     const after = nextMessage(subscriber, 3_000);
     await publisher.publish(topic, 'after the rollover', { qos: 1 });
@@ -114,6 +127,42 @@ describe('gatehouse/client realtime: credential rollover', function () {
     expect(err).to.be.instanceOf(GatehouseError);
     expect((err as GatehouseError).code).to.equal('subscription_refused');
     expect(connection.subscriptions).to.deep.equal([]);
+  });
+
+  it("rejects a QoS 1 publish outside the prefix with publish_refused (PUBACK 0x87) and stays connected", async () => {
+    const connection = await connect(owner);
+    const err = await connection.publish('axonpush/another-org/default/a/b/c/d', 'forged', { qos: 1 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(GatehouseError);
+    expect((err as GatehouseError).code).to.equal('publish_refused');
+    expect((err as GatehouseError).message).to.contain('0x87');
+    expect(connection.connected).to.equal(true);
+  });
+
+  it('on MQTT 3.1.1, rejects a QoS 1 publish the broker answers by closing, and reconnects', async () => {
+    const connection = await connect(owner, 4);
+    const reconnected = new Promise<ConnectReason>((resolve) => connection.on('connect', (_creds, reason) => resolve(reason)));
+    const err = await connection.publish('axonpush/another-org/default/a/b/c/d', 'forged', { qos: 1 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(Error);
+    expect(await reconnected).to.equal('reconnect');
+  });
+
+  it('falls back to MQTT 3.1.1 with protocolVersion: 4, next to MQTT 5 clients', async () => {
+    const versions: number[] = [];
+    const subscriber = await connect(owner, 4, versions);
+    const publisher = await connect(member);
+    expect(versions).to.deep.equal([4]);
+    const filter = `${subscriber.credentials.topicPrefix}/${subscriber.credentials.envSlug}/#`;
+    await subscriber.subscribe(filter, { qos: 1 });
+    const topic = publisher.topic({ appId: 'app', channelId: 'chan', eventType: 'mixed', agentId: 'a2' });
+    const arrival = nextMessage(subscriber, 3_000);
+    await publisher.publish(topic, 'from MQTT 5 to MQTT 3.1.1', { qos: 1 });
+    expect(await arrival).to.deep.equal({ topic, text: 'from MQTT 5 to MQTT 3.1.1' });
   });
 
   it('closes when the client signs out', async () => {

@@ -1,204 +1,141 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Aedes, type Client } from 'aedes';
 import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createWebSocketStream, WebSocketServer } from 'ws';
-import { attachAuthorizer, type AttachedAuthorizer } from '../../src/realtime/aedes.js';
 import { createRealtimeAuthorizer } from '../../src/realtime/authorizer.js';
+import { AEDES_VERSIONS, closeOf, connackCode, inbox, sdkLikeOptions, startAedes, subackCodes, waitFor, type RunningAedes } from './aedes-broker.js';
 import { grant, makeIssuer, pastIssuer, type RealtimeGrant } from './fixtures.js';
 
-interface Received {
-  topic: string;
-  payload: string;
-}
+// The same MQTT 3.1.1 behaviour on both aedes majors: attachAuthorizer supports 1.x and 2.x.
+for (const version of AEDES_VERSIONS) {
+  describe(`attachAuthorizer (${version.name}, MQTT 3.1.1 over WebSocket)`, function () {
+    this.timeout(15_000);
 
-/** Collects every message a client receives, so tests can assert on absence too. */
-function inbox(client: MqttClient): Received[] {
-  const received: Received[] = [];
-  client.on('message', (topic, payload) => received.push({ topic, payload: payload.toString('utf8') }));
-  return received;
-}
+    const issuer = makeIssuer();
+    let broker: RunningAedes;
+    const clients: MqttClient[] = [];
 
-/** mqtt.js' typed emitter does not fit `events.once`, hence this. */
-function closeOf(client: MqttClient): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-describe('attachAuthorizer (aedes over WebSocket)', function () {
-  this.timeout(15_000);
-
-  const issuer = makeIssuer();
-  let broker: Aedes;
-  let attached: AttachedAuthorizer<Client>;
-  let server: Server;
-  let wss: WebSocketServer;
-  let url: string;
-  const clients: MqttClient[] = [];
-  /** Broker-side clients by id, to look at what the adapter stored for them. */
-  const brokerClients = new Map<string, Client>();
-
-  before(async () => {
-    broker = await Aedes.createBroker();
-    attached = attachAuthorizer(broker, createRealtimeAuthorizer({ tokens: issuer }));
-    broker.on('clientReady', (client) => brokerClients.set(client.id, client));
-    server = createServer();
-    wss = new WebSocketServer({ server });
-    wss.on('connection', (ws, req) => {
-      broker.handle(createWebSocketStream(ws), req);
+    before(async () => {
+      broker = await startAedes(version.create, createRealtimeAuthorizer({ tokens: issuer }));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
 
-  after(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true)));
-    attached.detach();
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-    for (const ws of wss.clients) ws.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+    after(async () => {
+      await Promise.all(clients.map((c) => c.endAsync(true)));
+      await broker.close();
+    });
 
-  function connect(g: Pick<RealtimeGrant, 'token' | 'clientId'>): Promise<MqttClient> {
-    return mqtt
-      .connectAsync(url, { protocolVersion: 4, clientId: g.clientId, username: g.token, password: '', reconnectPeriod: 0, connectTimeout: 5000 })
-      .then((client) => {
-        clients.push(client);
-        return client;
-      });
-  }
-
-  async function refusedWith(g: Pick<RealtimeGrant, 'token' | 'clientId'>): Promise<number | undefined> {
-    try {
-      const client = await connect(g);
-      expect.fail(`connected, but should have been refused (${client.options.clientId})`);
-    } catch (err) {
-      return (err as { code?: number }).code;
+    function connect(g: Pick<RealtimeGrant, 'token' | 'clientId'>): Promise<MqttClient> {
+      return mqtt
+        .connectAsync(broker.url, { protocolVersion: 4, clientId: g.clientId, username: g.token, password: '', reconnectPeriod: 0, connectTimeout: 5000 })
+        .then((client) => {
+          clients.push(client);
+          return client;
+        });
     }
-  }
 
-  it('lets two clients of one org exchange messages under their prefix', async () => {
-    const a = await grant(issuer, 'org1');
-    const b = await grant(issuer, 'org1', { userId: 'user-2' });
-    const subscriber = await connect(a);
-    const publisher = await connect(b);
-    const received = inbox(subscriber);
+    const refusedWith = (g: Pick<RealtimeGrant, 'token' | 'clientId'>, password = '') =>
+      connackCode(broker.url, { protocolVersion: 4, clientId: g.clientId, username: g.token, password, reconnectPeriod: 0, connectTimeout: 5000 });
 
-    const granted = await subscriber.subscribeAsync(`${a.prefix}/#`, { qos: 1 });
-    expect(granted.map((s) => s.qos)).to.deep.equal([1]);
-    await publisher.publishAsync(`${a.prefix}/default/app/chan/evt/agent`, 'hello', { qos: 1 });
+    it('lets two clients of one org exchange messages under their prefix', async () => {
+      const a = await grant(issuer, 'org1');
+      const b = await grant(issuer, 'org1', { userId: 'user-2' });
+      const subscriber = await connect(a);
+      const publisher = await connect(b);
+      const received = inbox(subscriber);
 
-    await waitFor(() => received.length === 1);
-    expect(received).to.deep.equal([{ topic: `${a.prefix}/default/app/chan/evt/agent`, payload: 'hello' }]);
-    const brokerClient = brokerClients.get(a.clientId);
-    expect(brokerClient && attached.sessionOf(brokerClient)).to.include({ orgId: 'org1', topicPrefix: a.prefix, clientId: a.clientId });
-  });
+      const granted = await subscriber.subscribeAsync(`${a.prefix}/#`, { qos: 1 });
+      expect(granted.map((s) => s.qos)).to.deep.equal([1]);
+      await publisher.publishAsync(`${a.prefix}/default/app/chan/evt/agent`, 'hello', { qos: 1 });
 
-  /** The SUBACK return codes; mqtt.js rejects on any 0x80, with the SUBACK attached. */
-  async function subackCodes(client: MqttClient, filters: string[]): Promise<number[]> {
-    try {
-      const granted = await client.subscribeAsync(filters, { qos: 1 });
-      return granted.map((s) => s.qos);
-    } catch (err) {
-      const packet = (err as { packet?: { granted?: Array<number | { qos: number }> } }).packet;
-      if (!packet?.granted) throw err;
-      return packet.granted.map((g) => (typeof g === 'number' ? g : g.qos));
-    }
-  }
+      await waitFor(() => received.length === 1);
+      expect(received).to.deep.equal([{ topic: `${a.prefix}/default/app/chan/evt/agent`, payload: 'hello' }]);
+      const brokerClient = broker.clients.get(a.clientId);
+      expect(brokerClient && broker.attached.sessionOf(brokerClient)).to.include({ orgId: 'org1', topicPrefix: a.prefix, clientId: a.clientId });
+    });
 
-  it('answers SUBACK 0x80 for another org, $SYS and bare #, and keeps the connection', async () => {
-    const intruder = await connect(await grant(issuer, 'org2'));
-    const codes = await subackCodes(intruder, ['axonpush/org1/#', '$SYS/#', '#', 'axonpush/+/x', 'axonpush/org2/#']);
-    expect(codes).to.deep.equal([128, 128, 128, 128, 1]);
-    expect(intruder.connected).to.equal(true);
-  });
+    it('answers SUBACK 0x80 for another org, $SYS and bare #, and keeps the connection', async () => {
+      const intruder = await connect(await grant(issuer, 'org2'));
+      const codes = await subackCodes(intruder, ['axonpush/org1/#', '$SYS/#', '#', 'axonpush/+/x', 'axonpush/org2/#']);
+      expect(codes).to.deep.equal([128, 128, 128, 128, 1]);
+      expect(intruder.connected).to.equal(true);
+    });
 
-  it("drops another org's publish into our prefix and disconnects the publisher", async () => {
-    const a = await grant(issuer, 'org1');
-    const subscriber = await connect(a);
-    const received = inbox(subscriber);
-    await subscriber.subscribeAsync(`${a.prefix}/#`);
+    it("drops another org's publish into our prefix and disconnects the publisher", async () => {
+      const a = await grant(issuer, 'org1');
+      const subscriber = await connect(a);
+      const received = inbox(subscriber);
+      await subscriber.subscribeAsync(`${a.prefix}/#`);
 
-    const intruder = await connect(await grant(issuer, 'org2'));
-    const closed = closeOf(intruder);
-    intruder.publish(`${a.prefix}/default/x`, 'forged');
-    await closed;
-
-    // A legitimate message sent afterwards arrives alone: the forged one was dropped, not delayed.
-    const friend = await connect(await grant(issuer, 'org1'));
-    await friend.publishAsync(`${a.prefix}/default/x`, 'genuine');
-    await waitFor(() => received.length > 0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(received).to.deep.equal([{ topic: `${a.prefix}/default/x`, payload: 'genuine' }]);
-  });
-
-  it("delivers a will under the client's prefix and drops one aimed at another org", async () => {
-    const a = await grant(issuer, 'org1');
-    const subscriber = await connect(a);
-    const received = inbox(subscriber);
-    await subscriber.subscribeAsync(`${a.prefix}/#`);
-
-    for (const [org, payload] of [['org2', 'forged will'], ['org1', 'genuine will']] as const) {
-      const g = await grant(issuer, org);
-      const client = await mqtt.connectAsync(url, {
-        protocolVersion: 4,
-        clientId: g.clientId,
-        username: g.token,
-        password: '',
-        reconnectPeriod: 0,
-        will: { topic: `${a.prefix}/presence`, payload: Buffer.from(payload), qos: 0, retain: false },
-      });
-      // Drop the socket without DISCONNECT so the broker publishes the will.
-      const closed = closeOf(client);
-      client.stream.destroy();
+      const intruder = await connect(await grant(issuer, 'org2'));
+      const closed = closeOf(intruder);
+      intruder.publish(`${a.prefix}/default/x`, 'forged');
       await closed;
+
+      // A legitimate message sent afterwards arrives alone: the forged one was dropped, not delayed.
+      const friend = await connect(await grant(issuer, 'org1'));
+      await friend.publishAsync(`${a.prefix}/default/x`, 'genuine');
+      await waitFor(() => received.length > 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(received).to.deep.equal([{ topic: `${a.prefix}/default/x`, payload: 'genuine' }]);
+    });
+
+    it("delivers a will under the client's prefix and drops one aimed at another org", async () => {
+      const a = await grant(issuer, 'org1');
+      const subscriber = await connect(a);
+      const received = inbox(subscriber);
+      await subscriber.subscribeAsync(`${a.prefix}/#`);
+
+      for (const [org, payload] of [['org2', 'forged will'], ['org1', 'genuine will']] as const) {
+        const g = await grant(issuer, org);
+        const client = await mqtt.connectAsync(broker.url, {
+          protocolVersion: 4,
+          clientId: g.clientId,
+          username: g.token,
+          password: '',
+          reconnectPeriod: 0,
+          will: { topic: `${a.prefix}/presence`, payload: Buffer.from(payload), qos: 0, retain: false },
+        });
+        // Drop the socket without DISCONNECT so the broker publishes the will.
+        const closed = closeOf(client);
+        client.stream.destroy();
+        await closed;
+      }
+
+      await waitFor(() => received.length > 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(received).to.deep.equal([{ topic: `${a.prefix}/presence`, payload: 'genuine will' }]);
+    });
+
+    it('refuses to publish to $SYS', async () => {
+      const client = await connect(await grant(issuer, 'org1'));
+      const closed = closeOf(client);
+      client.publish('$SYS/fake/heartbeat', 'x');
+      await closed;
+    });
+
+    it('refuses CONNECT with a bad token (4), a wrong client id (2) and an expired token (4)', async () => {
+      const g = await grant(issuer, 'org1');
+      expect(await refusedWith({ token: 'not-a-token', clientId: g.clientId })).to.equal(4);
+      expect(await refusedWith({ token: g.token, clientId: `${g.clientId}-other` })).to.equal(2);
+      expect(await refusedWith(await grant(pastIssuer(), 'org1'))).to.equal(4);
+    });
+
+    it('refuses CONNECT with a non-empty password (4)', async () => {
+      expect(await refusedWith(await grant(issuer, 'org1'), 'secret')).to.equal(4);
+    });
+
+    it('closes the connection when the token expires', async () => {
+      const client = await connect(await grant(issuer, 'org1', { ttl: 2 }));
+      const started = Date.now();
+      await closeOf(client);
+      expect(Date.now() - started).to.be.below(3000);
+    });
+
+    if (version.major === 1) {
+      it('refuses an MQTT 5 CONNECT: aedes 1.x speaks MQTT 3.1/3.1.1 only', async () => {
+        const g = await grant(issuer, 'org1');
+        const code = await connackCode(broker.url, sdkLikeOptions(g.clientId, g.token));
+        // Return code 1, unacceptable protocol version (what AxonPush's SDK got from the 1.x example broker).
+        expect(code).to.equal(1);
+      });
     }
-
-    await waitFor(() => received.length > 0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(received).to.deep.equal([{ topic: `${a.prefix}/presence`, payload: 'genuine will' }]);
   });
-
-  it('refuses to publish to $SYS', async () => {
-    const client = await connect(await grant(issuer, 'org1'));
-    const closed = closeOf(client);
-    client.publish('$SYS/fake/heartbeat', 'x');
-    await closed;
-  });
-
-  it('refuses CONNECT with a bad token (4), a wrong client id (2) and an expired token (4)', async () => {
-    const g = await grant(issuer, 'org1');
-    expect(await refusedWith({ token: 'not-a-token', clientId: g.clientId })).to.equal(4);
-    expect(await refusedWith({ token: g.token, clientId: `${g.clientId}-other` })).to.equal(2);
-    expect(await refusedWith(await grant(pastIssuer(), 'org1'))).to.equal(4);
-  });
-
-  it('refuses CONNECT with a non-empty password (4)', async () => {
-    const g = await grant(issuer, 'org1');
-    try {
-      await mqtt.connectAsync(url, { protocolVersion: 4, clientId: g.clientId, username: g.token, password: 'secret', reconnectPeriod: 0 });
-      expect.fail('should have been refused');
-    } catch (err) {
-      expect((err as { code?: number }).code).to.equal(4);
-    }
-  });
-
-  it('closes the connection when the token expires', async () => {
-    const client = await connect(await grant(issuer, 'org1', { ttl: 2 }));
-    const started = Date.now();
-    await closeOf(client);
-    expect(Date.now() - started).to.be.below(3000);
-  });
-});
+}

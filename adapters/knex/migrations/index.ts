@@ -9,6 +9,7 @@ import * as rateLimits from './006_rate_limits.js';
 import * as usedTokens from './007_used_tokens.js';
 import * as appSessions from './008_app_sessions.js';
 import * as emailVerified from './009_email_verified.js';
+import * as instanceSettings from './010_instance_settings.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -30,6 +31,7 @@ const migrations: readonly BundledMigration[] = [
   { name: '007_used_tokens', ...usedTokens },
   { name: '008_app_sessions', ...appSessions },
   { name: '009_email_verified', ...emailVerified },
+  { name: '010_instance_settings', ...instanceSettings },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

@@ -15,12 +15,14 @@ export function initRealtime(client: AuthClient): Panel {
   const info = $('rt-info');
   const log = $('rt-log');
   const error = $('rt-error');
+  const protocolSelect = $<HTMLSelectElement>('rt-protocol');
   const connectButton = $<HTMLButtonElement>('rt-connect');
   const disconnectButton = $<HTMLButtonElement>('rt-disconnect');
   const subscribeForm = $<HTMLFormElement>('rt-subscribe-form');
   const publishForm = $<HTMLFormElement>('rt-publish-form');
   const chips = $('rt-subscriptions');
   let connection: RealtimeConnection | null = null;
+  let protocolVersion: 4 | 5 = 5;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
   const append = (item: HTMLLIElement) => {
@@ -33,6 +35,7 @@ export function initRealtime(client: AuthClient): Panel {
     status.textContent = up ? 'connected' : 'disconnected';
     status.className = `pill ${up ? 'on' : 'off'}`;
     connectButton.disabled = up;
+    protocolSelect.disabled = up;
     disconnectButton.disabled = !up;
     for (const form of [subscribeForm, publishForm]) for (const el of form.elements) (el as HTMLInputElement).disabled = !up;
   };
@@ -46,6 +49,7 @@ export function initRealtime(client: AuthClient): Panel {
       ...row('Client id', creds.clientId),
       ...row('Topic prefix', creds.topicPrefix),
       ...row('Credentials expire', `${time(creds.expiresAt)} (in ${countdown(Date.parse(creds.expiresAt) - Date.now())})`),
+      ...row('Protocol', protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1'),
     );
   };
 
@@ -54,6 +58,7 @@ export function initRealtime(client: AuthClient): Panel {
   // Not onClick(): that re-enables the button afterwards, while these follow the connection state.
   connectButton.addEventListener('click', () => {
     connectButton.disabled = true;
+    protocolSelect.disabled = true;
     connect().catch((err: unknown) => {
       error.textContent = describeError(err);
       setConnected(false);
@@ -66,10 +71,11 @@ export function initRealtime(client: AuthClient): Panel {
 
   async function connect(): Promise<void> {
     error.textContent = '';
+    // MQTT 5 by default, as AxonPush's SDKs; 3.1.1 for brokers without it (aedes 1.x). The example's aedes 2.x speaks both.
+    protocolVersion = protocolSelect.value === '4' ? 4 : 5;
     const conn = await client.connectRealtime({
       mqtt,
-      // aedes, the example broker, speaks MQTT 3.1.1.
-      protocolVersion: 4,
+      protocolVersion,
       onMessage: (topic, payload) =>
         append(h('li', {}, h('span', { class: 'time' }, time(Date.now())), h('span', { class: 'topic' }, topic), decoder.decode(payload))),
     });
@@ -94,7 +100,7 @@ export function initRealtime(client: AuthClient): Panel {
     renderInfo();
     clearInterval(ticker);
     ticker = setInterval(renderInfo, 1_000);
-    system(`connected as ${conn.credentials.clientId}`);
+    system(`connected as ${conn.credentials.clientId} (${protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1'})`);
   }
 
   onSubmit(subscribeForm, async ({ filter = '' }) => {

@@ -16,7 +16,12 @@ export function realtimeEndpoints(realtime: RealtimeCredentialsService) {
       responses: { 200: r.realtimeCredentials },
       query: s.realtimeQuery,
       async handler({ auth, query }) {
-        const principal = { userId: auth.userId, orgId: auth.orgId, ...(auth.apiKeyId ? { apiKeyId: auth.apiKeyId } : {}) };
+        // What can revoke the caller's credential goes into the realtime token, so the broker ends it too.
+        // An access token's session goes on by refresh, but an API key's expiry is final.
+        const revocable = auth.apiKeyId
+          ? { apiKeyId: auth.apiKeyId, ...(Number.isFinite(auth.expiresAt) ? { notAfter: auth.expiresAt } : {}) }
+          : { accessTokenId: auth.tokenId, ...(auth.sessionId ? { sessionId: auth.sessionId } : {}) };
+        const principal = { userId: auth.userId, orgId: auth.orgId, ...revocable };
         return { status: 200, body: await realtime.issue(principal, query.envSlug) };
       },
     }),
