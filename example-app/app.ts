@@ -1,6 +1,6 @@
 import express from 'express';
-import { AuthError, createAuthRouter, presets, type Duration, type PresetName } from 'gatehouse';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { AuthError, createAuthRouter, presets, type Duration, type PresetName } from 'gatehouse-auth';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 
 export interface ExampleAppOptions {
   /** SQLite file for accounts, orgs and sessions; created (with its directory) when missing. */

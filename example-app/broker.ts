@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { attachAuthorizer, createJwtTokenIssuer, createRealtimeAuthorizer, type RealtimeAuthorizer } from 'gatehouse';
+import { attachAuthorizer, createJwtTokenIssuer, createRealtimeAuthorizer, type RealtimeAuthorizer } from 'gatehouse-auth';
 
 export interface BrokerOptions {
   host: string;

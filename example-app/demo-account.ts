@@ -1,4 +1,4 @@
-import type { AuthRouter, StorageAdapter } from 'gatehouse';
+import type { AuthRouter, StorageAdapter } from 'gatehouse-auth';
 
 export interface DemoAccount {
   email: string;

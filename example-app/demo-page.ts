@@ -9,7 +9,7 @@ const web = join(here, 'web');
 /**
  * Bundles the page's TypeScript with esbuild in memory. Done at start rather than as
  * a build step, so a fresh clone needs only `npm install && npm run example`.
- * `gatehouse-source` makes `gatehouse/client` resolve to src/ like the server does;
+ * `gatehouse-source` makes `gatehouse-auth/client` resolve to src/ like the server does;
  * the browser platform picks mqtt's browser build.
  */
 async function bundle(): Promise<Map<string, string>> {

@@ -7,7 +7,7 @@
  * Without DATABASE_URL it migrates the example's SQLite file (AUTH_DATABASE).
  */
 import { resolve } from 'node:path';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 
 const target = process.env.DATABASE_URL || resolve(import.meta.dirname, process.env.AUTH_DATABASE ?? 'data/gatehouse.sqlite');
 const storage = createKnexStorage(target, { autoMigrate: false });

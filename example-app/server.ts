@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { presets, type Duration, type PresetName } from 'gatehouse';
+import { presets, type Duration, type PresetName } from 'gatehouse-auth';
 import { createExampleApp } from './app.js';
 import { mountDemoPage } from './demo-page.js';
 import { startBroker } from './broker.js';

@@ -60,7 +60,7 @@ export type SigningOptions =
     };
 
 export type AuthRouterOptions = SigningOptions & {
-  /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse/adapters/knex' is the default. */
+  /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse-auth/adapters/knex' is the default. */
   storage: StorageAdapter;
   /**
    * bcrypt cost and worker threads (`{ cost, threads }`), or a PasswordHasher of your own.
@@ -170,7 +170,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('createAuthRouter(options): options are required');
   const { storage } = options;
   if (!storage || typeof storage.transaction !== 'function' || !storage.users) {
-    throw new TypeError("options.storage is required: for example createKnexStorage({ filename: 'auth.sqlite' }) from 'gatehouse/adapters/knex'");
+    throw new TypeError("options.storage is required: for example createKnexStorage({ filename: 'auth.sqlite' }) from 'gatehouse-auth/adapters/knex'");
   }
   if (!options.tokenIssuer && (!options.tokens || typeof options.tokens !== 'object')) {
     throw new TypeError('options.tokens is required: at least { secret } with 32 or more random bytes');

@@ -1,5 +1,5 @@
 /**
- * gatehouse/client: a fetch-based client for a gatehouse router, for browsers and
+ * gatehouse-auth/client: a fetch-based client for a gatehouse router, for browsers and
  * Node 20+. It imports nothing from Node or Express, and takes `mqtt` as a parameter.
  */
 export { AuthClient, createAuthClient } from './auth-client.js';

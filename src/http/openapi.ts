@@ -7,7 +7,7 @@ import type { ErrorBodyWriter } from './problem.js';
 import * as r from './responses.js';
 
 // Through the package's own name, so it resolves the same from src/ and from dist/.
-const { version: packageVersion } = createRequire(import.meta.url)('gatehouse/package.json') as { version: string };
+const { version: packageVersion } = createRequire(import.meta.url)('gatehouse-auth/package.json') as { version: string };
 
 type JsonSchema = Record<string, unknown>;
 

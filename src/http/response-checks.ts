@@ -8,7 +8,7 @@ import type { apiKeyView, invitationView, memberView, myOrgView, orgView, pairVi
 /**
  * Compile-time only: each documented response schema must describe exactly what the
  * views build, and the client's plain types must match the schemas. Changing one
- * side without the other fails `tsc`, so the OpenAPI document and gatehouse/client
+ * side without the other fails `tsc`, so the OpenAPI document and gatehouse-auth/client
  * cannot drift from the handlers.
  */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -26,7 +26,7 @@ export type ResponseChecks = [
   Expect<Same<MfaStatus, Out<typeof r.mfaStatus>>>,
   Expect<Same<TotpEnrolment, Out<typeof r.totpEnrolment>>>,
   Expect<Same<RealtimeCredentials, Out<typeof r.realtimeCredentials>>>,
-  // gatehouse/client's own copies of the shapes.
+  // gatehouse-auth/client's own copies of the shapes.
   Expect<Same<client.User, Out<typeof r.user>>>,
   Expect<Same<client.Me, Out<typeof r.me>>>,
   Expect<Same<client.TokenPairBody, Out<typeof r.tokenPair>>>,

@@ -6,7 +6,7 @@ import { endpoint } from '../http/endpoint.js';
 import type { PresetContext } from './types.js';
 
 // Through the package's own name, so it resolves the same from src/ and from dist/.
-const { version: gatehouseVersion } = createRequire(import.meta.url)('gatehouse/package.json') as { version: string };
+const { version: gatehouseVersion } = createRequire(import.meta.url)('gatehouse-auth/package.json') as { version: string };
 
 /**
  * The Core version `GET /api` reports by default. The preset exists so that datarhei's

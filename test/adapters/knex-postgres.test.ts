@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import knex, { type Knex } from 'knex';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
-import { runStorageContract } from 'gatehouse/testing';
-import type { RevocationRecord } from 'gatehouse';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
+import { runStorageContract } from 'gatehouse-auth/testing';
+import type { RevocationRecord } from 'gatehouse-auth';
 import { migrationSource } from '../../adapters/knex/migrations/index.js';
 import { tableNames } from '../../adapters/knex/tables.js';
 import { eventually } from '../helpers/eventually.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
-import { AuthError } from 'gatehouse';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
+import { AuthError } from 'gatehouse-auth';
 import { Throttle } from '../../src/core/throttle.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { StorageConflictError, type NewRefreshToken } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { StorageConflictError, type NewRefreshToken } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 
 /**
  * The SQLite fast path of the knex adapter: the rotation statements run on

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
-import { createAuthClient, GatehouseError, type AuthClient, type AuthState } from 'gatehouse/client';
+import { createAuthClient, GatehouseError, type AuthClient, type AuthState } from 'gatehouse-auth/client';
 import { PASSWORD, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
 
@@ -38,7 +38,7 @@ function nextState(client: AuthClient): Promise<AuthState> {
   });
 }
 
-describe('gatehouse/client against the example server', function () {
+describe('gatehouse-auth/client against the example server', function () {
   this.timeout(30_000);
   let example: RunningExample;
   let baseUrl: string;

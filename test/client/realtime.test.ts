@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import mqtt from 'mqtt';
-import { createAuthClient, GatehouseError, type AuthClient, type ConnectReason, type MqttModule, type RealtimeConnection } from 'gatehouse/client';
+import { createAuthClient, GatehouseError, type AuthClient, type ConnectReason, type MqttModule, type RealtimeConnection } from 'gatehouse-auth/client';
 import { PASSWORD, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
 
@@ -26,7 +26,7 @@ function nextMessage(connection: RealtimeConnection, ms: number): Promise<{ topi
  * living 5 s and renewed 3 s before they expire: the broker drops a client whose
  * token has expired, so only a working renewal keeps messages flowing.
  */
-describe('gatehouse/client realtime: credential rollover', function () {
+describe('gatehouse-auth/client realtime: credential rollover', function () {
   this.timeout(40_000);
   let example: RunningExample;
   let owner: AuthClient;

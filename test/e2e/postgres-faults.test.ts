@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
-import type { Repositories } from 'gatehouse';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
+import type { Repositories } from 'gatehouse-auth';
 import { PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 import { eventually } from '../helpers/eventually.js';
 import { pgConfig, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js';

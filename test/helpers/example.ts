@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duration } from 'gatehouse';
+import type { Duration } from 'gatehouse-auth';
 import { createExampleApp } from '../../example-app/app.js';
 import { startBroker } from '../../example-app/broker.js';
 import { SECRET } from './harness.js';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import express from 'express';
 import { expect } from 'chai';
 import request from 'supertest';
-import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
 

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 import { SECRET } from './harness.js';
 
 export interface PresetServer {

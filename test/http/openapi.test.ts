@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import express from 'express';
 import { generate } from 'otplib';
 import request from 'supertest';
-import type { AuthRouter, AuthRouterOptions } from 'gatehouse';
+import type { AuthRouter, AuthRouterOptions } from 'gatehouse-auth';
 import { PASSWORD, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { validate } from '../helpers/json-schema.js';
 

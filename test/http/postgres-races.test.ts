@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import request from 'supertest';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { addMember, PASSWORD, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 

@@ -109,7 +109,7 @@ describe('GET|POST /auth/iot-credentials', () => {
   });
 
   it('refuses bad realtime options at startup', async () => {
-    const { createAuthRouter } = await import('gatehouse');
+    const { createAuthRouter } = await import('gatehouse-auth');
     h = await startHarness();
     const make = (realtime: Record<string, unknown>) => () =>
       createAuthRouter({ storage: h.storage, tokens: { secret: 'x'.repeat(32) }, realtime: realtime as never });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { createAuthRouter } from 'gatehouse';
+import { createAuthRouter } from 'gatehouse-auth';
 import { addMember, claimsOf, PASSWORD, SECRET, signin, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

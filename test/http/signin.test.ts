@@ -38,7 +38,7 @@ describe('POST /auth/signin', () => {
 
   it('verifies unknown emails against a dummy hash, so they cost a bcrypt comparison too', async () => {
     let compared = 0;
-    const { createBcryptHasher } = await import('gatehouse');
+    const { createBcryptHasher } = await import('gatehouse-auth');
     const real = createBcryptHasher({ cost: 4 });
     const counting = { ...real, verify: async (p: string, hash: string) => { compared += 1; return real.verify(p, hash); } };
     const h2 = await startHarness({ passwords: counting });

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { generateKeyPair } from 'jose';
 import { generate } from 'otplib';
 import request from 'supertest';
-import type { AuthRouterOptions } from 'gatehouse';
+import type { AuthRouterOptions } from 'gatehouse-auth';
 import { claimsOf, PASSWORD, signupWithOrg, startHarness, expectProblem, unique, type Harness } from '../helpers/harness.js';
 import { AUDIENCE, KID, startLocalIssuer, type LocalIssuer } from '../helpers/local-issuer.js';
 

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { exportJWK, generateKeyPair } from 'jose';
 import { generate } from 'otplib';
 import request from 'supertest';
-import type { AuthRouterOptions } from 'gatehouse';
+import type { AuthRouterOptions } from 'gatehouse-auth';
 import { claimsOf, PASSWORD, signupWithOrg, startHarness, expectProblem, unique, type Harness } from '../helpers/harness.js';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, startOidcServer, type OidcTestServer } from './oidc-server.js';
 

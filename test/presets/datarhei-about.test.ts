@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { createAuthRouter, datarhei, DEFAULT_CORE_VERSION, type AuthRouter, type AuthRouterOptions } from 'gatehouse';
+import { createAuthRouter, datarhei, DEFAULT_CORE_VERSION, type AuthRouter, type AuthRouterOptions } from 'gatehouse-auth';
 import { SECRET } from '../helpers/harness.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { createAuthRouter } from 'gatehouse';
+import { createAuthRouter } from 'gatehouse-auth';
 import { createExampleApp } from '../../example-app/app.js';
 import { claimsOf, SECRET } from '../helpers/harness.js';
 import { call } from '../helpers/server.js';

@@ -98,7 +98,7 @@ describe('preset datarhei (seed 003)', () => {
   });
 
   it('refuses an expired access token with 401', async () => {
-    const { createAuthRouter } = await import('gatehouse');
+    const { createAuthRouter } = await import('gatehouse-auth');
     const past = createAuthRouter({ storage: srv.storage, preset: 'datarhei', passwords: { cost: 4 }, tokens: { secret: (await import('../helpers/harness.js')).SECRET }, clock: { now: () => Date.now() - 3_600_000 } });
     const old = await past.services.accounts.signinWithUsername(username, password);
     await past.close();

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
-import { createAuthRouter, createEmqxHttpHandlers, emqxKickOut, type AuthRouter, type AuthRouterOptions, type EmqxHttpHandlers } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, createEmqxHttpHandlers, emqxKickOut, type AuthRouter, type AuthRouterOptions, type EmqxHttpHandlers } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 import express from 'express';
 import { SECRET, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 

@@ -3,8 +3,8 @@ import express from 'express';
 import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import request from 'supertest';
-import { createAuthRouter, createJwtTokenIssuer, createRealtimeAuthorizer, createRevocationWatcher, type AuthRouter, type AuthRouterOptions } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, createJwtTokenIssuer, createRealtimeAuthorizer, createRevocationWatcher, type AuthRouter, type AuthRouterOptions } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 import { startBroker } from '../../example-app/broker.js';
 import { addMember, claimsOf, SECRET, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import request from 'supertest';
-import { createAuthRouter, type AuthRouter } from 'gatehouse';
+import { createAuthRouter, type AuthRouter } from 'gatehouse-auth';
 import { SECRET } from '../helpers/harness.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 

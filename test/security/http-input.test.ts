@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type express from 'express';
 import request from 'supertest';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { expectProblem, PASSWORD, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import type { AuthRouterOptions } from 'gatehouse';
+import type { AuthRouterOptions } from 'gatehouse-auth';
 import { claimsOf, expectProblem, PASSWORD, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { AUDIENCE, startLocalIssuer, type LocalIssuer } from '../helpers/local-issuer.js';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, startOidcServer, type OidcTestServer } from '../identity/oidc-server.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import request from 'supertest';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { listen, PASSWORD, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { createBcryptHasher, type PasswordHasher } from 'gatehouse';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createBcryptHasher, type PasswordHasher } from 'gatehouse-auth';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { listen, PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 

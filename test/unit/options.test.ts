@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
-import { createAuthRouter, type AuthRouterOptions } from 'gatehouse';
-import { createKnexStorage, type KnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, type AuthRouterOptions } from 'gatehouse-auth';
+import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 import { claimsOf, SECRET, signupWithOrg, startHarness } from '../helpers/harness.js';
 
 describe('createAuthRouter options', () => {

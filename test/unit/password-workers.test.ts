@@ -9,8 +9,8 @@ import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import express from 'express';
 import request from 'supertest';
-import { createAuthRouter, createBcryptHasher, type BcryptHasher } from 'gatehouse';
-import { createKnexStorage } from 'gatehouse/adapters/knex';
+import { createAuthRouter, createBcryptHasher, type BcryptHasher } from 'gatehouse-auth';
+import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { PASSWORD, SECRET, signin, signupWithOrg, startHarness } from '../helpers/harness.js';
 
 const run = promisify(execFile);
@@ -184,7 +184,7 @@ describe('password hashing on worker threads', () => {
 
   it('an idle pool does not keep a process alive, and a pending hash keeps it alive until it is done', async () => {
     const script = [
-      "import { createBcryptHasher } from 'gatehouse';",
+      "import { createBcryptHasher } from 'gatehouse-auth';",
       'const hasher = createBcryptHasher({ cost: 4, threads: 2 });',
       "await hasher.hash('warm up');",
       // Not awaited: only the worker's own ref keeps the process running until the reply.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
 import express from 'express';
 import request from 'supertest';
-import { AuthError, BCRYPT_MAX_BYTES, createAuthRouter, createBcryptHasher } from 'gatehouse';
+import { AuthError, BCRYPT_MAX_BYTES, createAuthRouter, createBcryptHasher } from 'gatehouse-auth';
 import { PASSWORD, SECRET, signin, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

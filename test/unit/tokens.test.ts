@@ -2,7 +2,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, type JsonWebKey, type
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { AuthError, createJwtTokenIssuer, type SignedToken, type SignInput, type TokenIssuer } from 'gatehouse';
+import { AuthError, createJwtTokenIssuer, type SignedToken, type SignInput, type TokenIssuer } from 'gatehouse-auth';
 import { claimsOf, signupWithOrg, startHarness, SECRET } from '../helpers/harness.js';
 
 /** `sign` may return a promise by the TokenIssuer contract: await it as any caller must. */

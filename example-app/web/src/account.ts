@@ -1,4 +1,4 @@
-import type { AuthClient, Me } from 'gatehouse/client';
+import type { AuthClient, Me } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, countdown, h, onClick, show } from './ui.js';
 

@@ -1,5 +1,5 @@
-import type { AuthClient } from 'gatehouse/client';
-import { isGatehouseError } from 'gatehouse/client';
+import type { AuthClient } from 'gatehouse-auth/client';
+import { isGatehouseError } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, h, notify, onSubmit, show, time } from './ui.js';
 

@@ -1,4 +1,4 @@
-import { createAuthClient, type AuthState } from 'gatehouse/client';
+import { createAuthClient, type AuthState } from 'gatehouse-auth/client';
 import { initAccount } from './account.js';
 import { initKeys } from './keys.js';
 import { initMfa } from './mfa.js';

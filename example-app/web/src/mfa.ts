@@ -1,4 +1,4 @@
-import type { AuthClient, MfaStatus } from 'gatehouse/client';
+import type { AuthClient, MfaStatus } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, h, notify, onClick, onSubmit, show } from './ui.js';
 

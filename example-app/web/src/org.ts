@@ -1,4 +1,4 @@
-import type { AuthClient } from 'gatehouse/client';
+import type { AuthClient } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, date, h, notify, onClick, onSubmit, orgChoice, show, wireChoice, wireSlug } from './ui.js';
 

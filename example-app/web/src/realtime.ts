@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import type { AuthClient, RealtimeConnection } from 'gatehouse/client';
+import type { AuthClient, RealtimeConnection } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, countdown, describeError, h, notify, onSubmit, time } from './ui.js';
 
@@ -8,7 +8,7 @@ const decoder = new TextDecoder();
 /**
  * Live realtime: credentials from /auth/iot-credentials, the browser build of mqtt
  * (bundled from the `mqtt` package) over WebSocket to the example broker, and
- * gatehouse/client renewing the credentials before they expire.
+ * gatehouse-auth/client renewing the credentials before they expire.
  */
 export function initRealtime(client: AuthClient): Panel {
   const status = $('rt-status');

@@ -1,4 +1,4 @@
-import type { AuthClient, MfaChallenge } from 'gatehouse/client';
+import type { AuthClient, MfaChallenge } from 'gatehouse-auth/client';
 import { $, notify, onClick, onSubmit, orgChoice, show, wireChoice, wireSlug } from './ui.js';
 
 /** The signed-out view: sign in (with the MFA step when the account has it) and sign up. */

@@ -1,4 +1,4 @@
-import { isGatehouseError } from 'gatehouse/client';
+import { isGatehouseError } from 'gatehouse-auth/client';
 
 /** The element with this id; index.html and this code are kept in step, so a missing one is a bug. */
 export function $<T extends HTMLElement = HTMLElement>(id: string): T {
