@@ -1,13 +1,10 @@
 import { STATUS_CODES } from 'node:http';
-import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { AuthError } from '../errors.js';
 import type { AnyEndpoint, AuthMode, HttpMethod } from './endpoint.js';
 import type { ErrorBodyWriter } from './problem.js';
 import * as r from './responses.js';
-
-// Through the package's own name, so it resolves the same from src/ and from dist/.
-const { version: packageVersion } = createRequire(import.meta.url)('gatehouse-auth/package.json') as { version: string };
+import { packageVersion } from '../version.js';
 
 type JsonSchema = Record<string, unknown>;
 

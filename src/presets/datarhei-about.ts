@@ -1,12 +1,9 @@
-import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { isAuthError } from '../errors.js';
 import { bearerToken } from '../http/bearer.js';
 import { endpoint } from '../http/endpoint.js';
 import type { PresetContext } from './types.js';
-
-// Through the package's own name, so it resolves the same from src/ and from dist/.
-const { version: gatehouseVersion } = createRequire(import.meta.url)('gatehouse-auth/package.json') as { version: string };
+import { packageVersion } from '../version.js';
 
 /**
  * The Core version `GET /api` reports by default. The preset exists so that datarhei's
@@ -145,7 +142,7 @@ export function aboutEndpoint(ctx: PresetContext, settings: AboutSettings) {
           repository_branch: '',
           build_date: '',
           arch,
-          compiler: `gatehouse/${gatehouseVersion} node/${process.versions.node}`,
+          compiler: `gatehouse/${packageVersion} node/${process.versions.node}`,
         },
       };
       return { status: 200, body: full };
