@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: starts the example server (bench/server.ts) in a child process and
  * measures gatehouse against a bare Express route of the same server, then checks
- * the targets of the performance issue. See bench/README.md.
+ * the targets of the performance issue. See docs/benchmarks.md.
  *
  * Environment (all optional): BENCH_DURATION (s per scenario, default 10),
  * BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 50),

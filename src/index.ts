@@ -1,30 +1,42 @@
+/**
+ * gatehouse-auth: `createAuthRouter` and everything it takes and returns, the storage
+ * port a custom adapter implements, the realtime (MQTT broker) authorizers, presets
+ * and the `endpoint` helper for routes of your own.
+ *
+ * @module gatehouse-auth
+ */
 export { createAuthRouter, type AuthRouter } from './router.js';
-export type { AuthRouterOptions, TokenOptions, TokenLifetimes } from './options.js';
+export type { AuthRouterOptions, SigningOptions, TokenOptions, TokenLifetimes } from './options.js';
 export type { Duration } from './duration.js';
 export { AuthError, errorStatus, isAuthError, StorageConflictError, StorageUnavailableError } from './errors.js';
 export type { AuthErrorCode, AuthErrorDetails, FieldError } from './errors.js';
 export type * from './ports.js';
 export { createJwtTokenIssuer, MIN_SECRET_BYTES } from './tokens/jwt-issuer.js';
-export type { JwtIssuerOptions, HmacJwtOptions, KeyPairJwtOptions } from './tokens/jwt-issuer.js';
+export type { JwtIssuerOptions, HmacJwtOptions, KeyPairJwtOptions, AsymmetricAlgorithm } from './tokens/jwt-issuer.js';
 export { createBcryptHasher, BCRYPT_MAX_BYTES } from './passwords/bcrypt-hasher.js';
 export type { BcryptOptions, BcryptHasher } from './passwords/bcrypt-hasher.js';
 export type { ThrottleOptions, ThrottleRule } from './core/throttle.js';
 export type { Services } from './core/index.js';
-export type { TokenPair, SessionScope } from './core/sessions.js';
-export type { OrgChoice, SignupInput, Account } from './core/accounts.js';
+export type { TokenPair, SessionScope, AccessContext } from './core/sessions.js';
+export type { OrgChoice, OrgInput, SignupInput, Account } from './core/accounts.js';
 export type { AuthContext } from './http/auth-context.js';
-export type { RequireAuthOptions } from './http/guard.js';
+export type { RequireAuthOptions, Credential } from './http/guard.js';
 export * from './realtime/index.js';
 export type { RealtimeOptions } from './options.js';
-export type { RealtimeCredentials } from './core/realtime-credentials.js';
-export type { ApiKeyPrincipal } from './core/api-keys.js';
+export type { RealtimeCredentials, RealtimePrincipal } from './core/realtime-credentials.js';
+export type { ApiKeyPrincipal, NewApiKeyInput } from './core/api-keys.js';
 export type { MfaStatus, TotpEnrolment, SecondFactor } from './core/mfa.js';
 export type { GoogleOptions, ExternalIssuerOptions, ExternalUser, ExternalClaims, ExternalAlgorithm } from './identity/config.js';
-export type { IdentitySignIn, ExternalProfile, GoogleSignInInput } from './core/identities.js';
+export type { IdentitySignIn, ExternalProfile, GoogleSignInInput, GoogleCodeInput, GoogleIdTokenInput } from './core/identities.js';
+export type { IssuedNonce } from './identity/nonce.js';
+export type { NewInvitationInput, CreatedInvitation } from './core/invitations.js';
+export type { AppSelector, AppSignIn, AppSignInResult } from './core/applications.js';
+export type { StepUpSession, StepUpProof } from './core/step-up.js';
+export type { InstanceIdentity } from './core/instance.js';
 export type { SignInResult } from './core/accounts.js';
 export { presets, managementEndpoints, under, datarhei, DEFAULT_CORE_VERSION } from './presets/index.js';
 export type { Preset, PresetContext, PresetName, DatarheiOptions } from './presets/index.js';
 export { endpoint } from './http/endpoint.js';
-export type { AnyEndpoint, AuthMode, Endpoint, HttpMethod, Reply } from './http/endpoint.js';
+export type { AnyEndpoint, AuthMode, Endpoint, HandlerInput, HttpMethod, Reply } from './http/endpoint.js';
 export { problemBody, type ErrorBodyWriter } from './http/problem.js';
 export type { PasswordPolicy } from './core/password-policy.js';

@@ -1,3 +1,9 @@
+/**
+ * gatehouse-auth/adapters/knex: the bundled storage adapter, SQLite (better-sqlite3) or
+ * PostgreSQL (pg) through knex, with its migrations.
+ *
+ * @module gatehouse-auth/adapters/knex
+ */
 import type { Knex } from 'knex';
 import type { Repositories, SettingRepository, StorageAdapter } from '../../src/ports.js';
 import { openConnection, type KnexStorageConfig } from './connection.js';

@@ -1,6 +1,8 @@
 /**
  * gatehouse-auth/client: a fetch-based client for a gatehouse router, for browsers and
  * Node 20+. It imports nothing from Node or Express, and takes `mqtt` as a parameter.
+ *
+ * @module gatehouse-auth/client
  */
 export { AuthClient, createAuthClient } from './auth-client.js';
 export type { AuthClientEvents, AuthClientOptions, AuthState, MfaChallenge, MfaFactor, SignedIn, SignInResult, SignOutReason, Tokens } from './auth-client.js';

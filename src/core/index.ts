@@ -40,4 +40,8 @@ export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realt
   };
 }
 
-export type Services = ReturnType<typeof createServices>;
+// An interface rather than a type alias so that TypeDoc documents its members once and
+// `router.services` links here instead of repeating the whole resolved type.
+/** The services `createAuthRouter` builds, as `router.services` and to `overrideServices`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Services extends ReturnType<typeof createServices> {}

@@ -23,7 +23,8 @@ export type AuthMode = 'none' | 'jwt' | 'any';
  */
 export type EndpointResponses = Readonly<Partial<Record<number, z.ZodType | null>>>;
 
-interface HandlerInput<Body, Params, Query, Mode extends AuthMode> {
+/** What a handler receives: the parsed body, params and query, and the caller when the route is guarded. */
+export interface HandlerInput<Body, Params, Query, Mode extends AuthMode> {
   body: Body;
   params: Params;
   query: Query;

@@ -6,6 +6,7 @@ import type { ErrorBodyWriter } from './problem.js';
 import * as r from './responses.js';
 import { packageVersion } from '../version.js';
 
+/** @inline */
 type JsonSchema = Record<string, unknown>;
 
 /** What the document needs of a route: an Endpoint without its handler, or a plain route the router serves. */

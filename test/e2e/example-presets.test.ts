@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { startInstance, type Instance } from '../helpers/instances.js';
 import { call } from '../helpers/server.js';
 
-/** `PRESET=<name> npm run example` with a demo account, as the README shows, in a real process. */
+/** `PRESET=<name> npm run example` with a demo account, as docs/presets.md shows, in a real process. */
 describe('the example app with PRESET and DEMO_*', function () {
   this.timeout(60_000);
   let dir: string;

@@ -13,7 +13,7 @@ const BOUND_MS = 5_000;
 
 /**
  * Two example-app server processes on one PostgreSQL database, started the way the
- * README starts a second instance (same DATABASE_URL and AUTH_SECRET, own PORT),
+ * docs/several-instances.md starts a second instance (same DATABASE_URL and AUTH_SECRET, own PORT),
  * with a revocation poll interval of 1 s.
  */
 describe('several instances: two server processes on one PostgreSQL', function () {

@@ -49,7 +49,8 @@ describe('security: token typing', () => {
     await h.close();
   });
 
-  // The README's resource-server snippet (section "Tokens and sessions"), with this server's URL.
+  // The resource-server snippet of docs/tokens-and-sessions.md ("Verifying access tokens in another
+  // service"), with this server's URL.
   async function verifyAccessToken(token: string): Promise<JWTPayload> {
     const jwks = createRemoteJWKSet(new URL(`${baseUrl}/auth/.well-known/jwks.json`));
     const { payload } = await jwtVerify(token, jwks, {
