@@ -9,6 +9,9 @@ import type { Services } from './core/index.js';
 import type { RealtimeConfig } from './core/realtime-credentials.js';
 import type { MfaConfig } from './core/mfa.js';
 import { createSecretBox, deriveKey } from './core/secret-box.js';
+import type { MailLimitOptions } from './core/throttle.js';
+import { resolveMailOptions, type MailOptions } from './mail/options.js';
+import type { MailConfig } from './mail/service.js';
 import { validatePasswordPolicy, type PasswordPolicy } from './core/password-policy.js';
 import { resolvePreset, type Preset, type PresetName } from './presets/index.js';
 import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
@@ -122,12 +125,26 @@ export type AuthRouterOptions = SigningOptions & {
    * 403 `reauthentication_required` (POST /reauthenticate renews it). Default '5m'.
    */
   stepUp?: { maxAge?: Duration };
+  /**
+   * Email verification: 'off' sends no verification mail at sign-up; 'optional' (default)
+   * sends one; 'required' also refuses sign-in (403 `email_not_verified`) until the address
+   * is verified, and such a refused sign-in with the right password mails a fresh link.
+   */
+  emailVerification?: 'off' | 'optional' | 'required';
+  /** Lifetimes of the single-use tokens sent by mail. Defaults: verifyEmail '24h', resetPassword '30m', changeEmail '1h'. */
+  mailTokens?: { verifyEmailTtl?: Duration; resetPasswordTtl?: Duration; changeEmailTtl?: Duration };
   invitations?: {
     /** Default lifetime of an invitation. Default '7d'. */
     ttl?: Duration;
     /** Longest lifetime a caller may ask for. Default '30d'. */
     maxTtl?: Duration;
   };
+  /**
+   * Mail (verification, password reset, email change, invitations): the mailer
+   * (`createSmtpMailer(url)`; default: the log mailer, for development), sender, product
+   * name, link base and URL templates, templates, send limits and the outbox worker.
+   */
+  mail?: MailOptions;
   /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
   overrideServices?: (defaults: Services) => Services;
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
@@ -154,12 +171,22 @@ export interface ResolvedOptions {
   clock: Clock;
   logger: Logger;
   overrideServices: ((defaults: Services) => Services) | undefined;
+  mail: MailConfig;
+  mailLimits: MailLimitOptions | false;
 }
 
 const consoleLogger: Logger = {
+  // eslint-disable-next-line no-console -- the log mailer's output in development: not a warning
+  info: (message, fields) => console.info(message, fields ?? ''),
   warn: (message, fields) => console.warn(message, fields ?? ''),
   error: (message, fields) => console.error(message, fields ?? ''),
 };
+
+function resolveEmailVerification(value: unknown): CoreConfig['emailVerification'] {
+  if (value === undefined) return 'optional';
+  if (value === 'off' || value === 'optional' || value === 'required') return value;
+  throw new TypeError(`options.emailVerification must be 'off', 'optional' or 'required', not ${JSON.stringify(value)}`);
+}
 
 function isHasher(value: unknown): value is PasswordHasher {
   return typeof value === 'object' && value !== null && typeof (value as PasswordHasher).verify === 'function';
@@ -176,6 +203,8 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     throw new TypeError('options.tokens is required: at least { secret } with 32 or more random bytes');
   }
   const clock = options.clock ?? { now: () => Date.now() };
+  const logger = options.logger ?? consoleLogger;
+  const mail = resolveMailOptions(options.mail, logger, () => clock.now());
   const ownHasher = isHasher(options.passwords) ? undefined : createBcryptHasher(options.passwords ?? {});
   const preset = resolvePreset(options.preset);
   const signing = options.tokens as JwtIssuerOptions;
@@ -229,6 +258,12 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       accountKeySecret: deriveKey(serverKey, 'account-api-key'),
       stepUpMaxAge: toSeconds(options.stepUp?.maxAge ?? '5m', 'stepUp.maxAge'),
       accountKeyTtl: options.apiKeys?.accountKeyTtl === undefined ? refreshTtl : toSeconds(options.apiKeys.accountKeyTtl, 'apiKeys.accountKeyTtl'),
+      emailVerification: resolveEmailVerification(options.emailVerification),
+      mailTokenTtl: {
+        verify_email: toSeconds(options.mailTokens?.verifyEmailTtl ?? '24h', 'mailTokens.verifyEmailTtl'),
+        reset_password: toSeconds(options.mailTokens?.resetPasswordTtl ?? '30m', 'mailTokens.resetPasswordTtl'),
+        change_email: toSeconds(options.mailTokens?.changeEmailTtl ?? '1h', 'mailTokens.changeEmailTtl'),
+      },
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
     google: options.google === undefined ? null : resolveGoogle(options.google, deriveKey(serverKey, 'google-nonce')),
@@ -241,8 +276,10 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     requireTenantId: options.apiKeys?.requireTenantId ?? preset.apiKeyNeedsTenant ?? true,
     preset,
     clock,
-    logger: options.logger ?? consoleLogger,
+    logger,
     overrideServices: options.overrideServices,
+    mail: mail.config,
+    mailLimits: mail.limits,
   };
 }
 

@@ -79,9 +79,14 @@ export interface InvitationRecord {
   usedAt: EpochMs | null;
   usedBy: string | null;
   revokedAt: EpochMs | null;
+  /**
+   * When the code was mailed to `email` by gatehouse: joining with it then proves the
+   * address. Null when the inviter handed the code over themselves.
+   */
+  mailedAt: EpochMs | null;
 }
 
-export type NewInvitation = Omit<InvitationRecord, 'usedAt' | 'usedBy' | 'revokedAt'>;
+export type NewInvitation = Omit<InvitationRecord, 'usedAt' | 'usedBy' | 'revokedAt' | 'mailedAt'> & { mailedAt?: EpochMs | null };
 
 export interface RefreshTokenRecord {
   /** SHA-256 (hex) of the refresh token's `jti`. */
@@ -101,9 +106,38 @@ export interface RefreshTokenRecord {
    * refresh token handed out, stored so that the app token's `sid` can be revoked.
    */
   appId: string | null;
+  /** The client (`User-Agent`, truncated) and IP of the sign-in or refresh that wrote this token; null when unknown. */
+  userAgent: string | null;
+  ip: string | null;
+  /** When the token was last renewed from without rotation (`touch`); null until then. */
+  lastUsedAt: EpochMs | null;
 }
 
-export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'appId'> & { appId?: string | null };
+export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'appId' | 'userAgent' | 'ip' | 'lastUsedAt'> & {
+  appId?: string | null;
+  userAgent?: string | null;
+  ip?: string | null;
+};
+
+/** A session as the user sees it: one refresh family (or app session), summarised from its tokens. */
+export interface SessionRecord {
+  /** The family id: the `sid` of its tokens. */
+  id: string;
+  userId: string;
+  orgId: string | null;
+  appId: string | null;
+  /** The sign-in: the family's first token. */
+  createdAt: EpochMs;
+  /** The latest sign-in, rotation or renewal: the newest token's `createdAt` or `lastUsedAt`. */
+  lastUsedAt: EpochMs;
+  /** Of the newest token. */
+  userAgent: string | null;
+  ip: string | null;
+  /** The family's end (`familyExpiresAt`). */
+  expiresAt: EpochMs;
+  /** Whether the family was revoked (any of its tokens). */
+  revoked: boolean;
+}
 
 export interface ApiKeyRecord {
   id: string;
@@ -189,12 +223,31 @@ export interface UserRepository {
   /** Usernames match ignoring case. */
   findByUsername(username: string): Promise<UserRecord | null>;
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Deletes the user and what only exists for them: memberships, refresh tokens, API keys
+   * they created, TOTP and recovery codes, identities, application grants (and mail
+   * tokens). Returns false when there is no such user. Orgs are not touched.
+   */
+  delete(id: string): Promise<boolean>;
+  /** Sets `emailVerifiedAt` unless it is set already. */
+  markEmailVerified(id: string, now: EpochMs): Promise<void>;
+  /**
+   * Replaces the email (already normalised) and sets `emailVerifiedAt` to `verifiedAt`.
+   * Throws `StorageConflictError` with `field` 'email' when another account has it.
+   */
+  updateEmail(id: string, email: string, verifiedAt: EpochMs | null): Promise<void>;
 }
 
 export interface OrgRepository {
   /** Throws `StorageConflictError` with `field` 'slug' on a duplicate slug. */
   create(org: OrgRecord): Promise<OrgRecord>;
   findById(id: string): Promise<OrgRecord | null>;
+  /**
+   * Deletes the org with its memberships, invitations, API keys and applications (with
+   * their grants). Refresh tokens scoped to it are left to the caller (revoke them).
+   * Returns false when there is no such org.
+   */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface MembershipRepository {
@@ -255,6 +308,15 @@ export interface RefreshTokenRepository {
   /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */
   familyExpiresAt(familyId: string): Promise<EpochMs | null>;
   /**
+   * The user's live sessions at `now`: families with a token that is unused, unrevoked
+   * and unexpired (an app session's one row counts), most recently used first.
+   */
+  listLiveSessions(userId: string, now: EpochMs): Promise<SessionRecord[]>;
+  /** The family summarised as `listLiveSessions` does, whatever its state; null when none of its tokens is stored. */
+  findSession(familyId: string): Promise<SessionRecord | null>;
+  /** Records a renewal from the token without rotation: sets `lastUsedAt`, and `userAgent` and `ip` when given. */
+  touch(idHash: string, now: EpochMs, client: { userAgent: string | null; ip: string | null }): Promise<void>;
+  /**
    * Revokes the user's families that still have a live token (optionally only those
    * scoped to `orgId`, only app sessions with `appsOnly`, and never `exceptFamilyId`).
    * Returns the revoked family ids with the latest moment any of their tokens could
@@ -265,6 +327,8 @@ export interface RefreshTokenRepository {
     now: EpochMs,
     filter?: { orgId?: string; exceptFamilyId?: string; appsOnly?: boolean },
   ): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
+  /** Revokes every user's families scoped to `orgId` that still have a live token (app sessions included). Returns them as `revokeFamiliesOfUser` does. */
+  revokeFamiliesOfOrg(orgId: string, now: EpochMs): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
   /**
    * Revokes the live app sessions (families) of application `appId`, optionally only
    * those of `userId`. Returns them as `revokeFamiliesOfUser` does.
@@ -359,6 +423,41 @@ export interface UsedTokenRepository {
   purgeExpired(now: EpochMs): Promise<number>;
 }
 
+/** What a mailed single-use token proves: the address (`verify_email`), the right to set a password, or a new address. */
+export type MailTokenKind = 'verify_email' | 'reset_password' | 'change_email';
+
+/** A token sent by mail (a link's `token` parameter), kept only as a hash. */
+export interface MailTokenRecord {
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  idHash: string;
+  kind: MailTokenKind;
+  userId: string;
+  /** The address the token was mailed to (for `change_email`: the new address it proves). */
+  email: string;
+  expiresAt: EpochMs;
+  createdAt: EpochMs;
+  usedAt: EpochMs | null;
+  /** Set when a newer token of the same kind (or a use of one) made it dead. */
+  revokedAt: EpochMs | null;
+}
+
+export type NewMailToken = Omit<MailTokenRecord, 'usedAt' | 'revokedAt'>;
+
+export interface MailTokenRepository {
+  insert(token: NewMailToken): Promise<void>;
+  find(idHash: string): Promise<MailTokenRecord | null>;
+  /**
+   * Atomically marks the token used, in one conditional write: only if it is unused,
+   * unrevoked and unexpired at `now`. Returns the record when this call won, null
+   * otherwise (of N concurrent calls exactly one wins).
+   */
+  consume(idHash: string, now: EpochMs): Promise<MailTokenRecord | null>;
+  /** Revokes the user's unused, unrevoked tokens of `kind`. Returns how many. */
+  revokeForUser(userId: string, kind: MailTokenKind, now: EpochMs): Promise<number>;
+  /** Deletes tokens that expired before `now`. Returns how many. */
+  purgeExpired(now: EpochMs): Promise<number>;
+}
+
 /** A value set once for the whole installation (every instance on one store), by name. */
 export interface SettingRecord {
   name: string;
@@ -382,6 +481,70 @@ export interface IdentityRepository {
   listForUser(userId: string): Promise<IdentityRecord[]>;
 }
 
+/** A rendered mail, as handed to a Mailer. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  /** The sender, from option `mail.from`; absent, the mailer's own default applies. */
+  from?: string;
+}
+
+/** Delivers one rendered mail (SMTP, a provider's API, a log). Rejects when the mail was not accepted. */
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+}
+
+/** A mail waiting in (or delivered from) the outbox. */
+export interface OutboxRecord {
+  id: string;
+  /** The message kind it was rendered from ('reset_password', …); informational. */
+  kind: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  createdAt: EpochMs;
+  /** Delivery attempts started so far (a claim counts as one). */
+  attempts: number;
+  /** Not claimed before this moment (backoff after a failure). */
+  nextAttemptAt: EpochMs;
+  /** While in the future, one worker holds the row (its lease); others skip it. */
+  claimedUntil: EpochMs | null;
+  /** Set by the claim, so only the claimer's outcome is recorded. */
+  claimId: string | null;
+  sentAt: EpochMs | null;
+  /** Set when the worker gave up (too many attempts); the row is kept for inspection. */
+  failedAt: EpochMs | null;
+  /** The last delivery error (never the message body). */
+  lastError: string | null;
+}
+
+export type NewOutboxMessage = Pick<OutboxRecord, 'id' | 'kind' | 'to' | 'subject' | 'text' | 'html' | 'createdAt' | 'nextAttemptAt'>;
+
+/** Mail written in the transaction of the action that caused it, delivered later by a worker. */
+export interface OutboxRepository {
+  enqueue(message: NewOutboxMessage): Promise<void>;
+  /**
+   * Claims up to `limit` due rows (unsent, not given up, `nextAttemptAt <= now`, lease
+   * free or expired) in one conditional write: sets `claimedUntil`, `claimId` and
+   * counts an attempt. Concurrent claimers (other instances) never get the same row
+   * while its lease holds. Oldest due first.
+   */
+  claimDue(now: EpochMs, limit: number, claim: { claimId: string; claimedUntil: EpochMs }): Promise<OutboxRecord[]>;
+  /** Marks the row sent, if `claimId` still holds it. False otherwise. */
+  markSent(id: string, claimId: string, now: EpochMs): Promise<boolean>;
+  /**
+   * Records a failed attempt (if `claimId` still holds it): releases the lease and
+   * sets the next attempt, or gives up when `nextAttemptAt` is null.
+   */
+  markFailed(id: string, claimId: string, failure: { now: EpochMs; error: string; nextAttemptAt: EpochMs | null }): Promise<boolean>;
+  find(id: string): Promise<OutboxRecord | null>;
+  /** Deletes rows sent or given up before `before`. Returns how many. */
+  purgeFinished(before: EpochMs): Promise<number>;
+}
+
 /** The repositories, as seen inside or outside a transaction. */
 export interface Repositories {
   users: UserRepository;
@@ -395,6 +558,10 @@ export interface Repositories {
   identities: IdentityRepository;
   applications: ApplicationRepository;
   usedTokens: UsedTokenRepository;
+  /** Single-use tokens sent by mail (verification, reset, email change). */
+  mailTokens: MailTokenRepository;
+  /** Mail waiting for delivery (written inside the transaction of the action that caused it). */
+  outbox: OutboxRepository;
 }
 
 export interface StorageAdapter extends Repositories {
@@ -499,6 +666,8 @@ export interface Clock {
 }
 
 export interface Logger {
+  /** Development output such as the log mailer's messages; falls back to `warn` when absent. */
+  info?(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }

@@ -9,6 +9,7 @@ import { sendProblem, toAuthError } from './http/problem.js';
 import { buildOpenApiDocument, errorFormat, jwksRoute, openApiRoute, type OpenApiDocument } from './http/openapi.js';
 import { createIdentityProviders } from './identity/index.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
+import { MailWorker } from './mail/worker.js';
 import { createRealtimeAuthorizer, type RealtimeAuthorizer, type RealtimeRevocationSource } from './realtime/authorizer.js';
 
 export interface AuthRouter extends Router {
@@ -56,13 +57,15 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     passwords: resolved.passwords,
     clock,
     logger,
-    throttle: new Throttle(resolved.throttle),
+    throttle: new Throttle(resolved.throttle, resolved.mailLimits, storage.rateLimiterFactory?.()),
     revocations,
     config: resolved.config,
   };
   const identity = createIdentityProviders(resolved, clock, logger);
-  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity });
+  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick() });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
+  const mailWorker = new MailWorker(() => services.mail.deliverPending(), resolved.mail.worker.intervalMs, logger);
+  let closed = false;
 
   let starting: Promise<void> | undefined;
   const ready = (): Promise<void> => {
@@ -71,6 +74,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     starting ??= (async () => {
       await storage.init?.();
       await revocations.start();
+      if (!closed && resolved.mail.worker.autoStart) mailWorker.start();
     })().catch((err: unknown) => {
       starting = undefined;
       throw err;
@@ -136,8 +140,10 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     openApiDocument,
     ready,
     realtimeAuthorizer: () => createRealtimeAuthorizer({ tokens, clock, revocations: realtimeRevocations }),
-    close: () => {
+    close: async () => {
+      closed = true;
       revocations.stop();
+      await mailWorker.stop();
       return resolved.closePasswords();
     },
   });

@@ -54,6 +54,7 @@ export interface InvitationRow {
   used_at: Big | null;
   used_by: string | null;
   revoked_at: Big | null;
+  mailed_at: Big | null;
 }
 
 export interface RefreshTokenRow {
@@ -67,6 +68,9 @@ export interface RefreshTokenRow {
   used_at: Big | null;
   revoked_at: Big | null;
   app_id: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  last_used_at: Big | null;
 }
 
 export interface RevocationRow {
@@ -152,6 +156,7 @@ export function toInvitationRow(invitation: InvitationRecord): InvitationRow {
     used_at: invitation.usedAt,
     used_by: invitation.usedBy,
     revoked_at: invitation.revokedAt,
+    mailed_at: invitation.mailedAt,
   };
 }
 
@@ -168,6 +173,7 @@ export function fromInvitationRow(row: InvitationRow): InvitationRecord {
     usedAt: toNullableNumber(row.used_at),
     usedBy: row.used_by,
     revokedAt: toNullableNumber(row.revoked_at),
+    mailedAt: toNullableNumber(row.mailed_at),
   };
 }
 
@@ -183,6 +189,9 @@ export function toRefreshTokenRow(token: RefreshTokenRecord): RefreshTokenRow {
     used_at: token.usedAt,
     revoked_at: token.revokedAt,
     app_id: token.appId,
+    user_agent: token.userAgent,
+    ip: token.ip,
+    last_used_at: token.lastUsedAt,
   };
 }
 
@@ -198,6 +207,9 @@ export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
     usedAt: toNullableNumber(row.used_at),
     revokedAt: toNullableNumber(row.revoked_at),
     appId: row.app_id ?? null,
+    userAgent: row.user_agent ?? null,
+    ip: row.ip ?? null,
+    lastUsedAt: toNullableNumber(row.last_used_at ?? null),
   };
 }
 

@@ -14,7 +14,9 @@ export interface TableNames {
   applicationGrants: string;
   rateLimits: string;
   usedTokens: string;
+  mailTokens: string;
   instanceSettings: string;
+  outbox: string;
   migrations: string;
 }
 
@@ -43,7 +45,9 @@ export function tableNames(prefix: string): TableNames {
     applicationGrants: `${prefix}application_grants`,
     rateLimits: `${prefix}rate_limits`,
     usedTokens: `${prefix}used_tokens`,
+    mailTokens: `${prefix}mail_tokens`,
     instanceSettings: `${prefix}instance_settings`,
+    outbox: `${prefix}mail_outbox`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

@@ -5,6 +5,7 @@ import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { checkNewPassword } from './password-policy.js';
 import { isValidUsername, USERNAME_RULE } from './usernames.js';
+import type { EmailVerification } from './email-verification.js';
 import type { Invitations } from './invitations.js';
 import type { Mfa } from './mfa.js';
 import type { Sessions, TokenPair } from './sessions.js';
@@ -36,8 +37,8 @@ export interface Account {
 /** A session, or (when the user has a second factor) the token to present it with at /mfa/verify. */
 export type SignInResult = { kind: 'tokens'; user: UserRecord; tokens: TokenPair } | { kind: 'mfa_required'; user: UserRecord; mfaToken: string };
 
-export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations: Invitations, mfa: Mfa) {
-  const { storage, passwords, clock, throttle, logger } = ctx;
+export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations: Invitations, mfa: Mfa, emailVerification: EmailVerification) {
+  const { storage, passwords, clock, throttle, logger, config } = ctx;
 
   /** Makes the org (with the user as owner) or consumes the invitation, on the given transaction. */
   async function enterOrg(tx: Repositories, user: UserRecord, choice: OrgChoice): Promise<{ org: OrgRecord; membership: MembershipRecord }> {
@@ -78,7 +79,10 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
         }),
       );
       const { org, membership } = await enterOrg(tx, user, choice);
-      return { user, org, role: membership.role };
+      // Joining with an invitation mailed to this address has proved it already.
+      const joined = (await tx.users.findById(user.id)) ?? user;
+      if (config.emailVerification !== 'off' && joined.emailVerifiedAt === null) await emailVerification.send(tx, joined);
+      return { user: joined, org, role: membership.role };
     });
   }
 
@@ -112,8 +116,25 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * session, or the MFA challenge when the user has a second factor.
    */
   async function finishSignIn(user: UserRecord): Promise<SignInResult> {
+    await assertMaySignIn(user);
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id) };
     return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+  }
+
+  /**
+   * With `emailVerification: 'required'`, refuses a user (already past the password)
+   * whose address is not verified, after mailing a fresh link within the send limits:
+   * that is how an unverified user who cannot sign in asks for one again.
+   */
+  async function assertMaySignIn(user: UserRecord): Promise<void> {
+    if (config.emailVerification !== 'required' || user.emailVerifiedAt !== null) return;
+    try {
+      await emailVerification.request(user.id);
+    } catch (err) {
+      // Over the send limit, or already verified meanwhile: the refusal below stands either way.
+      if (!(err instanceof AuthError)) throw err;
+    }
+    throw new AuthError('email_not_verified', 'verify your email address first: a link has been mailed to it');
   }
 
   async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
@@ -135,7 +156,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, describe, enterOrg };
+  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, assertMaySignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

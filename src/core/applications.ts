@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
 import type { Accounts } from './accounts.js';
+import { clientFields } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
@@ -152,6 +153,8 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       expiresAt: access.exp * 1000,
       familyExpiresAt: access.exp * 1000,
       createdAt: now,
+      // The request's client, for the session list.
+      ...clientFields(),
     });
     // A grant revoked or a membership changed while this sign-in ran had no session to
     // end yet: checked again now that the session is stored, where a revocation finds it.
@@ -170,6 +173,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    */
   async function signin(email: string, password: string, selector: AppSelector, ip?: string): Promise<AppSignInResult> {
     const user = await accounts.verifyPassword(email, password, ip);
+    await accounts.assertMaySignIn(user);
     const app = await find(selector);
     if (!app) throw noAccess();
     const role = await roleIn(user, app);

@@ -24,6 +24,10 @@ export interface CoreConfig {
   stepUpMaxAge: number;
   /** Lifetime of an account API key (the key some presets hand out at sign-in). */
   accountKeyTtl: number;
+  /** 'off': no verification mail; 'optional': mailed at sign-up; 'required': and sign-in waits for it. */
+  emailVerification: 'off' | 'optional' | 'required';
+  /** Lifetimes of the tokens sent by mail, by kind. */
+  mailTokenTtl: Record<'verify_email' | 'reset_password' | 'change_email', number>;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

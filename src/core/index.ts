@@ -10,25 +10,52 @@ import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
 import { createSessions } from './sessions.js';
 import { createStepUp } from './step-up.js';
+import { createSessionList } from './session-list.js';
+import { createAccountDeletion } from './account-deletion.js';
+import { createMailService, type MailConfig } from '../mail/service.js';
+import { createEmailChange } from './email-change.js';
+import { createEmailVerification } from './email-verification.js';
+import { createMailTokens } from './mail-tokens.js';
+import { createPasswordRecovery } from './password-recovery.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
-export function createServices(ctx: CoreContext, config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders }) {
+export function createServices(
+  ctx: CoreContext,
+  config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders; mail: MailConfig; onMailQueued?: () => void },
+) {
   const { realtime } = config;
+  // First: the services that send mail take it as a dependency.
+  const mail = createMailService(ctx, config.mail, { onQueued: config.onMailQueued });
   const sessions = createSessions(ctx);
-  const invitations = createInvitations(ctx);
+  const invitations = createInvitations(ctx, mail);
   const apiKeys = createApiKeys(ctx);
   const mfa = createMfa(ctx, sessions, config.mfa, apiKeys);
-  const accounts = createAccounts(ctx, sessions, invitations, mfa);
+  const mailTokens = createMailTokens(ctx, mail);
+  const emailVerification = createEmailVerification(ctx, mailTokens, mail);
+  const accounts = createAccounts(ctx, sessions, invitations, mfa, emailVerification);
   const orgs = createOrgs(ctx, sessions, accounts, apiKeys);
+  const stepUp = createStepUp(ctx, { accounts, mfa, sessions });
   return {
+    /** Mail: links, the outbox (`queue` in a transaction), send limits, one delivery pass. */
+    mail,
     accounts,
     sessions,
     orgs,
     invitations,
     apiKeys,
     mfa,
+    /** Verification mails and the use of mailed tokens (verification, completing an email change). */
+    emailVerification,
+    /** Asking to move the account to a new email address (proved by a mailed token). */
+    emailChange: createEmailChange(ctx, { accounts, mailTokens, mail }),
+    /** Forgotten passwords (mailed reset links) and password changes. */
+    passwordRecovery: createPasswordRecovery(ctx, { accounts, sessions, apiKeys, mailTokens, mail }),
     /** Freshness of the sign-in behind a token, for sensitive changes, and renewing it. */
-    stepUp: createStepUp(ctx, { accounts, mfa, sessions }),
+    stepUp,
+    /** The signed-in user's sessions: listing them, ending one or all others. */
+    sessionList: createSessionList(ctx, sessions),
+    /** Deleting an account or an organization with everything that exists for it. */
+    accountDeletion: createAccountDeletion(ctx, { stepUp, mfa }),
     /** Applications users sign in to one at a time (the axonize preset). */
     applications: createApplications(ctx, sessions, accounts, mfa),
     /** Google sign-in and external-token exchange (their methods refuse when not configured). */

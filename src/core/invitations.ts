@@ -6,11 +6,14 @@ import { mapConflicts } from './conflicts.js';
 import { atLeast } from './roles.js';
 import { randomSecret, sha256Hex } from './secrets.js';
 import { requireRole } from './membership-checks.js';
+import type { MailSender } from './mail-tokens.js';
 
 export interface NewInvitationInput {
   email?: string | null;
   role?: Role;
   expiresInHours?: number;
+  /** Mail the code (with a link) to `email`. Default true; false when the inviter passes the code on themselves. */
+  sendEmail?: boolean;
 }
 
 /** An invitation as just created: the only time its code is visible. */
@@ -19,7 +22,7 @@ export interface CreatedInvitation {
   code: string;
 }
 
-export function createInvitations(ctx: CoreContext) {
+export function createInvitations(ctx: CoreContext, mail: MailSender) {
   const { storage, clock, config } = ctx;
 
   async function create(actorId: string, orgId: string, input: NewInvitationInput): Promise<CreatedInvitation> {
@@ -32,19 +35,31 @@ export function createInvitations(ctx: CoreContext) {
         errors: [{ path: 'expiresInHours', message: `must be at most ${config.invitationMaxTtl / 3600}` }],
       });
     }
+    const email = input.email ?? null;
+    const mailed = email !== null && input.sendEmail !== false;
+    // Per invited address, so an admin cannot bomb one mailbox with invitations.
+    if (mailed) await mail.assertCanSend({ account: email });
     const now = clock.now();
     const code = randomSecret(18, 'inv_');
-    const invitation = await storage.invitations.create({
-      id: randomUUID(),
-      orgId,
-      codeHash: sha256Hex(code),
-      role,
-      email: input.email ?? null,
-      expiresAt: now + Math.round(hours * 3600 * 1000),
-      createdBy: actorId,
-      createdAt: now,
+    return storage.transaction(async (tx) => {
+      const invitation = await tx.invitations.create({
+        id: randomUUID(),
+        orgId,
+        codeHash: sha256Hex(code),
+        role,
+        email,
+        expiresAt: now + Math.round(hours * 3600 * 1000),
+        createdBy: actorId,
+        createdAt: now,
+        mailedAt: mailed ? now : null,
+      });
+      if (mailed) {
+        const org = await tx.orgs.findById(orgId);
+        const data = { orgName: org?.name ?? '', role, code, link: mail.link('invitation', code), expiresAt: invitation.expiresAt };
+        await mail.queue(tx, 'invitation', email, data);
+      }
+      return { invitation, code };
     });
-    return { invitation, code };
   }
 
   async function list(actorId: string, orgId: string): Promise<InvitationRecord[]> {
@@ -74,7 +89,10 @@ export function createInvitations(ctx: CoreContext) {
     if (!creator || !atLeast(creator.role, 'admin') || !atLeast(creator.role, invitation.role)) {
       throw new AuthError('invitation_invalid', 'the invitation code is not valid', { errors: [{ path: 'invitationCode', message: 'cannot be used' }] });
     }
-    return mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
+    const membership = await mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
+    // The code came by mail to this very address: whoever holds it reads that mailbox.
+    if (invitation.mailedAt !== null && invitation.email === user.email) await tx.users.markEmailVerified(user.id, now);
+    return membership;
   }
 
   return { create, list, revoke, accept };

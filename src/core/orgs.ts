@@ -38,11 +38,34 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       await tx.memberships.updateRole(targetId, orgId, role);
       return target.role;
     });
-    if (atLeast(role, previous)) return;
+    if (!atLeast(role, previous)) await capDemoted(orgId, targetId, role);
+  }
+
+  /** What a demotion to `role` ends: see `changeRole`. */
+  async function capDemoted(orgId: string, userId: string, role: Role): Promise<void> {
     const above = ROLES.filter((r) => !atLeast(role, r));
-    await storage.invitations.revokeByCreator(orgId, targetId, clock.now(), above);
-    await apiKeys.capMemberKeys(orgId, targetId, role);
-    await sessions.revokeUserSessions(targetId, { orgId, appsOnly: true });
+    await storage.invitations.revokeByCreator(orgId, userId, clock.now(), above);
+    await apiKeys.capMemberKeys(orgId, userId, role);
+    await sessions.revokeUserSessions(userId, { orgId, appsOnly: true });
+  }
+
+  /**
+   * Hands the org over (owners only): the member `targetId` becomes owner and the caller
+   * an admin, in one transaction, as GitHub's transfer does; the caller's demotion then
+   * caps what they made above admin, as `changeRole` does.
+   */
+  async function transferOwnership(actorId: string, orgId: string, targetId: string): Promise<void> {
+    await storage.transaction(async (tx) => {
+      await tx.memberships.lockOrg(orgId);
+      await requireRole(tx, actorId, orgId, 'owner');
+      if (targetId === actorId) {
+        throw new AuthError('invalid_request', 'transfer the organization to another member', { errors: [{ path: 'userId', message: 'must be another member' }] });
+      }
+      if (!(await tx.memberships.find(targetId, orgId))) throw new AuthError('member_not_found', 'no such member in this organization');
+      await tx.memberships.updateRole(targetId, orgId, 'owner');
+      await tx.memberships.updateRole(actorId, orgId, 'admin');
+    });
+    await capDemoted(orgId, actorId, 'admin');
   }
 
   /**
@@ -90,7 +113,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
     return sessions.start(userId, orgId, authTime);
   }
 
-  return { listMine, listMembers, changeRole, removeMember, setup, switchTo };
+  return { listMine, listMembers, changeRole, transferOwnership, removeMember, setup, switchTo };
 }
 
 export type Orgs = ReturnType<typeof createOrgs>;

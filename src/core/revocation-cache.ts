@@ -107,6 +107,21 @@ export class RevocationCache {
   }
 
   /**
+   * For revocations that must commit with the change that causes them (an account or an
+   * org deleted with what it minted): writes them through the caller's transaction `tx`
+   * and returns the function that applies them on this instance, to be called once `tx`
+   * has committed. Had they been written after the commit, a failure in between would
+   * leave the deleted account's access tokens working until they expire.
+   */
+  async stage(tx: Pick<StorageAdapter, 'revocations'>, records: ReadonlyArray<Omit<RevocationRecord, 'createdAt'>>): Promise<() => void> {
+    const now = this.clock.now();
+    const minLifetimeMs = this.options.minLifetimeMs ?? 0;
+    const full = records.map((record) => ({ ...record, expiresAt: Math.max(record.expiresAt, now + minLifetimeMs), createdAt: now }));
+    for (const record of full) await tx.revocations.add(record);
+    return () => full.forEach((record) => this.remember(record, true));
+  }
+
+  /**
    * Calls `listener` with each revocation made on this instance or picked up by a poll
    * (not those loaded by `start`: they predate anything connected since), so live
    * connections of what it revokes can be ended. Returns the unsubscribe function.
@@ -160,5 +175,6 @@ export class RevocationCache {
     await this.storage.revocations.purgeExpired(now);
     await this.storage.refreshTokens.purgeExpired(now);
     await this.storage.usedTokens.purgeExpired(now);
+    await this.storage.mailTokens.purgeExpired(now);
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
+import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { sha256Hex } from './secrets.js';
 
@@ -45,11 +46,15 @@ export interface AccessContext {
 export function createSessions(ctx: CoreContext) {
   const { storage, tokens, clock, config, revocations } = ctx;
 
-  /** Signs an access + refresh pair and records the refresh token, in a new family or an existing one. */
+  /**
+   * Signs an access + refresh pair and records the refresh token, in a new family or an
+   * existing one, with the client asking (`client`, else the request's: see client-info.ts).
+   */
   async function issuePair(
     scope: SessionScope,
     family?: { id: string; expiresAt: number },
     repos: Repositories = storage,
+    client?: ClientInfo,
   ): Promise<TokenPair> {
     const now = clock.now();
     const familyId = family?.id ?? randomUUID();
@@ -69,6 +74,7 @@ export function createSessions(ctx: CoreContext) {
       expiresAt: refresh.exp * 1000,
       familyExpiresAt,
       createdAt: now,
+      ...clientFields(client),
     });
     return { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope };
   }
@@ -110,15 +116,15 @@ export function createSessions(ctx: CoreContext) {
    * `authTime` defaults to now: a call without it is a sign-in. A session started from
    * another one (switching org) passes that one's auth time, or null when unknown.
    */
-  async function start(userId: string, orgId?: string, authTime: number | null = Math.floor(clock.now() / 1000)): Promise<TokenPair> {
+  async function start(userId: string, orgId?: string, authTime: number | null = Math.floor(clock.now() / 1000), client?: ClientInfo): Promise<TokenPair> {
     const signedInAt = authTime === null ? {} : { authTime };
     if (orgId !== undefined) {
       const membership = await storage.memberships.find(userId, orgId);
       if (!membership) throw new AuthError('org_not_found', 'no such organization among yours');
-      return issuePair({ userId, orgId, role: membership.role, ...signedInAt });
+      return issuePair({ userId, orgId, role: membership.role, ...signedInAt }, undefined, storage, client);
     }
     const [first] = await storage.memberships.listForUser(userId);
-    return issuePair({ userId, orgId: first?.orgId ?? null, role: first?.role ?? null, ...signedInAt });
+    return issuePair({ userId, orgId: first?.orgId ?? null, role: first?.role ?? null, ...signedInAt }, undefined, storage, client);
   }
 
   /** Revokes a family in storage and in every instance's revocation list. */
@@ -132,7 +138,7 @@ export function createSessions(ctx: CoreContext) {
    * A new access token from a refresh token that stays valid (no rotation), for wire
    * contracts whose clients keep the refresh token they were given.
    */
-  async function renewAccess(refreshToken: string): Promise<{ access: SignedToken; scope: SessionScope; familyId: string }> {
+  async function renewAccess(refreshToken: string, client?: ClientInfo): Promise<{ access: SignedToken; scope: SessionScope; familyId: string }> {
     const claims = tokens.verify(refreshToken, 'refresh');
     const row = await storage.refreshTokens.find(sha256Hex(claims.jti));
     if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
@@ -149,7 +155,14 @@ export function createSessions(ctx: CoreContext) {
       role = membership.role;
     }
     const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
-    return { access: await signAccess(scope, row.familyId), scope, familyId: row.familyId };
+    const access = await signAccess(scope, row.familyId);
+    try {
+      // For the session list only: a failed write must not fail the renewal.
+      await storage.refreshTokens.touch(row.idHash, clock.now(), clientFields(client));
+    } catch (err) {
+      ctx.logger.warn('gatehouse: could not record a session renewal', { error: (err as Error).message });
+    }
+    return { access, scope, familyId: row.familyId };
   }
 
   /**
@@ -163,7 +176,7 @@ export function createSessions(ctx: CoreContext) {
    * the client can retry, and the new refresh token of a rotation that lost the race
    * was never handed out; its family is revoked as reused below.
    */
-  async function refresh(refreshToken: string): Promise<TokenPair> {
+  async function refresh(refreshToken: string, client?: ClientInfo): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
     const idHash = sha256Hex(claims.jti);
     let row = await storage.refreshTokens.find(idHash);
@@ -182,7 +195,7 @@ export function createSessions(ctx: CoreContext) {
           throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
         }
       } else {
-        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) }, { id: row.familyId, expiresAt: row.familyExpiresAt });
+        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) }, { id: row.familyId, expiresAt: row.familyExpiresAt }, storage, client);
         if (await storage.refreshTokens.consume(idHash, clock.now())) return pair;
       }
       // Another rotation (or a logout) got there first: judge the token by what it left.

@@ -1,5 +1,5 @@
 import { AuthError } from '../errors.js';
-import type { Role, SignedToken } from '../ports.js';
+import type { Role, SignedToken, UserRecord } from '../ports.js';
 import type { Accounts } from './accounts.js';
 import type { CoreContext } from './context.js';
 import type { Mfa } from './mfa.js';
@@ -42,6 +42,25 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
   }
 
   /**
+   * Checks a proof of the user, throttled like a sign-in or a second-factor code: the
+   * current password, or a TOTP code when TOTP is on. Also for changes that ask for the
+   * proof itself rather than a fresh token (deleting the account or an org).
+   */
+  async function checkProof(user: UserRecord, proof: StepUpProof, ip?: string): Promise<void> {
+    if ('password' in proof) {
+      if (user.passwordHash === null) {
+        throw new AuthError('invalid_credentials', 'this account has no password: confirm with a code from the authenticator app, or sign in again');
+      }
+      await accounts.verifyPassword(user.email, proof.password, ip);
+      return;
+    }
+    if (!(await mfa.isEnabled(user.id))) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account: confirm with the password, or sign in again');
+    // A challenge of our own makes the code go through the same per-user throttle and
+    // single-use time steps as the second step of a sign-in.
+    await mfa.passChallenge(await mfa.challenge(user.id), { code: proof.code });
+  }
+
+  /**
    * Checks the proof (throttled like a sign-in or a second-factor code) and signs a new
    * access token of the same session with `auth_time` now.
    */
@@ -51,17 +70,7 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     // Minimal tokens name no session (no `sid`): the renewed token is tied to none either.
     if (session.sessionId === undefined && !minimal) throw new AuthError('invalid_token', 'this token belongs to no session that can be renewed; sign in again');
-    if ('password' in proof) {
-      if (user.passwordHash === null) {
-        throw new AuthError('invalid_credentials', 'this account has no password: confirm with a code from the authenticator app, or sign in again');
-      }
-      await accounts.verifyPassword(user.email, proof.password, ip);
-    } else {
-      if (!(await mfa.isEnabled(user.id))) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account: confirm with the password, or sign in again');
-      // A challenge of our own makes the code go through the same per-user throttle and
-      // single-use time steps as the second step of a sign-in.
-      await mfa.passChallenge(await mfa.challenge(user.id), { code: proof.code });
-    }
+    await checkProof(user, proof, ip);
     const authTime = Math.floor(clock.now() / 1000);
     const scope = {
       userId: user.id,
@@ -74,7 +83,7 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
     return sessions.signAccess(scope, session.sessionId, minimal ? { auth_time: authTime } : {});
   }
 
-  return { isFresh, assertFresh, reauthenticate, maxAge: config.stepUpMaxAge };
+  return { isFresh, assertFresh, checkProof, reauthenticate, maxAge: config.stepUpMaxAge };
 }
 
 export type StepUp = ReturnType<typeof createStepUp>;

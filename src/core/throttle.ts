@@ -38,11 +38,19 @@ export interface ThrottleOptions {
   createLimiter?: (rule: Required<ThrottleRule> & { keyPrefix: string }) => RateLimiterAbstract;
 }
 
+/** Mails asked for (`mail.limits`): every request spends a point, success or not. */
+export interface MailLimitOptions {
+  /** Mails per account (user id, or the address asked for when there is no account). Default 5 per hour. */
+  perAccount?: ThrottleRule;
+  /** Mails per client IP, across accounts. Default 20 per hour. */
+  perIp?: ThrottleRule;
+}
+
 /**
- * What is counted: sign-ins per (account, IP), per account, per IP, and a user's
- * second-factor codes.
+ * What is counted: sign-ins per (account, IP), per account, per IP, a user's
+ * second-factor codes, and mails asked for per account and per IP.
  */
-export type ThrottleKind = 'accountIp' | 'account' | 'ip' | 'mfa';
+export type ThrottleKind = 'accountIp' | 'account' | 'ip' | 'mfa' | 'mailAccount' | 'mailIp';
 export type ThrottleKeys = Partial<Record<ThrottleKind, string | undefined>>;
 
 const throttleDefaults: Readonly<Record<ThrottleKind, ThrottleRule>> = {
@@ -50,6 +58,8 @@ const throttleDefaults: Readonly<Record<ThrottleKind, ThrottleRule>> = {
   account: { points: 100, duration: 60 * 60 },
   ip: { points: 50, duration: 15 * 60 },
   mfa: { points: 5, duration: 5 * 60 },
+  mailAccount: { points: 5, duration: 60 * 60 },
+  mailIp: { points: 20, duration: 60 * 60 },
 };
 
 /**
@@ -57,7 +67,7 @@ const throttleDefaults: Readonly<Record<ThrottleKind, ThrottleRule>> = {
  * blocked on its own (account, IP) pair never spends the account's shared ceiling,
  * so one address cannot use it up for everyone.
  */
-const ORDER: readonly ThrottleKind[] = ['accountIp', 'ip', 'account', 'mfa'];
+const ORDER: readonly ThrottleKind[] = ['accountIp', 'ip', 'account', 'mfa', 'mailIp', 'mailAccount'];
 
 // Keys land in a varchar(255) column next to their prefix; longer ones (a 254-char
 // email plus an IPv6 address) are hashed.
@@ -75,22 +85,49 @@ export function accountIpKey(account: string, ip: string | undefined): string {
  * that passes gives its points back, so a right answer never costs one.
  */
 export class Throttle {
-  private readonly limiters: Record<ThrottleKind, RateLimiterAbstract> | null;
+  private readonly limiters: Partial<Record<ThrottleKind, RateLimiterAbstract>> | null;
 
-  constructor(options: ThrottleOptions | false) {
-    if (options === false) {
-      this.limiters = null;
-      return;
-    }
-    const create = options.createLimiter ?? ((rule) => new RateLimiterMemory(rule));
+  /**
+   * `mail` limits are independent of `options`: `throttle: false` leaves them on; they
+   * use `options.createLimiter` when given (else `createLimiter`, else memory).
+   */
+  constructor(options: ThrottleOptions | false, mail: MailLimitOptions | false = false, createLimiter?: ThrottleOptions['createLimiter']) {
+    const create = (options === false ? undefined : options.createLimiter) ?? createLimiter ?? ((rule) => new RateLimiterMemory(rule));
     const build = (rule: ThrottleRule, kind: ThrottleKind) =>
       create({ ...rule, blockDuration: rule.blockDuration ?? rule.duration, keyPrefix: `gatehouse_${kind}` });
-    this.limiters = {
-      accountIp: build(options.perAccountIp ?? throttleDefaults.accountIp, 'accountIp'),
-      account: build(options.perAccount ?? throttleDefaults.account, 'account'),
-      ip: build(options.perIp ?? throttleDefaults.ip, 'ip'),
-      mfa: build(options.perMfaUser ?? throttleDefaults.mfa, 'mfa'),
-    };
+    const signIn =
+      options === false
+        ? {}
+        : {
+            accountIp: build(options.perAccountIp ?? throttleDefaults.accountIp, 'accountIp'),
+            account: build(options.perAccount ?? throttleDefaults.account, 'account'),
+            ip: build(options.perIp ?? throttleDefaults.ip, 'ip'),
+            mfa: build(options.perMfaUser ?? throttleDefaults.mfa, 'mfa'),
+          };
+    const mails =
+      mail === false
+        ? {}
+        : {
+            mailAccount: build(mail.perAccount ?? throttleDefaults.mailAccount, 'mailAccount'),
+            mailIp: build(mail.perIp ?? throttleDefaults.mailIp, 'mailIp'),
+          };
+    this.limiters = options === false && mail === false ? null : { ...signIn, ...mails };
+  }
+
+  /**
+   * Spends a point on every key and keeps it (sending mail costs whether or not it
+   * helps). Throws `too_many_attempts` when a key is out of points, spending nothing.
+   */
+  async spend(keys: ThrottleKeys, what = 'requests'): Promise<void> {
+    try {
+      await this.reserve(keys);
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'too_many_attempts') {
+        const retryAfter = (err.details as { retryAfter: number }).retryAfter;
+        throw new AuthError('too_many_attempts', `too many ${what}; try again in ${retryAfter} s`, { retryAfter });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -153,8 +190,9 @@ export class Throttle {
     if (!limiters) return [];
     return ORDER.flatMap((kind): Array<[RateLimiterAbstract, string]> => {
       const key = keys[kind];
-      if (key === undefined) return [];
-      return [[limiters[kind], key.length > MAX_RAW_KEY ? `sha256:${sha256Hex(key)}` : key]];
+      const limiter = limiters[kind];
+      if (key === undefined || limiter === undefined) return [];
+      return [[limiter, key.length > MAX_RAW_KEY ? `sha256:${sha256Hex(key)}` : key]];
     });
   }
 }

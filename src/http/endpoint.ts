@@ -1,5 +1,6 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
+import { withClient } from '../core/client-info.js';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
 import { findNulCharacters } from './input-checks.js';
@@ -155,7 +156,9 @@ export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[]
           if (!assertFresh || !req.auth) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
           assertFresh(req.auth);
         }
-        const reply = await ep.handler({ body, params, query, auth: req.auth as never, req });
+        // Sessions started or refreshed by the handler record this client (GET /sessions).
+        const client = { ip: req.ip, userAgent: req.get('user-agent') };
+        const reply = await withClient(client, () => ep.handler({ body, params, query, auth: req.auth as never, req }));
         if (reply.body === undefined) res.status(reply.status).end();
         else res.status(reply.status).json(reply.body);
       })().catch((err: unknown) => writeError(res, err));

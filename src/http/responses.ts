@@ -55,7 +55,12 @@ export const org = named(
 
 export const me = named(
   'Me',
-  user.extend({ organization: org.nullable(), role: roleName.nullable(), via: z.enum(['jwt', 'api_key']) }),
+  user.extend({
+    emailVerified: note(z.boolean(), { description: 'Whether the address was proved (a verification or reset link, a mailed invitation, or an identity provider)' }),
+    organization: org.nullable(),
+    role: roleName.nullable(),
+    via: z.enum(['jwt', 'api_key']),
+  }),
   'The caller, the organization its credentials are scoped to and its role there',
 );
 

@@ -79,6 +79,8 @@ export const createInvitationBody = z.strictObject({
   email: email.optional(),
   role: role.optional(),
   expiresInHours: z.number().positive().max(24 * 365).optional(),
+  /** With `email`: false to hand the code over yourself instead of having it mailed. Default true. */
+  sendEmail: z.boolean().optional(),
 });
 
 export const createApiKeyBody = z.strictObject({

@@ -9,6 +9,9 @@ export const axonpush: Preset = {
   ownsMountPath: true,
   endpoints: (ctx) => {
     const own = new Set(['/signup', '/signin', '/refresh', '/logout']);
-    return [...(accountEndpoints(ctx.services).filter((ep) => own.has(ep.path)) as AnyEndpoint[]), ...managementEndpoints(ctx)];
+    return [
+      ...(accountEndpoints(ctx.services).filter((ep) => own.has(ep.path)) as AnyEndpoint[]),
+      ...managementEndpoints(ctx),
+    ];
   },
 };

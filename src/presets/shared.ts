@@ -6,11 +6,16 @@ import { mfaEndpoints } from '../http/routes/mfa.js';
 import { orgEndpoints } from '../http/routes/orgs.js';
 import { realtimeEndpoints } from '../http/routes/realtime.js';
 import { stepUpEndpoints } from '../http/routes/step-up.js';
+import { sessionEndpoints } from '../http/routes/sessions.js';
+import { accountDeletionEndpoints } from '../http/routes/account-deletion.js';
+import { accountEmailEndpoints } from '../http/routes/account-email.js';
 import type { PresetContext } from './types.js';
 
 /**
  * The routes every preset shares: the signed-in user, org management, invitations,
- * API keys, MFA, step-up (/reauthenticate), and (when configured) Google sign-in and realtime credentials.
+ * API keys, MFA, step-up (/reauthenticate), email verification and change, password reset
+ * and change, the session list, account deletion, and (when configured)
+ * Google sign-in and realtime credentials.
  * Presets that rename sign-up and sign-in serve these under a prefix of their own.
  */
 export function managementEndpoints({ services, features }: PresetContext): AnyEndpoint[] {
@@ -21,6 +26,9 @@ export function managementEndpoints({ services, features }: PresetContext): AnyE
     ...apiKeyEndpoints(services),
     ...mfaEndpoints(services),
     ...stepUpEndpoints(services),
+    ...accountEmailEndpoints(services),
+    ...sessionEndpoints(services),
+    ...accountDeletionEndpoints(services),
     ...(features.google ? identityEndpoints(services) : []),
     ...(features.realtime && services.realtime ? realtimeEndpoints(services.realtime) : []),
   ] as AnyEndpoint[];

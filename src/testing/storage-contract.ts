@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
+import { outboxContract } from './outbox-contract.js';
+import { mailTokenContract } from './mail-token-contract.js';
 import type {
   ApplicationRecord,
   IdentityRecord,
@@ -86,13 +88,22 @@ function newInvitation(n: string, orgId: string, overrides: Partial<NewInvitatio
   };
 }
 
-function newToken(n: string, familyId: string, userId: string, overrides: Partial<NewRefreshToken> = {}): NewRefreshToken & { appId: string | null } {
+// With the fields a stored record gets (lastUsedAt null until touched), so it compares equal to what find reads back.
+function newToken(
+  n: string,
+  familyId: string,
+  userId: string,
+  overrides: Partial<NewRefreshToken> = {},
+): NewRefreshToken & { appId: string | null; userAgent: string | null; ip: string | null; lastUsedAt: null } {
   return {
     idHash: `token-hash-${n}`,
     familyId,
     userId,
     orgId: null,
     appId: null,
+    userAgent: null,
+    ip: null,
+    lastUsedAt: null,
     expiresAt: NOW + HOUR,
     familyExpiresAt: NOW + 30 * DAY,
     createdAt: NOW,
@@ -363,7 +374,7 @@ export function runStorageContract(name: string, factory: StorageContractFactory
 
       it('create returns the record, unused and unrevoked, and findByCodeHash reads it back', async () => {
         const input = newInvitation('1', 'org-x', { role: 'admin', email: 'b@example.com', createdAt: NOW + 7 });
-        const expected: InvitationRecord = { ...input, usedAt: null, usedBy: null, revokedAt: null };
+        const expected: InvitationRecord = { ...input, usedAt: null, usedBy: null, revokedAt: null, mailedAt: null };
         assert.deepEqual(await storage.invitations.create(input), expected);
         assert.deepEqual(await storage.invitations.findByCodeHash('code-hash-1'), expected);
         assert.equal(await storage.invitations.findByCodeHash('code-hash-zzz'), null);
@@ -705,6 +716,190 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal((await storage.refreshTokens.find('token-hash-live'))?.familyId, 'fam-live');
         assert.equal(await storage.refreshTokens.purgeExpired(NOW), 0);
       });
+
+      it('insert keeps the client of the token (userAgent, ip); find reads them back', async () => {
+        const token = newToken('1', 'fam-1', 'user-a', { userAgent: 'Phone/1.0', ip: '203.0.113.9' });
+        await storage.refreshTokens.insert(token);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), { ...token, usedAt: null, revokedAt: null });
+      });
+
+      it("listLiveSessions summarises the user's live families: the sign-in, the newest token's client, most recently used first", async () => {
+        // fam-1: signed in at NOW, rotated at NOW + 2 from another client.
+        await storage.refreshTokens.insert(newToken('1a', 'fam-1', 'user-a', { orgId: 'org-x', userAgent: 'Old/1', ip: '10.0.0.1' }));
+        assert.ok(await storage.refreshTokens.consume('token-hash-1a', NOW + 2));
+        await storage.refreshTokens.insert(newToken('1b', 'fam-1', 'user-a', { orgId: 'org-x', createdAt: NOW + 2, userAgent: 'New/2', ip: '10.0.0.2' }));
+        // fam-2: an app session signed in at NOW + 1.
+        await storage.refreshTokens.insert(newToken('2', 'fam-2', 'user-a', { orgId: 'org-y', appId: 'app-1', createdAt: NOW + 1, familyExpiresAt: NOW + HOUR }));
+        // Not live: revoked, rotated away only, expired; and another user's.
+        await storage.refreshTokens.insert(newToken('3', 'fam-3', 'user-a'));
+        await storage.refreshTokens.revokeFamily('fam-3', NOW);
+        await storage.refreshTokens.insert(newToken('4', 'fam-4', 'user-a'));
+        assert.ok(await storage.refreshTokens.consume('token-hash-4', NOW));
+        await storage.refreshTokens.insert(newToken('5', 'fam-5', 'user-a', { expiresAt: NOW - 1 }));
+        await storage.refreshTokens.insert(newToken('6', 'fam-6', 'user-b'));
+
+        assert.deepEqual(await storage.refreshTokens.listLiveSessions('user-a', NOW + 3), [
+          { id: 'fam-1', userId: 'user-a', orgId: 'org-x', appId: null, createdAt: NOW, lastUsedAt: NOW + 2, userAgent: 'New/2', ip: '10.0.0.2', expiresAt: NOW + 30 * DAY, revoked: false },
+          { id: 'fam-2', userId: 'user-a', orgId: 'org-y', appId: 'app-1', createdAt: NOW + 1, lastUsedAt: NOW + 1, userAgent: null, ip: null, expiresAt: NOW + HOUR, revoked: false },
+        ]);
+        assert.deepEqual(await storage.refreshTokens.listLiveSessions('user-c', NOW), []);
+      });
+
+      it('touch records a renewal: lastUsedAt, and the client when given', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a', { userAgent: 'Phone/1.0', ip: '10.0.0.1' }));
+        await storage.refreshTokens.touch('token-hash-1', NOW + 5, { userAgent: null, ip: '10.0.0.9' });
+        const row = await storage.refreshTokens.find('token-hash-1');
+        assert.deepEqual([row?.lastUsedAt, row?.userAgent, row?.ip, row?.usedAt], [NOW + 5, 'Phone/1.0', '10.0.0.9', null]);
+        const [session] = await storage.refreshTokens.listLiveSessions('user-a', NOW + 6);
+        assert.deepEqual([session?.lastUsedAt, session?.createdAt], [NOW + 5, NOW]);
+      });
+
+      it('findSession describes a family whatever its state, and null for an unknown one', async () => {
+        await storage.refreshTokens.insert(newToken('1a', 'fam-1', 'user-a', { userAgent: 'A/1' }));
+        await storage.refreshTokens.insert(newToken('1b', 'fam-1', 'user-a', { createdAt: NOW + 1, userAgent: 'A/2' }));
+        await storage.refreshTokens.revokeFamily('fam-1', NOW + 2);
+        assert.deepEqual(await storage.refreshTokens.findSession('fam-1'), {
+          id: 'fam-1',
+          userId: 'user-a',
+          orgId: null,
+          appId: null,
+          createdAt: NOW,
+          lastUsedAt: NOW + 1,
+          userAgent: 'A/2',
+          ip: null,
+          expiresAt: NOW + 30 * DAY,
+          revoked: true,
+        });
+        assert.equal(await storage.refreshTokens.findSession('fam-zzz'), null);
+      });
+
+      it("revokeFamiliesOfOrg revokes every user's live families scoped to the org, app sessions included", async () => {
+        await storage.refreshTokens.insert(newToken('ax', 'fam-ax', 'user-a', { orgId: 'org-x', familyExpiresAt: NOW + HOUR }));
+        await storage.refreshTokens.insert(newToken('bx', 'fam-bx', 'user-b', { orgId: 'org-x', appId: 'app-1', familyExpiresAt: NOW + 2 * HOUR }));
+        await storage.refreshTokens.insert(newToken('ay', 'fam-ay', 'user-a', { orgId: 'org-y' }));
+        await storage.refreshTokens.insert(newToken('old', 'fam-old', 'user-a', { orgId: 'org-x', expiresAt: NOW - HOUR, familyExpiresAt: NOW - HOUR }));
+        const revoked = await storage.refreshTokens.revokeFamiliesOfOrg('org-x', NOW);
+        assert.deepEqual(
+          [...revoked].sort((x, y) => x.familyId.localeCompare(y.familyId)),
+          [
+            { familyId: 'fam-ax', familyExpiresAt: NOW + HOUR },
+            { familyId: 'fam-bx', familyExpiresAt: NOW + 2 * HOUR },
+          ],
+        );
+        assert.equal((await storage.refreshTokens.find('token-hash-ay'))?.revokedAt, null);
+        assert.equal((await storage.refreshTokens.find('token-hash-old'))?.revokedAt, null);
+        assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfOrg('org-x', NOW + 1), []);
+      });
+    });
+
+    describe('deleting users and orgs', () => {
+      beforeEach(async () => {
+        await storage.users.create(newUser('a'));
+        await storage.users.create(newUser('b'));
+        await storage.orgs.create(newOrg('1'));
+        await storage.orgs.create(newOrg('2'));
+        for (const [userId, orgId] of [
+          ['user-a', 'org-1'],
+          ['user-b', 'org-1'],
+          ['user-a', 'org-2'],
+        ] as const) {
+          await storage.memberships.add({ userId, orgId, role: 'owner', createdAt: NOW });
+        }
+        const key = (id: string, orgId: string, createdBy: string) => ({
+          id,
+          orgId,
+          name: id,
+          prefix: `prefix-${id}`,
+          secretHash: `hash-${id}`,
+          role: 'member' as const,
+          createdBy,
+          createdAt: NOW,
+          expiresAt: null,
+        });
+        await storage.apiKeys.create(key('ka1', 'org-1', 'user-a'));
+        await storage.apiKeys.create(key('kb1', 'org-1', 'user-b'));
+        await storage.apiKeys.create(key('ka2', 'org-2', 'user-a'));
+        await storage.invitations.create(newInvitation('1', 'org-1', { createdBy: 'user-a' }));
+        await storage.invitations.create(newInvitation('2', 'org-2', { createdBy: 'user-a' }));
+        const app = (n: string, orgId: string) => ({ id: `app-${n}`, orgId, name: n, url: `https://${n}.example.com`, urlKey: `${n}.example.com`, redirectUrl: null, createdAt: NOW });
+        await storage.applications.create(app('1', 'org-1'));
+        await storage.applications.create(app('2', 'org-2'));
+        await storage.applications.grant('app-1', 'user-a', NOW);
+        await storage.applications.grant('app-1', 'user-b', NOW);
+        await storage.refreshTokens.insert(newToken('a', 'fam-a', 'user-a', { orgId: 'org-1' }));
+        await storage.refreshTokens.insert(newToken('b', 'fam-b', 'user-b', { orgId: 'org-1' }));
+        await storage.mfa.savePendingTotp('user-a', 'ciphertext', NOW);
+        await storage.mfa.enableTotp('user-a', NOW);
+        await storage.mfa.replaceRecoveryCodes('user-a', ['code-hash-1'], NOW);
+        await storage.identities.create({ provider: 'google', subject: 'sub-a', userId: 'user-a', email: null, createdAt: NOW });
+      });
+
+      it("users.delete removes the user and what is theirs, and leaves orgs and other users' things alone", async () => {
+        assert.equal(await storage.users.delete('user-a'), true);
+        assert.equal(await storage.users.findById('user-a'), null);
+        assert.deepEqual(await storage.memberships.listForUser('user-a'), []);
+        assert.deepEqual(
+          (await storage.memberships.listForOrg('org-1')).map((m) => m.userId),
+          ['user-b'],
+        );
+        assert.equal(await storage.refreshTokens.find('token-hash-a'), null);
+        assert.ok(await storage.refreshTokens.find('token-hash-b'));
+        assert.deepEqual(
+          (await storage.apiKeys.listForOrg('org-1')).map((k) => k.id),
+          ['kb1'],
+        );
+        assert.deepEqual(await storage.apiKeys.listForOrg('org-2'), []);
+        assert.equal(await storage.mfa.findTotp('user-a'), null);
+        assert.equal(await storage.mfa.countUnusedRecoveryCodes('user-a'), 0);
+        assert.equal(await storage.identities.findBySubject('google', 'sub-a'), null);
+        assert.equal(await storage.applications.hasGrant('app-1', 'user-a'), false);
+        assert.equal(await storage.applications.hasGrant('app-1', 'user-b'), true);
+        assert.ok(await storage.orgs.findById('org-1'));
+        assert.ok(await storage.orgs.findById('org-2'));
+        // The email is free again.
+        await storage.users.create(newUser('a'));
+        assert.equal(await storage.users.delete('user-zzz'), false);
+      });
+
+      it('orgs.delete removes the org with its memberships, invitations, API keys and applications', async () => {
+        assert.equal(await storage.orgs.delete('org-1'), true);
+        assert.equal(await storage.orgs.findById('org-1'), null);
+        assert.deepEqual(await storage.memberships.listForOrg('org-1'), []);
+        assert.deepEqual(
+          (await storage.memberships.listForUser('user-a')).map((m) => m.orgId),
+          ['org-2'],
+        );
+        assert.equal(await storage.invitations.findByCodeHash('code-hash-1'), null);
+        assert.ok(await storage.invitations.findByCodeHash('code-hash-2'));
+        assert.deepEqual(await storage.apiKeys.listForOrg('org-1'), []);
+        assert.equal(await storage.apiKeys.findByPrefix('prefix-ka1'), null);
+        assert.ok(await storage.apiKeys.findByPrefix('prefix-ka2'));
+        assert.equal(await storage.applications.findById('app-1'), null);
+        assert.equal(await storage.applications.hasGrant('app-1', 'user-b'), false);
+        assert.ok(await storage.applications.findById('app-2'));
+        assert.ok(await storage.users.findById('user-a'));
+        assert.ok(await storage.users.findById('user-b'));
+        // Sessions scoped to it are the caller's to revoke.
+        assert.ok(await storage.refreshTokens.find('token-hash-a'));
+        // The slug is free again.
+        await storage.orgs.create(newOrg('1'));
+        assert.equal(await storage.orgs.delete('org-zzz'), false);
+      });
+
+      it('both run inside a transaction and roll back with it', async () => {
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.orgs.delete('org-2');
+            await tx.users.delete('user-a');
+            throw new Error('rollback');
+          }),
+          /rollback/,
+        );
+        assert.ok(await storage.users.findById('user-a'));
+        assert.ok(await storage.orgs.findById('org-2'));
+        assert.ok(await storage.apiKeys.findByPrefix('prefix-ka2'));
+        assert.equal((await storage.memberships.listForUser('user-a')).length, 2);
+      });
     });
 
     describe('api keys', () => {
@@ -957,6 +1152,10 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(await storage.usedTokens.consume('id-hash-1', NOW + MINUTE), true);
       });
     });
+
+    outboxContract({ describe, it }, () => storage);
+
+    mailTokenContract({ describe, it, beforeEach }, () => storage);
 
     describe('settings (optional)', () => {
       it('keeps the first value stored under a name, also under 10 concurrent ensures with different values', async () => {

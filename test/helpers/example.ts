@@ -19,7 +19,7 @@ export interface RunningExample {
  * The example app and its MQTT broker as `npm run example` composes them, in this
  * process, on 127.0.0.1 with run-time ports and a temp SQLite file.
  */
-export async function startExample(options: { accessTtl?: Duration; realtimeTtl?: Duration } = {}): Promise<RunningExample> {
+export async function startExample(options: { accessTtl?: Duration; realtimeTtl?: Duration; smtpUrl?: string } = {}): Promise<RunningExample> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-example-'));
   const broker = await startBroker({ host: '127.0.0.1', port: 0, secret: SECRET });
   const { app, auth, storage } = createExampleApp({ databaseFile: join(dir, 'example.sqlite'), secret: SECRET, bcryptCost: 4, realtimeUrl: broker.url, ...options });

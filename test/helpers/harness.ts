@@ -50,7 +50,7 @@ export async function startHarness(overrides: Partial<AuthRouterOptions> = {}, o
     storage,
     dir,
     async close() {
-      auth.close();
+      await auth.close();
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
     },

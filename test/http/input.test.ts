@@ -8,7 +8,12 @@ import { mfaEndpoints } from '../../src/http/routes/mfa.js';
 import { orgEndpoints } from '../../src/http/routes/orgs.js';
 import { realtimeEndpoints } from '../../src/http/routes/realtime.js';
 import { stepUpEndpoints } from '../../src/http/routes/step-up.js';
-import { addMember, PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
+import { sessionEndpoints } from '../../src/http/routes/sessions.js';
+import { accountDeletionEndpoints } from '../../src/http/routes/account-deletion.js';
+import { accountEmailEndpoints } from '../../src/http/routes/account-email.js';
+import { createSmtpMailer } from 'gatehouse-auth';
+import { startInbox, type Inbox } from '../helpers/inbox.js';
+import { addMember, claimsOf, PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 
 /** Every password any request in this file sends; no response may contain one. */
 const PASSWORDS = [PASSWORD, 'Never-Echo-This-9f27c1'];
@@ -31,7 +36,12 @@ interface Ctx {
   totpCode: string;
   /** An mfa_token from a sign-in of the owner, once `prepare` made one ('x.y.z' until then). */
   mfaToken: string;
+  /** A token from a mail to the owner, once `prepare` took one from the inbox (a well-formed unknown one until then). */
+  mailToken: string;
 }
+
+/** The SMTP server the harness mails to: valid /email/verify and /password/reset requests take their token from it. */
+let inbox: Inbox;
 
 interface Route {
   method: Method;
@@ -284,6 +294,90 @@ const routes: Route[] = [
   { method: 'delete', route: '/api-keys/:id', path: (c) => `/auth/api-keys/${c.apiKeyId}`, bearer: true, ok: 204 },
   { method: 'get', route: '/iot-credentials', path: () => '/auth/iot-credentials', bearer: true, ok: 200 },
   { method: 'post', route: '/iot-credentials', path: () => '/auth/iot-credentials', bearer: true, ok: 200 },
+  { method: 'get', route: '/sessions', path: () => '/auth/sessions', bearer: true, ok: 200 },
+  { method: 'delete', route: '/sessions/:id', path: (c) => `/auth/sessions/${String(claimsOf(c.owner.access).sid)}`, bearer: true, ok: 204 },
+  { method: 'delete', route: '/sessions', path: () => '/auth/sessions', bearer: true, ok: 204 },
+  {
+    method: 'delete',
+    route: '/me',
+    path: () => '/auth/me',
+    bearer: true,
+    body: () => ({ password: PASSWORD }),
+    bodyOptional: true,
+    required: [],
+    ok: 204,
+    // The owner's org has a member: alone in it, the owner may go (the org with them).
+    prepare: async (app, c) => {
+      const res = await request(app).delete(`/auth/orgs/${c.owner.orgId}/members/${c.member.userId}`).set('Authorization', `Bearer ${c.owner.access}`);
+      expect(res.status, res.text).to.equal(204);
+      return {};
+    },
+  },
+  {
+    method: 'delete',
+    route: '/orgs/:orgId',
+    path: (c) => `/auth/orgs/${c.owner.orgId}`,
+    bearer: true,
+    body: () => ({ password: PASSWORD }),
+    bodyOptional: true,
+    required: [],
+    ok: 204,
+  },
+  {
+    method: 'post',
+    route: '/orgs/:orgId/transfer',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/transfer`,
+    bearer: true,
+    body: (c) => ({ userId: c.member.userId }),
+    required: ['userId'],
+    ok: 200,
+  },
+  { method: 'post', route: '/email/verification', path: () => '/auth/email/verification', bearer: true, ok: 202 },
+  {
+    method: 'post',
+    route: '/email/verify',
+    path: () => '/auth/email/verify',
+    bearer: false,
+    body: (c) => ({ token: c.mailToken }),
+    required: ['token'],
+    ok: 200,
+    prepare: async (app, c) => {
+      await request(app).post('/auth/email/verification').set('Authorization', `Bearer ${c.owner.access}`).expect(202);
+      return { mailToken: (await inbox.next(c.owner.email, /Verify your/)).token as string };
+    },
+  },
+  { method: 'post', route: '/password/forgot', path: () => '/auth/password/forgot', bearer: false, body: (c) => ({ email: c.owner.email }), required: ['email'], ok: 202 },
+  {
+    method: 'post',
+    route: '/password/reset',
+    path: () => '/auth/password/reset',
+    bearer: false,
+    body: (c) => ({ token: c.mailToken, password: OTHER_PASSWORD }),
+    required: ['token', 'password'],
+    ok: 204,
+    prepare: async (app, c) => {
+      await request(app).post('/auth/password/forgot').send({ email: c.owner.email }).expect(202);
+      return { mailToken: (await inbox.next(c.owner.email, /Reset your/)).token as string };
+    },
+  },
+  {
+    method: 'post',
+    route: '/password/change',
+    path: () => '/auth/password/change',
+    bearer: true,
+    body: () => ({ currentPassword: PASSWORD, newPassword: OTHER_PASSWORD }),
+    required: ['currentPassword', 'newPassword'],
+    ok: 204,
+  },
+  {
+    method: 'post',
+    route: '/email/change',
+    path: () => '/auth/email/change',
+    bearer: true,
+    body: () => ({ newEmail: `moved-${unique()}@example.com`, password: PASSWORD }),
+    required: ['newEmail', 'password'],
+    ok: 202,
+  },
 ];
 
 const label = (r: Route) => `${r.method.toUpperCase()} ${r.route}${r.variant ? ` (${r.variant})` : ''}`;
@@ -301,7 +395,7 @@ async function makeCtx(app: express.Express): Promise<Ctx> {
   const invitationId = (await invite(owner)).id;
   const key = await request(app).post('/auth/api-keys').set('Authorization', `Bearer ${owner.access}`).send({ name: 'ctx key' });
   expect(key.status, JSON.stringify(key.body)).to.equal(201);
-  return { owner, member, other, code, invitationId, apiKeyId: key.body.id as string, totpCode: '123456', mfaToken: 'x.y.z' };
+  return { owner, member, other, code, invitationId, apiKeyId: key.body.id as string, totpCode: '123456', mfaToken: 'x.y.z', mailToken: 'A'.repeat(43) };
 }
 
 /** A request to the route, with the owner's bearer token when it needs one. */
@@ -376,11 +470,18 @@ describe('input handling on every route', () => {
   let h: Harness;
   let c: Ctx;
   before(async () => {
-    h = await startHarness({ realtime: { url: 'wss://broker.example.com/mqtt' } });
+    inbox = await startInbox();
+    h = await startHarness({
+      realtime: { url: 'wss://broker.example.com/mqtt' },
+      // No mail per sign-up: the routes below ask for the few they need.
+      emailVerification: 'off',
+      mail: { mailer: createSmtpMailer(inbox.url), from: 'auth@example.com', limits: false },
+    });
     c = await makeCtx(h.app);
   });
   after(async () => {
     await h.close();
+    await inbox.close();
   });
 
   it('the table covers every route declared in src/http/routes', () => {
@@ -392,6 +493,9 @@ describe('input handling on every route', () => {
       ...apiKeyEndpoints(services),
       ...mfaEndpoints(services),
       ...stepUpEndpoints(services),
+      ...sessionEndpoints(services),
+      ...accountDeletionEndpoints(services),
+      ...accountEmailEndpoints(services),
       ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
     ];
     const declared = endpoints.flatMap((ep) => (Array.isArray(ep.method) ? ep.method : [ep.method]).map((m) => ({ ep, method: m as Method })));

@@ -6,6 +6,8 @@ import request from 'supertest';
 import type { AuthRouter, AuthRouterOptions } from 'gatehouse-auth';
 import { PASSWORD, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { validate } from '../helpers/json-schema.js';
+import { createSmtpMailer } from 'gatehouse-auth';
+import { startInbox, type Inbox } from '../helpers/inbox.js';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -128,17 +130,23 @@ describe('OpenAPI document', () => {
     this.timeout(30_000);
     let h: Harness;
     let doc: Doc;
+    let inbox: Inbox;
     const checked = new Map<string, Set<number>>();
 
     before(async () => {
+      inbox = await startInbox();
       h = await startHarness({
+        mail: { mailer: createSmtpMailer(inbox.url), from: 'auth@example.com', limits: false },
         realtime: { url: 'ws://127.0.0.1:1/mqtt' },
         tokens: { algorithm: 'RS256', privateKey: rsaKey(), kid: 'k1' },
         google: { clientId: 'cid', clientSecret: 'secret', redirectUri: 'http://127.0.0.1/cb', issuer: 'http://127.0.0.1:1', allowInsecureRequests: true, timeout: '1s' },
       });
       doc = (await request(h.app).get('/auth/openapi.json')).body as Doc;
     });
-    after(() => h.close());
+    after(async () => {
+      await h.close();
+      await inbox.close();
+    });
 
     /**
      * Sends a request to a documented route and checks the answer against the
@@ -239,6 +247,55 @@ describe('OpenAPI document', () => {
       // Google: the provider is unreachable here, so only the error path is exercised (and the nonce, which needs no provider).
       await call('get', '/google/nonce');
       await call('post', '/google', {}, { body: { code: 'abc' } });
+
+      // Sessions: listing, ending the others, ending one.
+      await call('get', '/sessions', {}, { token: owner });
+      await call('delete', '/sessions', {}, { token: owner });
+      await call('delete', '/sessions/{id}', { id: 'no-such-session' }, { token: owner });
+      // The member's session in the org they were removed from has ended; the one in their own org lives.
+      const sideToken = second.body.access_token as string;
+      const memberSessions = (await call('get', '/sessions', {}, { token: sideToken })).body.sessions as Array<{ id: string }>;
+      await call('delete', '/sessions/{id}', { id: memberSessions[0]?.id ?? '' }, { token: sideToken });
+
+      // Handing an org over, deleting it, deleting an account.
+      const bossEmail = `boss-${id}@example.com`;
+      const bossOrg = (await call('post', '/signup', {}, { body: { email: bossEmail, password: PASSWORD, action: 'create', orgCreateProps: { name: 'Boss', slug: `boss-${id}` } } })).body
+        .organizationId as string;
+      const boss = (await call('post', '/signin', {}, { body: { email: bossEmail, password: PASSWORD } })).body.access_token as string;
+      const heirCode = (await call('post', '/orgs/{orgId}/invitations', { orgId: bossOrg }, { token: boss, body: {} })).body.code as string;
+      const heirEmail = `heir-${id}@example.com`;
+      const heirId = (await call('post', '/signup', {}, { body: { email: heirEmail, password: PASSWORD, action: 'join', invitationCode: heirCode } })).body.id as string;
+      const heir = (await call('post', '/signin', {}, { body: { email: heirEmail, password: PASSWORD } })).body.access_token as string;
+      await call('delete', '/me', {}, { token: boss, body: { password: PASSWORD } });
+      await call('post', '/orgs/{orgId}/transfer', { orgId: bossOrg }, { token: boss, body: { userId: heirId } });
+      await call('post', '/orgs/{orgId}/transfer', { orgId: bossOrg }, { token: boss, body: { userId: heirId } });
+      await call('delete', '/orgs/{orgId}', { orgId: bossOrg }, { token: heir, body: { password: 'not the password' } });
+      await call('delete', '/orgs/{orgId}', { orgId: bossOrg }, { token: heir, body: { password: PASSWORD } });
+      // Deleting the org ended the boss's session scoped to it: a new sign-in (in no org now) deletes the account.
+      const bossAgain = (await call('post', '/signin', {}, { body: { email: bossEmail, password: PASSWORD } })).body.access_token as string;
+      await call('delete', '/me', {}, { token: bossAgain, body: { password: PASSWORD } });
+
+      // The account by mail: verification, reset, password and email change, with the tokens of the mails that arrived.
+      const mailEmail = `mail-${id}@example.com`;
+      const newPassword = 'a brand new passphrase';
+      await call('post', '/signup', {}, { body: { email: mailEmail, password: PASSWORD, action: 'create', orgCreateProps: { name: 'Mail', slug: `mail-${id}` } } });
+      const firstLink = await inbox.next(mailEmail, /Verify your/);
+      let mailUser = (await call('post', '/signin', {}, { body: { email: mailEmail, password: PASSWORD } })).body.access_token as string;
+      await call('post', '/email/verification', {}, { token: mailUser });
+      await call('post', '/email/verify', {}, { body: { token: firstLink.token } });
+      await call('post', '/email/verify', {}, { body: { token: (await inbox.next(mailEmail, /Verify your/)).token } });
+      await call('post', '/email/verification', {}, { token: mailUser });
+      await call('post', '/password/forgot', {}, { body: { email: mailEmail } });
+      await call('post', '/password/reset', {}, { body: { token: 'A'.repeat(43), password: newPassword } });
+      await call('post', '/password/reset', {}, { body: { token: (await inbox.next(mailEmail, /Reset your/)).token, password: newPassword } });
+      mailUser = (await call('post', '/signin', {}, { body: { email: mailEmail, password: newPassword } })).body.access_token as string;
+      await call('post', '/password/change', {}, { token: mailUser, body: { currentPassword: 'not the password', newPassword: PASSWORD } });
+      await call('post', '/password/change', {}, { token: mailUser, body: { currentPassword: newPassword, newPassword: PASSWORD } });
+      await call('post', '/email/change', {}, { token: mailUser, body: { newEmail: mailEmail, password: PASSWORD } });
+      const moved = `moved-${id}@example.com`;
+      await call('post', '/email/change', {}, { token: mailUser, body: { newEmail: moved, password: PASSWORD } });
+      await call('post', '/email/verify', {}, { body: { token: (await inbox.next(moved, /Confirm your new/)).token } });
+      await call('get', '/me', {}, { token: mailUser });
 
       await call('post', '/logout', {}, { token: owner, body: {} });
       await call('get', '/me', {}, { token: owner });

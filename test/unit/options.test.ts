@@ -98,6 +98,11 @@ describe('createAuthRouter options', () => {
     expectTypeError(() => make({ invitations: { ttl: '31d' } }), /invitations\.ttl/);
   });
 
+  it('throws on an unknown emailVerification mode or a bad mail token lifetime, naming the option', () => {
+    expectTypeError(() => make({ emailVerification: 'always' as never }), /emailVerification/);
+    expectTypeError(() => make({ mailTokens: { resetPasswordTtl: '30 minutes' } }), /mailTokens\.resetPasswordTtl/);
+  });
+
   it("throws on an invalid bcrypt cost, naming passwords.cost", () => {
     expectTypeError(() => make({ passwords: { cost: 3 } }), /passwords\.cost/);
   });

@@ -10,6 +10,9 @@ import * as usedTokens from './007_used_tokens.js';
 import * as appSessions from './008_app_sessions.js';
 import * as emailVerified from './009_email_verified.js';
 import * as instanceSettings from './010_instance_settings.js';
+import * as mailOutbox from './011_mail_outbox.js';
+import * as sessionDetails from './012_session_details.js';
+import * as mailTokens from './013_mail_tokens.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -32,6 +35,9 @@ const migrations: readonly BundledMigration[] = [
   { name: '008_app_sessions', ...appSessions },
   { name: '009_email_verified', ...emailVerified },
   { name: '010_instance_settings', ...instanceSettings },
+  { name: '011_mail_outbox', ...mailOutbox },
+  { name: '012_session_details', ...sessionDetails },
+  { name: '013_mail_tokens', ...mailTokens },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

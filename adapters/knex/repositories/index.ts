@@ -11,6 +11,8 @@ import { orgRepository } from './orgs.js';
 import { refreshTokenRepository } from './refresh-tokens.js';
 import { revocationRepository } from './revocations.js';
 import { usedTokenRepository } from './used-tokens.js';
+import { mailTokenRepository } from './mail-tokens.js';
+import { outboxRepository } from './outbox.js';
 import { userRepository } from './users.js';
 
 /** Repositories running their queries on `db`, which may be a transaction. */
@@ -27,5 +29,7 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     identities: identityRepository(db, tables),
     applications: applicationRepository(db, tables),
     usedTokens: usedTokenRepository(db, tables),
+    mailTokens: mailTokenRepository(db, tables),
+    outbox: outboxRepository(db, tables),
   };
 }

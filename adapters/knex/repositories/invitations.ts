@@ -11,7 +11,7 @@ export function invitationRepository(db: Knex, t: TableNames): InvitationReposit
 
   return {
     async create(invitation) {
-      const record = { ...invitation, usedAt: null, usedBy: null, revokedAt: null };
+      const record = { ...invitation, usedAt: null, usedBy: null, revokedAt: null, mailedAt: invitation.mailedAt ?? null };
       await db(t.invitations).insert(toInvitationRow(record));
       return record;
     },

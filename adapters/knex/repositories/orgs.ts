@@ -14,5 +14,10 @@ export function orgRepository(db: Knex, t: TableNames): OrgRepository {
       const row = await db<OrgRow>(t.orgs).where({ id }).first();
       return row ? fromOrgRow(row) : null;
     },
+
+    async delete(id) {
+      // Memberships, invitations, API keys and applications (with their grants) go with it: foreign key cascades.
+      return (await db(t.orgs).where({ id }).delete()) > 0;
+    },
   };
 }

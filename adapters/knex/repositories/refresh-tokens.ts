@@ -1,11 +1,30 @@
 import type { Knex } from 'knex';
-import type { RefreshTokenRepository } from '../../../src/ports.js';
+import type { RefreshTokenRepository, SessionRecord } from '../../../src/ports.js';
 import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow } from '../rows.js';
 import type { TableNames } from '../tables.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
 
-const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id'] as const;
+const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id', 'user_agent', 'ip', 'last_used_at'] as const;
 type FamilyEnd = { familyId: string; familyExpiresAt: number };
+type Big = number | string;
+/** What a session takes from all of its family's rows; the rest comes from the newest. */
+type FamilyTotals = { family_id: string; created_at: Big; family_expires_at: Big; revoked_at: Big | null };
+
+function sessionOf(newest: RefreshTokenRow, totals: FamilyTotals): SessionRecord {
+  const token = fromRefreshTokenRow(newest);
+  return {
+    id: token.familyId,
+    userId: token.userId,
+    orgId: token.orgId,
+    appId: token.appId,
+    createdAt: toNumber(totals.created_at),
+    lastUsedAt: Math.max(token.createdAt, token.lastUsedAt ?? 0),
+    userAgent: token.userAgent,
+    ip: token.ip,
+    expiresAt: toNumber(totals.family_expires_at),
+    revoked: totals.revoked_at !== null,
+  };
+}
 
 export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRepository {
   // A rotation's statements, straight on better-sqlite3 (see sqlite-statements.ts).
@@ -48,9 +67,29 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     return families.map((f) => ({ familyId: f.family_id, familyExpiresAt: toNumber(f.family_expires_at) }));
   }
 
+  /** Per family: the sign-in (first row), the end, and whether any row was revoked. */
+  async function familyTotals(familyIds: string[]): Promise<Map<string, FamilyTotals>> {
+    const rows = (await db(t.refreshTokens)
+      .whereIn('family_id', familyIds)
+      .groupBy('family_id')
+      .select('family_id')
+      .min({ created_at: 'created_at' })
+      .max({ family_expires_at: 'family_expires_at' })
+      .max({ revoked_at: 'revoked_at' })) as FamilyTotals[];
+    return new Map(rows.map((row) => [row.family_id, row]));
+  }
+
   return {
     async insert(token) {
-      const row = toRefreshTokenRow({ ...token, appId: token.appId ?? null, usedAt: null, revokedAt: null });
+      const row = toRefreshTokenRow({
+        ...token,
+        appId: token.appId ?? null,
+        userAgent: token.userAgent ?? null,
+        ip: token.ip ?? null,
+        lastUsedAt: null,
+        usedAt: null,
+        revokedAt: null,
+      });
       if (fast) await fast.write(sql.insert, COLUMNS.map((column) => row[column]));
       else await db(t.refreshTokens).insert(row);
     },
@@ -83,6 +122,48 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
         | { family_expires_at: number | string | null }
         | undefined;
       return row?.family_expires_at == null ? null : toNumber(row.family_expires_at);
+    },
+
+    async listLiveSessions(userId, now) {
+      // A live family has one unused token (two for the moment of a rotation): the newest
+      // of them names the session's client.
+      const live = await db<RefreshTokenRow>(t.refreshTokens)
+        .where({ user_id: userId })
+        .whereNull('used_at')
+        .whereNull('revoked_at')
+        .where('expires_at', '>', now)
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id_hash' }]);
+      const newest = new Map<string, RefreshTokenRow>();
+      for (const row of live) if (!newest.has(row.family_id)) newest.set(row.family_id, row);
+      if (newest.size === 0) return [];
+      const totals = await familyTotals([...newest.keys()]);
+      const sessions: SessionRecord[] = [];
+      for (const [familyId, row] of newest) {
+        const total = totals.get(familyId);
+        // A token written into a family just revoked does not bring the session back.
+        if (total && total.revoked_at === null) sessions.push(sessionOf(row, total));
+      }
+      return sessions.sort((a, b) => b.lastUsedAt - a.lastUsedAt || a.id.localeCompare(b.id));
+    },
+
+    async findSession(familyId) {
+      const newest = await db<RefreshTokenRow>(t.refreshTokens)
+        .where({ family_id: familyId })
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id_hash' }])
+        .first();
+      if (!newest) return null;
+      const total = (await familyTotals([familyId])).get(familyId);
+      return total ? sessionOf(newest, total) : null;
+    },
+
+    async touch(idHash, now, client) {
+      await db(t.refreshTokens)
+        .where({ id_hash: idHash })
+        .update({ last_used_at: now, ...(client.userAgent === null ? {} : { user_agent: client.userAgent }), ...(client.ip === null ? {} : { ip: client.ip }) });
+    },
+
+    async revokeFamiliesOfOrg(orgId, now) {
+      return revokeLiveFamilies(now, (query) => query.where({ org_id: orgId }));
     },
 
     async revokeFamiliesOfUser(userId, now, filter = {}) {

@@ -28,5 +28,18 @@ export function userRepository(db: Knex, t: TableNames): UserRepository {
     async updatePasswordHash(id, passwordHash) {
       await db(t.users).where({ id }).update({ password_hash: passwordHash });
     },
+
+    async delete(id) {
+      // Everything that references the user goes with it: foreign key cascades.
+      return (await db(t.users).where({ id }).delete()) > 0;
+    },
+
+    async markEmailVerified(id, now) {
+      await db(t.users).where({ id }).whereNull('email_verified_at').update({ email_verified_at: now });
+    },
+
+    async updateEmail(id, email, verifiedAt) {
+      await db(t.users).where({ id }).update({ email, email_verified_at: verifiedAt });
+    },
   };
 }

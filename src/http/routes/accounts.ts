@@ -97,7 +97,8 @@ export function accountEndpoints(services: Services) {
         const { user, org, role } = await accounts.describe(auth.userId, auth.orgId);
         // An API key acts with its own (possibly lower) role, not its creator's.
         const effectiveRole = auth.via === 'api_key' ? auth.role : role;
-        return { status: 200, body: { ...userView(user, org?.id ?? null, effectiveRole), organization: org ? orgView(org) : null, role: effectiveRole, via: auth.via } };
+        const body = { ...userView(user, org?.id ?? null, effectiveRole), emailVerified: user.emailVerifiedAt !== null, organization: org ? orgView(org) : null, role: effectiveRole, via: auth.via };
+        return { status: 200, body };
       },
     }),
     endpoint({

@@ -1,12 +1,23 @@
 import type { Services } from '../../core/index.js';
+import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
 import * as s from '../schemas.js';
+import { deletionBody, deletionProof } from './account-deletion.js';
 import { invitationView, memberView, myOrgView } from '../views.js';
 import * as r from '../responses.js';
 
+const transferBody = z.strictObject({ userId: s.id });
+
+const transferred = z.object({
+  orgId: z.string(),
+  userId: z.string(),
+  role: z.literal('owner'),
+  previousOwner: z.object({ userId: z.string(), role: z.literal('admin') }),
+});
+
 /** Organizations, their members and invitations. Non-members get 404 for an org, never its data. */
 export function orgEndpoints(services: Services) {
-  const { orgs, invitations } = services;
+  const { orgs, invitations, accountDeletion } = services;
 
   return [
     endpoint({
@@ -57,9 +68,38 @@ export function orgEndpoints(services: Services) {
       },
     }),
     endpoint({
+      method: 'delete',
+      path: '/orgs/:orgId',
+      summary:
+        'Delete the organization (owners; confirm with `password`, or `code` when TOTP is on) with its memberships, invitations, API keys and applications; every session scoped to it ends',
+      auth: 'jwt',
+      responses: { 204: null, 401: r.problem, 403: r.problem, 404: r.problem, 429: r.problem },
+      params: s.orgParams,
+      body: deletionBody,
+      bodyOptional: true,
+      async handler({ auth, params, body, req }) {
+        await accountDeletion.deleteOrg({ userId: auth.userId, authTime: auth.authTime }, params.orgId, deletionProof(body), req.ip);
+        return { status: 204 };
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/orgs/:orgId/transfer',
+      summary: 'Hand the organization over (owners; needs a recent sign-in): the member `userId` becomes owner, the caller becomes admin',
+      auth: 'jwt',
+      responses: { 200: transferred, 403: r.problem, 404: r.problem },
+      params: s.orgParams,
+      body: transferBody,
+      stepUp: true,
+      async handler({ auth, params, body }) {
+        await orgs.transferOwnership(auth.userId, params.orgId, body.userId);
+        return { status: 200, body: { orgId: params.orgId, userId: body.userId, role: 'owner' as const, previousOwner: { userId: auth.userId, role: 'admin' as const } } };
+      },
+    }),
+    endpoint({
       method: 'post',
       path: '/orgs/:orgId/invitations',
-      summary: 'Invite someone (owners and admins); the code is shown only in this response',
+      summary: 'Invite someone (owners and admins); with `email` the code is mailed there too (unless `sendEmail: false`); the code is shown only in this response',
       auth: 'jwt',
       responses: { 201: r.createdInvitation, 404: r.problem },
       params: s.orgParams,
