@@ -1,5 +1,5 @@
 import express from 'express';
-import { AuthError, createAuthRouter, presets, type Duration, type PresetName } from 'gatehouse-auth';
+import { AuthError, createAuthRouter, createSmtpMailer, presets, type Duration, type Mailer, type PresetName } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 
 export interface ExampleAppOptions {
@@ -24,14 +24,32 @@ export interface ExampleAppOptions {
   accessTtl?: Duration;
   /** The wire contract; default 'axonpush' (mounted at /auth). The others are mounted at the root. */
   preset?: PresetName;
+  /** Where mail goes, for example 'smtp://127.0.0.1:2525'; without it the log mailer prints each mail and its links. */
+  smtpUrl?: string;
+  /** Base of the links in mails (the demo page answers /verify-email and /reset-password); default 'http://localhost:3000'. */
+  appUrl?: string;
+  /** Sender of the mails. */
+  mailFrom?: string;
+  /** A mailer of your own; wins over `smtpUrl` (the tests pass a silent one). */
+  mailer?: Mailer;
 }
 
+export const DEFAULT_MAIL_FROM = 'gatehouse example <no-reply@localhost>';
+
 /** A host app with gatehouse mounted at /auth and two guarded routes of its own. */
-export function createExampleApp({ databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl, realtimeTtl, accessTtl, preset = 'axonpush' }: ExampleAppOptions) {
+export function createExampleApp(options: ExampleAppOptions) {
+  const { databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl, realtimeTtl, accessTtl, preset = 'axonpush' } = options;
   const storage = createKnexStorage(databaseUrl ?? databaseFile);
   const auth = createAuthRouter({
     storage,
     preset,
+    emailVerification: 'optional',
+    mail: {
+      ...(options.mailer ? { mailer: options.mailer } : options.smtpUrl ? { mailer: createSmtpMailer(options.smtpUrl) } : {}),
+      from: options.mailFrom ?? DEFAULT_MAIL_FROM,
+      productName: 'gatehouse example',
+      ...(options.appUrl ? { appUrl: options.appUrl } : {}),
+    },
     tokens: { secret, ...(accessTtl ? { accessTtl } : {}) },
     passwords: { cost: bcryptCost },
     ...(revocationPollInterval ? { revocation: { pollInterval: revocationPollInterval } } : {}),
@@ -69,6 +87,10 @@ export function createExampleApp({ databaseFile, databaseUrl, revocationPollInte
         'POST /auth/api-keys': 'Bearer (owner/admin); create an API key for the org',
         'GET /auth/iot-credentials': 'Bearer, or X-API-Key + X-Tenant-Id; realtime (MQTT over WebSocket) credentials',
         'POST /auth/mfa/totp/setup': 'Bearer; start TOTP enrolment',
+        'POST /auth/password/forgot': 'email -> 202; a reset link is mailed when the address has an account',
+        'POST /auth/password/reset': 'token (from the link) + password -> 204; every session ends',
+        'POST /auth/email/verify': 'token (from the link) -> the address is verified',
+        'GET /auth/sessions': 'Bearer; the signed-in user’s sessions (DELETE /auth/sessions/:id ends one)',
         'GET /api/hello': 'Bearer or API key; any signed-in user',
         'GET /api/admin': 'Bearer or API key; owners and admins only',
       },

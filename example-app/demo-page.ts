@@ -29,8 +29,8 @@ async function bundle(): Promise<Map<string, string>> {
 }
 
 /**
- * Serves the demo page at `/`, its script and stylesheet, and Swagger UI at `/docs`
- * (swagger-ui-dist from node_modules: no CDN). Resolves once the bundle is built, so
+ * Serves the demo page at `/` (and at the paths of the links in mails), its script and
+ * stylesheet, and Swagger UI at `/docs` (swagger-ui-dist from node_modules: no CDN). Resolves once the bundle is built, so
  * a broken page fails the start instead of the first visit.
  */
 export async function mountDemoPage(app: Express): Promise<void> {
@@ -45,5 +45,10 @@ export async function mountDemoPage(app: Express): Promise<void> {
   app.get(['/app.js.map', '/docs.js.map'], (req, res) => void res.type('application/json').send(files.get(req.path.slice(1))));
   app.get('/docs', (_req, res) => res.sendFile(join(web, 'public/docs.html')));
   app.use('/docs/assets', express.static(swaggerUi, { index: false }));
+  // The links in mails (gatehouse's default URL templates) open the page, which reads the token.
+  app.get(['/verify-email', '/reset-password', '/accept-invitation'], (_req, res) => {
+    // The token is in the query string: tell the browser not to pass the URL on to anyone.
+    res.set('referrer-policy', 'no-referrer').sendFile(join(web, 'public/index.html'));
+  });
   app.use(express.static(join(web, 'public'), { index: 'index.html' }));
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type RequestListener } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -19,6 +20,9 @@ const bcryptCost = process.env.BCRYPT_COST ? Number(process.env.BCRYPT_COST) : u
 const mqttSetting = process.env.MQTT_WS_PORT ?? '8083';
 const revocationPollInterval = process.env.REVOCATION_POLL_INTERVAL as Duration | undefined;
 const preset = (process.env.PRESET ?? 'axonpush') as PresetName;
+// Mail: through SMTP when SMTP_URL is set, else printed to the console (log mailer).
+const smtpUrl = process.env.SMTP_URL || undefined;
+const mailFrom = process.env.MAIL_FROM || undefined;
 if (!(preset in presets)) {
   console.error(`PRESET must be one of ${Object.keys(presets).join(', ')} (got ${preset})`);
   process.exit(1);
@@ -55,6 +59,28 @@ function redacted(url: string): string {
   return parsed.toString();
 }
 
+/**
+ * The HTTP port is bound first, so that with PORT=0 the links in mails (APP_URL's
+ * default) name the port actually used. Requests get 503 until the app is ready.
+ */
+let handler: RequestListener | null = null;
+const server = createServer((req, res) => {
+  if (handler) return handler(req, res);
+  res.writeHead(503, { 'retry-after': '1' }).end('starting');
+});
+await new Promise<void>((listening) => {
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    console.error(`PORT ${port} is in use (another instance?): set PORT to a free port, or 0 for any`);
+    process.exit(1);
+  });
+  server.listen(port, host, listening);
+});
+const { port: bound } = server.address() as AddressInfo;
+const listeningUrl = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+// A wildcard address is no place to send a browser: links then name localhost.
+const appUrl = process.env.APP_URL || (host === '0.0.0.0' || host === '::' ? `http://localhost:${bound}` : listeningUrl);
+
 const secret = loadSecret();
 const broker = mqttSetting === 'off' ? null : await startBroker({ host, port: Number(mqttSetting), secret }).catch((err: NodeJS.ErrnoException) => {
   if (err.code !== 'EADDRINUSE') throw err;
@@ -63,7 +89,8 @@ const broker = mqttSetting === 'off' ? null : await startBroker({ host, port: Nu
 });
 if (broker) console.log(`MQTT broker (MQTT 5 and 3.1.1 over WebSocket) listening on ${broker.url}`);
 console.log(databaseUrl ? `storage: PostgreSQL at ${redacted(databaseUrl)}` : `storage: SQLite at ${databaseFile}`);
-const { app, auth, storage } = createExampleApp({ databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl: broker?.url, preset });
+const { app, auth, storage } = createExampleApp({ databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl: broker?.url, preset, smtpUrl, mailFrom, appUrl });
+console.log(smtpUrl ? `mail: SMTP at ${redacted(smtpUrl)}, links to ${appUrl}` : `mail: printed here (set SMTP_URL to send it), links to ${appUrl}`);
 // From here on the broker refuses revoked credentials and drops their live connections.
 broker?.useAuthorizer(auth.realtimeAuthorizer());
 // The web page (it speaks the default contract) at / and Swagger UI at /docs; bundled now, so a broken page fails the start.
@@ -81,15 +108,8 @@ if (process.env.DEMO_EMAIL && process.env.DEMO_PASSWORD) {
   if (appId) console.log(`demo application ${demo.appUrl}: appId ${appId}`);
 }
 
-const server = app.listen(port, host, (err?: NodeJS.ErrnoException) => {
-  if (err?.code === 'EADDRINUSE') {
-    console.error(`PORT ${port} is in use (another instance?): set PORT to a free port, or 0 for any`);
-    process.exit(1);
-  }
-  if (err) throw err;
-  const { port: bound } = server.address() as AddressInfo;
-  console.log(`gatehouse example listening on http://${host}:${bound}`);
-});
+handler = app;
+console.log(`gatehouse example listening on ${listeningUrl}`);
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal}: shutting down`);

@@ -229,6 +229,77 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   disableTotp = (proof: { code: string } | { recoveryCode: string } | { password: string }) => this.#authed<void>('POST', '/mfa/totp/disable', proof);
   iotCredentials = (envSlug?: string) => this.#authed<T.RealtimeCredentials>('GET', `/iot-credentials${envSlug === undefined ? '' : `?envSlug=${enc(envSlug)}`}`);
 
+  /** Mails a new verification link to the signed-in user's address; earlier links stop working. */
+  requestEmailVerification = () => this.#authed<unknown>('POST', '/email/verification').then(() => undefined);
+
+  /** Uses the token of a verification or email-change link (its `token` query parameter); no session needed. */
+  async verifyEmail(token: string): Promise<T.VerifiedEmail> {
+    return this.#json(await this.#send('POST', '/email/verify', { token }));
+  }
+
+  /** Asks for a password reset link. The server answers the same whether or not the address has an account. */
+  async forgotPassword(email: string): Promise<void> {
+    await this.#json(await this.#send('POST', '/password/forgot', { email }));
+  }
+
+  /**
+   * Sets a new password with the token of a reset link. Every session of that user ends
+   * on the server; this client does not know whose token it was, so it stays as it is
+   * until its next call finds out.
+   */
+  async resetPassword(token: string, password: string): Promise<void> {
+    await this.#json(await this.#send('POST', '/password/reset', { token, password }));
+  }
+
+  /** Changes the password, proving the current one. The user's other sessions end; this one stays. */
+  changePassword = (currentPassword: string, newPassword: string) => this.#authed<void>('POST', '/password/change', { currentPassword, newPassword });
+
+  /** Mails a link to `newEmail`; the address changes when that link's token is given to `verifyEmail`. */
+  changeEmail = (newEmail: string, password: string) => this.#authed<unknown>('POST', '/email/change', { newEmail, password }).then(() => undefined);
+
+  /** The user's live sessions, most recently used first; `current` marks this one. */
+  sessions = () => this.#authed<{ sessions: T.Session[] }>('GET', '/sessions').then((b) => b.sessions);
+
+  /** Ends one of the user's sessions at once. Ending this client's own session signs it out. */
+  async endSession(id: string): Promise<void> {
+    await this.#authed<void>('DELETE', `/sessions/${enc(id)}`);
+    if (this.#claims?.sid === id) this.#signOut('logout');
+  }
+
+  /** Ends every session of the user except this one. */
+  endOtherSessions = () => this.#authed<void>('DELETE', '/sessions');
+
+  /**
+   * Deletes the account: with the password, or a TOTP code when TOTP is on (an account
+   * with neither needs a recent sign-in and no proof). The client is signed out. 409
+   * `last_owner` while the user is the only owner of an organization with other members.
+   */
+  async deleteAccount(proof?: T.DeletionProof): Promise<void> {
+    await this.#authed<void>('DELETE', '/me', proof);
+    this.#signOut('logout');
+  }
+
+  /**
+   * Deletes an organization (owners), proven as `deleteAccount` is. Every session scoped
+   * to it ends, so a client whose token is scoped to it is signed out.
+   */
+  async deleteOrg(orgId: string, proof?: T.DeletionProof): Promise<void> {
+    await this.#authed<void>('DELETE', `/orgs/${enc(orgId)}`, proof);
+    if (this.#claims?.org === orgId) this.#signOut('logout');
+  }
+
+  /**
+   * Makes the member `userId` owner of the organization; the caller becomes admin. Needs
+   * a recent sign-in (`reauthenticate`). When this client is scoped to that organization
+   * it refreshes, so its claims carry the new role.
+   */
+  async transferOrg(orgId: string, userId: string): Promise<T.OrgTransfer> {
+    const result = await this.#authed<T.OrgTransfer>('POST', `/orgs/${enc(orgId)}/transfer`, { userId });
+    // The transfer is done either way; a failed refresh signs out or retries on its own.
+    if (this.#claims?.org === orgId) await this.refresh().catch(() => {});
+    return result;
+  }
+
   /** A new pair scoped to another organization of the user; the client switches to it. */
   async switchOrg(orgId: string): Promise<SignedIn> {
     return this.#signedIn(await this.#authed<T.TokenPairBody>('POST', '/switch-org', { orgId }));

@@ -25,6 +25,8 @@ export interface Organization {
 }
 
 export interface Me extends User {
+  /** Whether the address was proved (a verification or reset link, a mailed invitation, or an identity provider). */
+  emailVerified: boolean;
   organization: Organization | null;
   role: Role | null;
   via: 'jwt' | 'api_key';
@@ -130,3 +132,35 @@ export interface CreateApiKeyInput {
   /** ISO 8601 date-time. */
   expiresAt?: string;
 }
+
+/** A signed-in session of the user, as GET /sessions lists it. */
+export interface Session {
+  /** The `sid` claim of the session's tokens. */
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  /** Of the latest sign-in, refresh or renewal. */
+  userAgent: string | null;
+  ip: string | null;
+  orgId: string | null;
+  appId: string | null;
+  /** The session of the token that asked. */
+  current: boolean;
+}
+
+/** The answer of POST /email/verify. */
+export interface VerifiedEmail {
+  email: string;
+  emailVerified: true;
+}
+
+/** The answer of POST /orgs/:orgId/transfer. */
+export interface OrgTransfer {
+  orgId: string;
+  userId: string;
+  role: 'owner';
+  previousOwner: { userId: string; role: 'admin' };
+}
+
+/** What deleting an account or an organization takes: the password, or a TOTP code when TOTP is on. */
+export type DeletionProof = { password: string } | { code: string };

@@ -3,6 +3,9 @@ import type * as client from '../client/types.js';
 import type { RealtimeCredentials } from '../core/realtime-credentials.js';
 import type { MfaStatus, TotpEnrolment } from '../core/mfa.js';
 import type * as r from './responses.js';
+import type { verified } from './routes/account-email.js';
+import type { transferred } from './routes/orgs.js';
+import type { sessionSchema } from './routes/sessions.js';
 import type { apiKeyView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
 
 /**
@@ -38,4 +41,7 @@ export type ResponseChecks = [
   Expect<Same<client.MfaStatus, Out<typeof r.mfaStatus>>>,
   Expect<Same<client.TotpEnrolment, Out<typeof r.totpEnrolment>>>,
   Expect<Same<client.RealtimeCredentials, Out<typeof r.realtimeCredentials>>>,
+  Expect<Same<client.Session, Out<typeof sessionSchema>>>,
+  Expect<Same<client.VerifiedEmail, Out<typeof verified>>>,
+  Expect<Same<client.OrgTransfer, Out<typeof transferred>>>,
 ];

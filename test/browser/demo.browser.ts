@@ -7,12 +7,14 @@ import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startInbox, type Inbox } from '../helpers/inbox.js';
 
 /**
  * The demo page in a real browser: `example-app/server.ts` as `npm run example` runs
  * it (127.0.0.1, run-time ports, a temp SQLite file), driven with playwright-core and
  * Debian's chromium. Steps build on each other, so `npm run test:browser` bails at
  * the first failure. Screenshots of the main states land in test-output/browser/.
+ * Mail goes through SMTP_URL to a real SMTP server in this process (test/helpers/inbox.ts).
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -22,9 +24,10 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'
 const PASSWORD = 'correct horse battery';
 
 /** Starts the example server in a child process and resolves with its URL once it logs it. */
-async function startServer(dir: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+async function startServer(dir: string, smtpUrl: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    SMTP_URL: smtpUrl,
     HOST: '127.0.0.1',
     PORT: '0',
     MQTT_WS_PORT: '0',
@@ -33,6 +36,7 @@ async function startServer(dir: string): Promise<{ child: ChildProcess; url: str
     BCRYPT_COST: '4',
   };
   delete env.DATABASE_URL;
+  delete env.APP_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'example-app/server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -85,10 +89,10 @@ async function signUp(page: Page, email: string, choice: { orgName: string } | {
 }
 
 /** Submits the sign-in form; resolves when the page is signed in or shows the MFA step. */
-async function signIn(page: Page, email: string): Promise<'signed-in' | 'mfa'> {
+async function signIn(page: Page, email: string, password = PASSWORD): Promise<'signed-in' | 'mfa'> {
   const form = page.locator('#signin-form');
   await form.locator('[name=email]').fill(email);
-  await form.locator('[name=password]').fill(PASSWORD);
+  await form.locator('[name=password]').fill(password);
   await form.locator('button[type=submit]').click();
   await page.locator('body[data-session="signed-in"], #mfa-form:visible').first().waitFor();
   return (await page.locator('#mfa-form').isVisible()) ? 'mfa' : 'signed-in';
@@ -111,6 +115,8 @@ async function openContext(dirs: string[]): Promise<BrowserContext> {
 async function newPage(context: BrowserContext, url: string, errors: string[]): Promise<Page> {
   const page = context.pages()[0] && context.pages()[0]?.url() === 'about:blank' ? (context.pages()[0] as Page) : await context.newPage();
   page.on('pageerror', (err) => errors.push(err.message));
+  // The danger zone asks confirm() before deleting.
+  page.on('dialog', (dialog) => void dialog.accept());
   await page.goto(url);
   await page.locator('body[data-session="signed-out"]').waitFor();
   return page;
@@ -121,6 +127,7 @@ describe('demo page in chromium', function () {
   const dirs: string[] = [];
   const pageErrors: string[] = [];
   let server: Awaited<ReturnType<typeof startServer>>;
+  let inbox: Inbox;
   let alice: BrowserContext;
   let bob: BrowserContext;
   let a: Page;
@@ -137,7 +144,8 @@ describe('demo page in chromium', function () {
     mkdirSync(SHOTS, { recursive: true });
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
     dirs.push(dir);
-    server = await startServer(dir);
+    inbox = await startInbox();
+    server = await startServer(dir, inbox.url);
     alice = await openContext(dirs);
     bob = await openContext(dirs);
   });
@@ -146,6 +154,7 @@ describe('demo page in chromium', function () {
     await alice?.close();
     await bob?.close();
     if (server) await stopServer(server.child);
+    await inbox?.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -169,6 +178,20 @@ describe('demo page in chromium', function () {
     await a.locator('#members-table tbody tr').first().waitFor();
     await a.locator('#mfa-status[data-state="off"]').waitFor();
     await shot(a, '03-signed-in');
+  });
+
+  it('verifies the address with the link of the sign-up mail', async () => {
+    const mail = await inbox.next(aliceEmail, /Verify your email/);
+    expect(mail.link).to.equal(`${server.url}/verify-email?token=${mail.token}`);
+    await a.locator('#email-status[data-state="unverified"]').waitFor();
+    // A fresh tab of the same browser, as a mail client would open it.
+    const tab = await newPage(alice, mail.link!, pageErrors);
+    await tab.locator('#notice', { hasText: `Your email address ${aliceEmail} is verified` }).waitFor();
+    expect(new URL(tab.url()).pathname, 'the token leaves the address bar').to.equal('/');
+    await shot(tab, '03b-email-verified');
+    await tab.close();
+    await a.locator('#sessions-reload').click();
+    await a.locator('#org-reload').click();
   });
 
   it('invites someone and shows the code', async () => {
@@ -286,6 +309,73 @@ describe('demo page in chromium', function () {
     await a.locator('#rt-log li', { hasText: 'hi alice, bob here' }).waitFor();
     await shot(a, '13-realtime-alice');
     await shot(b, '14-realtime-bob');
+  });
+
+  it('lists the sessions and signs out another one', async () => {
+    const b2 = await newPage(bob, server.url, pageErrors);
+    expect(await signIn(b2, bobEmail)).to.equal('signed-in');
+    await b.locator('#sessions-reload').click();
+    await b.locator('#sessions-table tbody tr').nth(1).waitFor();
+    expect(await b.locator('#sessions-table tbody tr[data-current="true"]').count()).to.equal(1);
+    await b.locator('#security-card').scrollIntoViewIfNeeded();
+    await shot(b, '16-sessions');
+    await b.locator('#sessions-table tbody tr:not([data-current])').getByRole('button', { name: 'Sign out' }).click();
+    await b.locator('#notice', { hasText: 'Signed out Chrome' }).waitFor();
+    expect(await b.locator('#sessions-table tbody tr').count()).to.equal(1);
+    await b2.locator('#call-hello').click();
+    await b2.locator('body[data-session="signed-out"]').waitFor();
+    await b2.close();
+  });
+
+  const newPassword = 'a brand new passphrase';
+  it('resets a forgotten password: forgot → mail → link → new password → sign in', async () => {
+    await b.locator('#logout').click();
+    await b.locator('body[data-session="signed-out"]').waitFor();
+    await b.locator('#signin-form [name=email]').fill(bobEmail);
+    await b.locator('#forgot-open').click();
+    expect(await b.locator('#forgot-form [name=email]').inputValue()).to.equal(bobEmail);
+    await b.locator('#forgot-form button[type=submit]').click();
+    await b.locator('#notice', { hasText: `If ${bobEmail} has an account` }).waitFor();
+    const mail = await inbox.next(bobEmail, /Reset your/);
+    expect(mail.link).to.equal(`${server.url}/reset-password?token=${mail.token}`);
+    await b.goto(mail.link!);
+    await b.locator('#reset-card').waitFor();
+    expect(new URL(b.url()).pathname).to.equal('/');
+    await shot(b, '17-reset-password');
+    await b.locator('#reset-form [name=password]').fill(newPassword);
+    await b.locator('#reset-form button[type=submit]').click();
+    await b.locator('#notice', { hasText: 'Your password is changed' }).waitFor();
+    expect(await b.locator('#reset-card').isVisible()).to.equal(false);
+    await shot(b, '18-password-reset');
+    // The old password is refused, the new one works.
+    await b.locator('#signin-form [name=email]').fill(bobEmail);
+    await b.locator('#signin-form [name=password]').fill(PASSWORD);
+    await b.locator('#signin-form button[type=submit]').click();
+    await b.locator('#signin-form .form-error', { hasText: 'invalid_credentials' }).waitFor();
+    expect(await signIn(b, bobEmail, newPassword)).to.equal('signed-in');
+    await whoami(b, bobEmail);
+    // The reset mail's link proved the address.
+    await b.locator('#email-status[data-state="verified"]').waitFor();
+    expect((await inbox.next(bobEmail, /password was changed/)).text).to.contain(bobEmail);
+  });
+
+  it('shows the account panels and the danger zone', async () => {
+    await a.locator('#transfer-form select option', { hasText: bobEmail }).waitFor({ state: 'attached' });
+    expect(await a.locator('#delete-org-form button[type=submit]').isDisabled()).to.equal(false);
+    expect(await b.locator('#delete-org-form button[type=submit]').isDisabled(), 'a member may not delete the org').to.equal(true);
+    await a.locator('#danger-card').scrollIntoViewIfNeeded();
+    await shot(a, '19-account-panels');
+  });
+
+  it('deletes an account from the danger zone and signs it out', async () => {
+    await b.locator('#delete-account-form [name=proof]').fill(newPassword);
+    await b.locator('#delete-account-form button[type=submit]').click();
+    await b.locator('body[data-session="signed-out"]').waitFor();
+    await b.locator('#notice', { hasText: 'Your account is deleted' }).waitFor();
+    await b.locator('#signin-form [name=email]').fill(bobEmail);
+    await b.locator('#signin-form [name=password]').fill(newPassword);
+    await b.locator('#signin-form button[type=submit]').click();
+    await b.locator('#signin-form .form-error', { hasText: 'invalid_credentials' }).waitFor();
   });
 
   it('renders the API reference at /docs from the local Swagger UI', async () => {

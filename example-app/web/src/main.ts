@@ -1,20 +1,25 @@
 import { createAuthClient, type AuthState } from 'gatehouse-auth/client';
 import { initAccount } from './account.js';
+import { initDangerZone } from './danger-zone.js';
 import { initKeys } from './keys.js';
+import { handleMailLinks } from './links.js';
 import { initMfa } from './mfa.js';
 import { initOrg } from './org.js';
 import { initRealtime } from './realtime.js';
+import { initSecurity } from './security.js';
 import { initSession } from './session.js';
+import { initSessionList } from './session-list.js';
 import { $, clearNotice, describeError, notify, show } from './ui.js';
 
 // Tokens live in this client's memory only: a reload signs out, nothing sits in localStorage for a script to steal.
 const client = createAuthClient({ baseUrl: '/auth' });
-const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initRealtime(client)];
+const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initSecurity(client), initSessionList(client), initRealtime(client), initDangerZone(client)];
 initSession(client);
+handleMailLinks(client);
 
 const REASONS = {
   logout: 'You signed out.',
-  revoked: 'Your session was ended on the server (signed out elsewhere, or MFA changed). Sign in again.',
+  revoked: 'Your session was ended on the server (signed out elsewhere, a password or MFA change). Sign in again.',
   expired: 'Your session expired. Sign in again.',
 } as const;
 

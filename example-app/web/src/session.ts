@@ -1,7 +1,7 @@
 import type { AuthClient, MfaChallenge } from 'gatehouse-auth/client';
 import { $, notify, onClick, onSubmit, orgChoice, show, wireChoice, wireSlug } from './ui.js';
 
-/** The signed-out view: sign in (with the MFA step when the account has it) and sign up. */
+/** The signed-out view: sign in (with the MFA step when the account has it), forgotten password, and sign up. */
 export function initSession(client: AuthClient): void {
   const signinForm = $<HTMLFormElement>('signin-form');
   const mfaForm = $<HTMLFormElement>('mfa-form');
@@ -30,6 +30,26 @@ export function initSession(client: AuthClient): void {
   });
 
   onClick($<HTMLButtonElement>('mfa-cancel'), async () => showMfaStep(null));
+
+  // Forgot password: the answer is the same for every address, so the page says "if".
+  const forgotForm = $<HTMLFormElement>('forgot-form');
+  const showForgot = (visible: boolean) => {
+    show(forgotForm, visible);
+    show(signinForm, !visible);
+    if (!visible) return;
+    const typed = (signinForm.elements.namedItem('email') as HTMLInputElement).value;
+    const field = forgotForm.elements.namedItem('email') as HTMLInputElement;
+    field.value = typed;
+    field.focus();
+  };
+  onClick($<HTMLButtonElement>('forgot-open'), async () => showForgot(true));
+  onClick($<HTMLButtonElement>('forgot-cancel'), async () => showForgot(false));
+  onSubmit(forgotForm, async ({ email = '' }) => {
+    await client.forgotPassword(email);
+    showForgot(false);
+    forgotForm.reset();
+    notify(`If ${email} has an account, a link to choose a new password is on its way.`, 'success');
+  });
 
   const updateChoice = wireChoice(signupForm);
   wireSlug(signupForm);

@@ -14,7 +14,7 @@ const changePasswordBody = z.strictObject({ currentPassword: s.anyPassword, newP
 const changeEmailBody = z.strictObject({ newEmail: s.email, password: s.anyPassword });
 
 const accepted = z.object({ accepted: z.literal(true) });
-const verified = z.object({ email: z.string(), emailVerified: z.literal(true) });
+export const verified = z.object({ email: z.string(), emailVerified: z.literal(true) });
 
 /** The same answer whether or not a mail went out: it tells nobody whether an address has an account. */
 const ACCEPTED = { status: 202, body: { accepted: true as const } };

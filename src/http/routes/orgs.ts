@@ -8,7 +8,7 @@ import * as r from '../responses.js';
 
 const transferBody = z.strictObject({ userId: s.id });
 
-const transferred = z.object({
+export const transferred = z.object({
   orgId: z.string(),
   userId: z.string(),
   role: z.literal('owner'),
