@@ -29,6 +29,7 @@ export const errorStatus = {
   application_token_not_allowed: 403,
   mfa_required: 403,
   reauthentication_required: 403,
+  csrf_rejected: 403,
   email_not_verified: 403,
   subject_not_allowed: 403,
   external_email_missing: 403,

@@ -15,6 +15,7 @@ import type { MailConfig } from './mail/service.js';
 import { validatePasswordPolicy, type PasswordPolicy } from './core/password-policy.js';
 import { resolvePreset, type Preset, type PresetName } from './presets/index.js';
 import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
+import { resolveCookieOptions, type CookieConfig, type CookieOptions } from './http/cookies.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -131,6 +132,15 @@ export type AuthRouterOptions = SigningOptions & {
    * is verified, and such a refused sign-in with the right password mails a fresh link.
    */
   emailVerification?: 'off' | 'optional' | 'required';
+  rotation?: {
+    /**
+     * How long after a refresh token's rotation presenting it again (a retry, a second
+     * tab) gets the same new pair instead of revoking the session as reused. Default '10s';
+     * 0 is strict: any second presentation revokes. Keep it to a retry's length: a stolen
+     * token replayed within it is taken for a retry (see docs/tokens-and-sessions.md).
+     */
+    reuseGrace?: Duration | 0;
+  };
   /** Lifetimes of the single-use tokens sent by mail. Defaults: verifyEmail '24h', resetPassword '30m', changeEmail '1h'. */
   mailTokens?: { verifyEmailTtl?: Duration; resetPasswordTtl?: Duration; changeEmailTtl?: Duration };
   invitations?: {
@@ -145,6 +155,13 @@ export type AuthRouterOptions = SigningOptions & {
    * name, link base and URL templates, templates, send limits and the outbox worker.
    */
   mail?: MailOptions;
+  /**
+   * Refresh tokens in an HttpOnly cookie for browser apps (default preset only): a request
+   * with `X-Auth-Transport: cookie` gets the refresh token as a cookie instead of in the
+   * body, and /refresh and /logout read it from there. `true` for the defaults, or
+   * `{ name, sameSite, allowedOrigins }`. Off unless set.
+   */
+  cookies?: boolean | CookieOptions;
   /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
   overrideServices?: (defaults: Services) => Services;
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
@@ -173,6 +190,8 @@ export interface ResolvedOptions {
   overrideServices: ((defaults: Services) => Services) | undefined;
   mail: MailConfig;
   mailLimits: MailLimitOptions | false;
+  /** Null when refresh cookies are off. */
+  cookies: CookieConfig | null;
 }
 
 const consoleLogger: Logger = {
@@ -225,6 +244,9 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   if (refreshTtl <= accessTtl) throw new TypeError(`tokens.refreshTtl (${refreshTtl} s) must be longer than tokens.accessTtl (${accessTtl} s)`);
   if (sessionMaxAge < refreshTtl) throw new TypeError(`tokens.sessionMaxAge (${sessionMaxAge} s) must be at least tokens.refreshTtl (${refreshTtl} s)`);
 
+  const reuseGrace = options.rotation?.reuseGrace === 0 ? 0 : toSeconds(options.rotation?.reuseGrace ?? '10s', 'rotation.reuseGrace');
+  if (reuseGrace >= refreshTtl) throw new TypeError(`rotation.reuseGrace (${reuseGrace} s) must be shorter than tokens.refreshTtl (${refreshTtl} s)`);
+
   const invitationTtl = toSeconds(options.invitations?.ttl ?? '7d', 'invitations.ttl');
   const invitationMaxTtl = toSeconds(options.invitations?.maxTtl ?? '30d', 'invitations.maxTtl');
   if (invitationTtl > invitationMaxTtl) throw new TypeError('invitations.ttl must not exceed invitations.maxTtl');
@@ -264,6 +286,8 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
         reset_password: toSeconds(options.mailTokens?.resetPasswordTtl ?? '30m', 'mailTokens.resetPasswordTtl'),
         change_email: toSeconds(options.mailTokens?.changeEmailTtl ?? '1h', 'mailTokens.changeEmailTtl'),
       },
+      refreshReuseGrace: reuseGrace,
+      successorBox: createSecretBox(serverKey, 'refresh-successor'),
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
     google: options.google === undefined ? null : resolveGoogle(options.google, deriveKey(serverKey, 'google-nonce')),
@@ -280,6 +304,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     overrideServices: options.overrideServices,
     mail: mail.config,
     mailLimits: mail.limits,
+    cookies: resolveCookieOptions(options.cookies, preset.name, preset.servesCookies === true),
   };
 }
 

@@ -111,6 +111,11 @@ export interface RefreshTokenRecord {
   ip: string | null;
   /** When the token was last renewed from without rotation (`touch`); null until then. */
   lastUsedAt: EpochMs | null;
+  /**
+   * What `rotate` stored with the consumption: the successor pair, sealed (opaque to the
+   * storage). Null (or absent, for adapters written before it) otherwise.
+   */
+  successor?: string | null;
 }
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'appId' | 'userAgent' | 'ip' | 'lastUsedAt'> & {
@@ -303,6 +308,12 @@ export interface RefreshTokenRepository {
    * won, null otherwise (of N concurrent calls exactly one wins).
    */
   consume(idHash: string, now: EpochMs): Promise<RefreshTokenRecord | null>;
+  /**
+   * `consume`, storing `successor` with the token in the same conditional write: a
+   * reader that sees `usedAt` set by this call also sees `successor`. Returns the
+   * record when this call won, null otherwise.
+   */
+  rotate(idHash: string, now: EpochMs, successor: string): Promise<RefreshTokenRecord | null>;
   /** Revokes every token of the family. Returns how many were not revoked yet. */
   revokeFamily(familyId: string, now: EpochMs): Promise<number>;
   /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */

@@ -3,6 +3,7 @@ import { createServices, type Services } from './core/index.js';
 import { AuthError } from './errors.js';
 import { RevocationCache } from './core/revocation-cache.js';
 import { Throttle } from './core/throttle.js';
+import { createPairTransport } from './http/cookies.js';
 import { mountEndpoints } from './http/endpoint.js';
 import { createGuard, type RequireAuthOptions } from './http/guard.js';
 import { sendProblem, toAuthError } from './http/problem.js';
@@ -111,7 +112,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   if (jwks) router.get('/.well-known/jwks.json', (_req, res) => void res.json(jwks));
 
   const features = { google: resolved.google !== null, realtime: services.realtime !== null, externalIssuers: services.identities.externalEnabled };
-  const endpoints = preset.endpoints({ services, features });
+  const endpoints = preset.endpoints({ services, features, cookies: createPairTransport(resolved.cookies) });
   const documented = [...endpoints, ...(jwks ? [jwksRoute] : []), openApiRoute];
   const openApiDocument = (basePath = '') =>
     buildOpenApiDocument(documented, { basePath, requireTenantId: resolved.requireTenantId, errors: errorFormat(preset.errorBody), title: `gatehouse auth API (${preset.name})` });

@@ -71,6 +71,8 @@ export interface RefreshTokenRow {
   user_agent: string | null;
   ip: string | null;
   last_used_at: Big | null;
+  /** Sealed successor pair of a consumed token (migration 014); absent on insert. */
+  successor?: string | null;
 }
 
 export interface RevocationRow {
@@ -210,6 +212,8 @@ export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
     userAgent: row.user_agent ?? null,
     ip: row.ip ?? null,
     lastUsedAt: toNullableNumber(row.last_used_at ?? null),
+    // Only on a consumed row that has one, so records of other tokens read as before it existed.
+    ...(row.successor ? { successor: row.successor } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { PasswordPolicy } from './password-policy.js';
 import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from '../ports.js';
 import type { RevocationCache } from './revocation-cache.js';
+import type { SecretBox } from './secret-box.js';
 import type { Throttle } from './throttle.js';
 
 /** Lifetimes and limits, resolved from the options (all in seconds). */
@@ -28,6 +29,10 @@ export interface CoreConfig {
   emailVerification: 'off' | 'optional' | 'required';
   /** Lifetimes of the tokens sent by mail, by kind. */
   mailTokenTtl: Record<'verify_email' | 'reset_password' | 'change_email', number>;
+  /** How long (s) after a refresh token's rotation presenting it again returns the same successor; 0: strict. */
+  refreshReuseGrace: number;
+  /** Seals the successor pair stored with a consumed refresh token. */
+  successorBox: SecretBox;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

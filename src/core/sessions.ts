@@ -166,15 +166,17 @@ export function createSessions(ctx: CoreContext) {
   }
 
   /**
-   * Rotates a refresh token. The old one is consumed by one conditional write, so of
-   * concurrent refreshes exactly one wins; presenting a consumed token again means it
-   * leaked, so its whole family is revoked.
+   * Rotates a refresh token. The old one is consumed by one conditional write that also
+   * stores its successor pair (sealed), so a token has exactly one successor: of
+   * concurrent refreshes one wins, and the others, or a retry within
+   * `refreshReuseGrace` of the consumption, get that same pair back. A consumed token
+   * presented later means it leaked, so its whole family is revoked.
    *
    * The new pair is recorded before the old token is consumed, as separate writes
    * rather than one transaction (a transaction costs more than the rest of the
    * rotation together): a failure before the consume leaves the old token usable, so
    * the client can retry, and the new refresh token of a rotation that lost the race
-   * was never handed out; its family is revoked as reused below.
+   * was never handed out; it is consumed unused below.
    */
   async function refresh(refreshToken: string, client?: ClientInfo): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
@@ -196,18 +198,53 @@ export function createSessions(ctx: CoreContext) {
         }
       } else {
         const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) }, { id: row.familyId, expiresAt: row.familyExpiresAt }, storage, client);
-        if (await storage.refreshTokens.consume(idHash, clock.now())) return pair;
+        // Strict rotation never hands a successor out twice: no need to store it.
+        const won =
+          config.refreshReuseGrace > 0
+            ? await storage.refreshTokens.rotate(idHash, clock.now(), sealPair(pair))
+            : await storage.refreshTokens.consume(idHash, clock.now());
+        if (won) return pair;
+        // Lost the race: this pair is never handed out, so its refresh token can go at once.
+        await storage.refreshTokens.consume(sha256Hex(pair.refresh.jti), clock.now());
       }
       // Another rotation (or a logout) got there first: judge the token by what it left.
       row = (await storage.refreshTokens.find(idHash)) ?? row;
     }
 
     if (row.usedAt !== null) {
+      const successor = row.revokedAt === null ? successorInGrace(row) : null;
+      if (successor) return successor;
       await revokeFamily(row.familyId, row.familyExpiresAt);
       throw new AuthError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again');
     }
     if (row.revokedAt !== null) throw new AuthError('token_revoked', 'this session has been revoked; sign in again');
     throw new AuthError('token_expired', 'the refresh token has expired; sign in again');
+  }
+
+  /** What a consumed token's row keeps of its successor: the pair as handed out (each token string once). */
+  function sealPair(pair: TokenPair): string {
+    return config.successorBox.seal(JSON.stringify({ access: pair.access, refresh: pair.refresh, familyId: pair.familyId, scope: pair.scope }));
+  }
+
+  /**
+   * The successor stored with a consumed, unrevoked token, while within the grace of its
+   * consumption; null after it, in strict mode, or when none was stored (a token
+   * consumed by `consume`, or by an older version).
+   */
+  function successorInGrace(row: { usedAt: number | null; successor?: string | null; familyId: string }): TokenPair | null {
+    if (config.refreshReuseGrace <= 0 || row.usedAt === null || !row.successor) return null;
+    if (clock.now() - row.usedAt > config.refreshReuseGrace * 1000) return null;
+    // The row says whether storage revoked the family; this also catches one this instance revoked since it was read.
+    if (revocations.has('family', row.familyId)) return null;
+    try {
+      const { access, refresh, familyId, scope } = JSON.parse(config.successorBox.open(row.successor)) as Omit<TokenPair, 'accessToken' | 'refreshToken'>;
+      // A sealed pair copied into another family's row is not that family's successor.
+      return familyId === row.familyId ? { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope } : null;
+    } catch (err) {
+      // Sealed under another key (the server key changed): treat as no successor.
+      ctx.logger.warn('gatehouse: could not open a stored refresh successor', { error: (err as Error).message });
+      return null;
+    }
   }
 
   /** Verifies an access token, including revocation. No storage round trip (but see `resolveSubject`). */

@@ -13,6 +13,15 @@ export interface Reply {
   body?: unknown;
 }
 
+/** A header or cookie a route reads, for the OpenAPI document only (nothing checks it). */
+export interface DocumentedParameter {
+  name: string;
+  in: 'header' | 'cookie';
+  description: string;
+  /** Allowed values; any string without. */
+  enum?: readonly string[];
+}
+
 /** 'none': public; 'jwt': a Bearer access token; 'any': a Bearer access token or an API key. */
 export type AuthMode = 'none' | 'jwt' | 'any';
 
@@ -65,6 +74,8 @@ export interface Endpoint<
   endsSession?: boolean;
   params?: ParamsSchema;
   query?: QuerySchema;
+  /** Headers and cookies the handler reads itself, for the OpenAPI document. */
+  documentedParameters?: readonly DocumentedParameter[];
   /** Documented answers for the OpenAPI document; see EndpointResponses. */
   responses?: EndpointResponses;
   /**

@@ -10,7 +10,7 @@ import { packageVersion } from '../version.js';
 type JsonSchema = Record<string, unknown>;
 
 /** What the document needs of a route: an Endpoint without its handler, or a plain route the router serves. */
-export type DocumentedRoute = Pick<AnyEndpoint, 'method' | 'path' | 'summary' | 'auth' | 'body' | 'bodyOptional' | 'params' | 'query' | 'responses'>;
+export type DocumentedRoute = Pick<AnyEndpoint, 'method' | 'path' | 'summary' | 'auth' | 'body' | 'bodyOptional' | 'params' | 'query' | 'documentedParameters' | 'responses'>;
 
 export interface OpenApiOptions {
   /** Where the router is mounted (`req.baseUrl`), the document's server URL. */
@@ -113,6 +113,9 @@ function parameters(route: DocumentedRoute, convert: ReturnType<typeof converter
     for (const [name, schema] of Object.entries((query.properties ?? {}) as Record<string, JsonSchema>)) {
       out.push({ name, in: 'query', required: required.includes(name), schema });
     }
+  }
+  for (const p of route.documentedParameters ?? []) {
+    out.push({ name: p.name, in: p.in, required: false, description: p.description, schema: p.enum ? { type: 'string', enum: [...p.enum] } : { type: 'string' } });
   }
   return out;
 }

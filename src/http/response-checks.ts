@@ -6,7 +6,7 @@ import type * as r from './responses.js';
 import type { verified } from './routes/account-email.js';
 import type { transferred } from './routes/orgs.js';
 import type { sessionSchema } from './routes/sessions.js';
-import type { apiKeyView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
+import type { apiKeyView, cookieSessionView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
 
 /**
  * Compile-time only: each documented response schema must describe exactly what the
@@ -21,6 +21,7 @@ type Out<S extends z.ZodType> = z.output<S>;
 export type ResponseChecks = [
   Expect<Same<ReturnType<typeof userView>, Out<typeof r.user>>>,
   Expect<Same<ReturnType<typeof pairView>, Out<typeof r.tokenPair>>>,
+  Expect<Same<ReturnType<typeof cookieSessionView>, Out<typeof r.cookieSession>>>,
   Expect<Same<ReturnType<typeof orgView>, Out<typeof r.org>>>,
   Expect<Same<ReturnType<typeof myOrgView>, Out<typeof r.myOrgs>['organizations'][number]>>,
   Expect<Same<ReturnType<typeof memberView>, Out<typeof r.members>['members'][number]>>,

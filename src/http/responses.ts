@@ -48,6 +48,17 @@ export const tokenPair = named(
 /** A sign-in through an identity provider: `needsOrg: true` while the user has no organization yet (then POST /setup-org). */
 export const externalSignIn = tokenPair.extend({ needsOrg: z.literal(true).optional() });
 
+export const cookieSession = named(
+  'CookieSession',
+  z.object({ access_token: z.string(), expires_in: note(z.number().int(), { description: 'Lifetime of the access token in seconds' }) }),
+  'The answer to a request with `X-Auth-Transport: cookie`: the access token and its lifetime; the refresh token is in an HttpOnly cookie',
+);
+
+/** A pair-issuing route's 200 with the `cookies` option on: the pair, or the cookie session. */
+export const tokenPairOrCookie = z.union([tokenPair, cookieSession]);
+
+export const externalSignInOrCookie = z.union([externalSignIn, cookieSession.extend({ needsOrg: z.literal(true).optional() })]);
+
 export const org = named(
   'Organization',
   z.object({ id: z.string(), name: z.string(), slug: z.string(), description: z.string().nullable(), createdAt: isoDate }),
@@ -164,3 +175,6 @@ export const mfaRequired = named(
   problem.extend({ code: z.literal('mfa_required'), mfa_token: note(z.string(), { description: 'Present it to POST /mfa/verify with a code' }) }),
   'Password accepted; a second factor is needed',
 );
+
+/** A sign-in's 403 with the `cookies` option on: a second factor is needed, or `csrf_rejected`. */
+export const mfaRequiredOrProblem = z.union([mfaRequired, problem]);

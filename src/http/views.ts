@@ -44,6 +44,11 @@ export function pairView(pair: TokenPair) {
   return { access_token: pair.accessToken, refresh_token: pair.refreshToken };
 }
 
+/** A pair answered with the refresh token in a cookie: the access token and its lifetime in seconds. */
+export function cookieSessionView(pair: TokenPair) {
+  return { access_token: pair.accessToken, expires_in: pair.access.exp - pair.access.iat };
+}
+
 /** An API key as listed: never its secret. */
 export function apiKeyView(key: ApiKeyRecord) {
   return {

@@ -7,10 +7,11 @@ import type { Preset } from './types.js';
 export const axonpush: Preset = {
   name: 'axonpush',
   ownsMountPath: true,
+  servesCookies: true,
   endpoints: (ctx) => {
     const own = new Set(['/signup', '/signin', '/refresh', '/logout']);
     return [
-      ...(accountEndpoints(ctx.services).filter((ep) => own.has(ep.path)) as AnyEndpoint[]),
+      ...(accountEndpoints(ctx.services, ctx.cookies).filter((ep) => own.has(ep.path)) as AnyEndpoint[]),
       ...managementEndpoints(ctx),
     ];
   },

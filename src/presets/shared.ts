@@ -18,18 +18,18 @@ import type { PresetContext } from './types.js';
  * Google sign-in and realtime credentials.
  * Presets that rename sign-up and sign-in serve these under a prefix of their own.
  */
-export function managementEndpoints({ services, features }: PresetContext): AnyEndpoint[] {
+export function managementEndpoints({ services, features, cookies }: PresetContext): AnyEndpoint[] {
   const own = new Set(['/me', '/setup-org', '/switch-org']);
   return [
-    ...accountEndpoints(services).filter((ep) => own.has(ep.path)),
+    ...accountEndpoints(services, cookies).filter((ep) => own.has(ep.path)),
     ...orgEndpoints(services),
     ...apiKeyEndpoints(services),
-    ...mfaEndpoints(services),
+    ...mfaEndpoints(services, cookies),
     ...stepUpEndpoints(services),
     ...accountEmailEndpoints(services),
     ...sessionEndpoints(services),
     ...accountDeletionEndpoints(services),
-    ...(features.google ? identityEndpoints(services) : []),
+    ...(features.google ? identityEndpoints(services, cookies) : []),
     ...(features.realtime && services.realtime ? realtimeEndpoints(services.realtime) : []),
   ] as AnyEndpoint[];
 }

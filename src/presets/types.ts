@@ -1,6 +1,7 @@
 import type { Services } from '../core/index.js';
 import type { PasswordPolicy } from '../core/password-policy.js';
 import type { Duration } from '../duration.js';
+import type { PairTransport } from '../http/cookies.js';
 import type { AnyEndpoint } from '../http/endpoint.js';
 import type { ErrorBodyWriter } from '../http/problem.js';
 
@@ -9,6 +10,8 @@ export interface PresetContext {
   services: Services;
   /** Whether optional features are configured, so a preset mounts only what works. */
   features: { google: boolean; realtime: boolean; externalIssuers: boolean };
+  /** How routes answer with a pair: in the body, or with the refresh token in a cookie (the `cookies` option, for presets with `servesCookies`). */
+  cookies?: PairTransport;
 }
 
 /**
@@ -43,6 +46,11 @@ export interface Preset {
    * at the root must leave unknown paths to the host app.
    */
   ownsMountPath?: boolean;
+  /**
+   * Its refresh and logout routes read the refresh cookie (`ctx.cookies`), so the `cookies`
+   * option may be set. Without it, `cookies` is refused at startup.
+   */
+  servesCookies?: boolean;
   /** The routes this contract serves, relative to where the router is mounted. */
   endpoints(ctx: PresetContext): AnyEndpoint[];
 }

@@ -550,6 +550,37 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal((await storage.refreshTokens.find('token-hash-1'))?.usedAt, NOW);
       });
 
+      it('rotate consumes the token and stores its successor in the same write, once', async () => {
+        const t1 = newToken('1', 'fam-1', 'user-a', { orgId: 'org-x' });
+        await storage.refreshTokens.insert(t1);
+        await storage.refreshTokens.insert(newToken('past', 'fam-1', 'user-a', { expiresAt: NOW - 1 }));
+        const expected: RefreshTokenRecord = { ...t1, usedAt: NOW + 5, revokedAt: null, successor: 'sealed-1' };
+        assert.deepEqual(await storage.refreshTokens.rotate('token-hash-1', NOW + 5, 'sealed-1'), expected);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), expected);
+        // Losers change nothing: the first successor stays.
+        assert.equal(await storage.refreshTokens.rotate('token-hash-1', NOW + 6, 'sealed-2'), null);
+        assert.equal(await storage.refreshTokens.consume('token-hash-1', NOW + 6), null);
+        assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), expected);
+        assert.equal(await storage.refreshTokens.rotate('token-hash-past', NOW, 'sealed-3'), null);
+        assert.equal(await storage.refreshTokens.rotate('token-hash-zzz', NOW, 'sealed-4'), null);
+        assert.ok(!(await storage.refreshTokens.find('token-hash-past'))?.successor);
+        // A revoked family keeps the row (and its successor) revoked.
+        await storage.refreshTokens.revokeFamily('fam-1', NOW + 7);
+        assert.equal((await storage.refreshTokens.find('token-hash-1'))?.revokedAt, NOW + 7);
+      });
+
+      it('of 10 concurrent rotates of one token exactly one wins, and every reader after sees its successor', async () => {
+        await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => storage.refreshTokens.rotate('token-hash-1', NOW, `sealed-${i}`)),
+        );
+        const won = winners(results);
+        assert.equal(won.length, 1);
+        const stored = await storage.refreshTokens.find('token-hash-1');
+        assert.equal(stored?.usedAt, NOW);
+        assert.equal(stored?.successor, won[0]?.successor);
+      });
+
       it('revokeFamily revokes every token of the family and counts those not revoked yet', async () => {
         await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
         await storage.refreshTokens.insert(newToken('2', 'fam-1', 'user-a'));

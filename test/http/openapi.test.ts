@@ -106,6 +106,29 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('documents the refresh-cookie header and cookie, and both 200 bodies, only with the cookies option', async () => {
+    const on = await startHarness({ cookies: true });
+    const off = await startHarness();
+    try {
+      const doc = (await request(on.app).get('/auth/openapi.json')).body as Doc;
+      const params = (path: string, d = doc) => d.paths[path]?.post?.parameters?.map((p) => `${p.in}:${p.name}`);
+      expect(params('/refresh')).to.deep.equal(['header:X-Auth-Transport', 'cookie:gatehouse_refresh']);
+      expect(params('/logout')).to.deep.equal(['header:X-Auth-Transport', 'cookie:gatehouse_refresh']);
+      for (const path of ['/signin', '/setup-org', '/switch-org', '/mfa/verify']) expect(params(path), path).to.deep.equal(['header:X-Auth-Transport']);
+      expect(doc.paths['/refresh']?.post?.responses['200']?.content?.['application/json']?.schema).to.deep.equal({
+        anyOf: [{ $ref: '#/components/schemas/TokenPair' }, { $ref: '#/components/schemas/CookieSession' }],
+      });
+      expect(Object.keys(doc.paths['/refresh']?.post?.responses ?? {})).to.include('403');
+      const plain = (await request(off.app).get('/auth/openapi.json')).body as Doc;
+      for (const path of ['/refresh', '/logout', '/signin']) expect(params(path, plain), path).to.equal(undefined);
+      expect(plain.paths['/refresh']?.post?.responses['200']?.content?.['application/json']?.schema).to.deep.equal({ $ref: '#/components/schemas/TokenPair' });
+      expect((plain.components as { schemas: Json }).schemas.CookieSession).to.equal(undefined);
+    } finally {
+      await on.close();
+      await off.close();
+    }
+  });
+
   it('the schema checker used below rejects what the document forbids', async () => {
     const h = await startHarness();
     try {
@@ -138,6 +161,7 @@ describe('OpenAPI document', () => {
       h = await startHarness({
         mail: { mailer: createSmtpMailer(inbox.url), from: 'auth@example.com', limits: false },
         realtime: { url: 'ws://127.0.0.1:1/mqtt' },
+        cookies: true,
         tokens: { algorithm: 'RS256', privateKey: rsaKey(), kid: 'k1' },
         google: { clientId: 'cid', clientSecret: 'secret', redirectUri: 'http://127.0.0.1/cb', issuer: 'http://127.0.0.1:1', allowInsecureRequests: true, timeout: '1s' },
       });
@@ -193,6 +217,12 @@ describe('OpenAPI document', () => {
       let pair = (await call('post', '/signin', {}, { body: { email, password: PASSWORD } })).body as { access_token: string; refresh_token: string };
       pair = (await call('post', '/refresh', {}, { body: { refresh_token: pair.refresh_token } })).body;
       await call('post', '/refresh', {}, { body: { refresh_token: 'nonsense' } });
+      // The cookie transport: the access token and its lifetime in the body, the refresh token in a cookie.
+      const viaCookie = await call('post', '/signin', {}, { body: { email, password: PASSWORD }, headers: { 'X-Auth-Transport': 'cookie' } });
+      const cookie = ((viaCookie.headers['set-cookie'] as unknown as string[] | undefined)?.[0] ?? '').split(';')[0] as string;
+      expect((await call('post', '/refresh', {}, { headers: { 'X-Auth-Transport': 'cookie', Cookie: cookie } })).status).to.equal(200);
+      expect((await call('post', '/refresh', {}, { headers: { 'X-Auth-Transport': 'cookie', Cookie: cookie, Origin: 'https://evil.example' } })).status).to.equal(403);
+      expect((await call('post', '/signin', {}, { body: { email, password: PASSWORD }, headers: { 'X-Auth-Transport': 'cookie', Origin: 'https://evil.example' } })).status).to.equal(403);
       const owner = pair.access_token;
       await call('get', '/me', {}, { token: owner });
       await call('get', '/me');

@@ -19,8 +19,9 @@ describe('races on PostgreSQL, across two instances', function () {
 
   before(async () => {
     const url = await createTestDatabase('http_races');
-    a = await startHarness({}, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
-    b = await startHarness({}, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+    // Strict rotation, as the refresh race below tests it; nothing else here refreshes.
+    a = await startHarness({ rotation: { reuseGrace: 0 } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+    b = await startHarness({ rotation: { reuseGrace: 0 } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
   });
   after(async () => {
     await a?.close();
@@ -30,7 +31,8 @@ describe('races on PostgreSQL, across two instances', function () {
   /** Instance A for even indexes, B for odd ones. */
   const app = (i: number) => (i % 2 === 0 ? a.app : b.app);
 
-  it('10 parallel refreshes of one token: exactly one 200, nine refresh_token_reused, the family revoked', async () => {
+  it('10 parallel refreshes of one token, strict (reuseGrace 0): exactly one 200, nine refresh_token_reused, the family revoked', async () => {
+    // With the default grace the losers get the winner's pair instead: see refresh-grace.test.ts.
     const u = await signupWithOrg(a.app);
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => request(app(i)).post('/auth/refresh').send({ refresh_token: u.refresh })));
     const statuses = results.map((r) => r.status);

@@ -13,6 +13,7 @@ import * as instanceSettings from './010_instance_settings.js';
 import * as mailOutbox from './011_mail_outbox.js';
 import * as sessionDetails from './012_session_details.js';
 import * as mailTokens from './013_mail_tokens.js';
+import * as refreshSuccessor from './014_refresh_successor.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -38,6 +39,7 @@ const migrations: readonly BundledMigration[] = [
   { name: '011_mail_outbox', ...mailOutbox },
   { name: '012_session_details', ...sessionDetails },
   { name: '013_mail_tokens', ...mailTokens },
+  { name: '014_refresh_successor', ...refreshSuccessor },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

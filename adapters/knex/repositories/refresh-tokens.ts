@@ -34,6 +34,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     find: `select * from ${table} where "id_hash" = ? limit 1`,
     insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
     consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
+    rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
   };
 
   const find = async (idHash: string) => {
@@ -42,6 +43,29 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       : await db<RefreshTokenRow>(t.refreshTokens).where({ id_hash: idHash }).first();
     return row ? fromRefreshTokenRow(row) : null;
   };
+
+  /**
+   * One conditional UPDATE, never read-then-write: of concurrent callers the database
+   * lets exactly one match, which is what makes reuse detectable. `successor` goes in
+   * the same statement, so whoever sees the token used sees its successor too.
+   */
+  async function consumeWith(idHash: string, now: number, successor: string | null) {
+    if (fast) {
+      // The same conditional UPDATE, returning the row in the same statement.
+      const row =
+        successor === null
+          ? await fast.writeGet<RefreshTokenRow>(sql.consume, [now, idHash, now])
+          : await fast.writeGet<RefreshTokenRow>(sql.rotate, [now, successor, idHash, now]);
+      return row ? fromRefreshTokenRow(row) : null;
+    }
+    const changed = await db(t.refreshTokens)
+      .where({ id_hash: idHash })
+      .whereNull('used_at')
+      .whereNull('revoked_at')
+      .where('expires_at', '>', now)
+      .update(successor === null ? { used_at: now } : { used_at: now, successor });
+    return changed === 1 ? find(idHash) : null;
+  }
 
   /** Revokes the families with a live token among the rows `select` narrows to. */
   async function revokeLiveFamilies(now: number, select: (query: Knex.QueryBuilder) => void): Promise<FamilyEnd[]> {
@@ -96,21 +120,12 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
 
     find,
 
-    async consume(idHash, now) {
-      if (fast) {
-        // The same conditional UPDATE as below, returning the row in the same statement.
-        const row = await fast.writeGet<RefreshTokenRow>(sql.consume, [now, idHash, now]);
-        return row ? fromRefreshTokenRow(row) : null;
-      }
-      // One conditional UPDATE, never read-then-write: of concurrent callers the
-      // database lets exactly one match, which is what makes reuse detectable.
-      const changed = await db(t.refreshTokens)
-        .where({ id_hash: idHash })
-        .whereNull('used_at')
-        .whereNull('revoked_at')
-        .where('expires_at', '>', now)
-        .update({ used_at: now });
-      return changed === 1 ? find(idHash) : null;
+    consume(idHash, now) {
+      return consumeWith(idHash, now, null);
+    },
+
+    rotate(idHash, now, successor) {
+      return consumeWith(idHash, now, successor);
     },
 
     async revokeFamily(familyId, now) {

@@ -2,21 +2,28 @@ import type { Services } from '../../core/index.js';
 import type { OrgChoice } from '../../core/accounts.js';
 import { AuthError } from '../../errors.js';
 import { bearerToken } from '../bearer.js';
+import { bodyTransport, TRANSPORT_HEADER, type PairTransport } from '../cookies.js';
 import { endpoint } from '../endpoint.js';
 import { createLocalSignin } from '../local-signin.js';
 import * as s from '../schemas.js';
 import { signInReply } from '../sign-in-reply.js';
-import { orgView, pairView, userView } from '../views.js';
+import { orgView, userView } from '../views.js';
 import * as r from '../responses.js';
 
 function orgChoice(body: { action: 'create'; orgCreateProps: { name: string; slug: string; description?: string | undefined } } | { action: 'join'; invitationCode: string }): OrgChoice {
   return body.action === 'create' ? { action: 'create', org: body.orgCreateProps } : { action: 'join', invitationCode: body.invitationCode };
 }
 
-/** Sign-up, sign-in, token rotation, logout and the signed-in user's own account. */
-export function accountEndpoints(services: Services) {
+/**
+ * Sign-up, sign-in, token rotation, logout and the signed-in user's own account. `cookies`
+ * answers pairs with the refresh token in a cookie when the request asks for it.
+ */
+export function accountEndpoints(services: Services, cookies: PairTransport = bodyTransport) {
   const { accounts, sessions, orgs, identities } = services;
   const localSignin = createLocalSignin(accounts);
+  const pairResponse = cookies.enabled ? r.tokenPairOrCookie : r.tokenPair;
+  // With cookies on, the token may come from the cookie instead: the body is optional then.
+  const refreshBody = cookies.enabled ? s.refreshBody.partial() : s.refreshBody;
 
   return [
     endpoint({
@@ -39,13 +46,15 @@ export function accountEndpoints(services: Services) {
       path: '/signin',
       summary: 'Sign in with email and password, or exchange an external issuer’s access token (Authorization: Bearer, no body)',
       auth: 'none',
-      responses: { 200: r.tokenPair, 401: r.problem, 403: r.mfaRequired, 429: r.problem },
+      responses: { 200: pairResponse, 401: r.problem, 403: cookies.enabled ? r.mfaRequiredOrProblem : r.mfaRequired, 429: r.problem },
       body: s.signinBody,
       bodyOptional: true,
+      documentedParameters: cookies.parameters(false),
       async handler({ body, req }) {
+        const reply = cookies.replier(req);
         if (body.email === undefined || body.password === undefined) {
           const token = bearerToken(req);
-          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token)).result);
+          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token)).result, {}, reply);
           throw new AuthError('invalid_request', 'the request body is invalid', {
             errors: [
               { path: 'email', message: 'is required' },
@@ -54,18 +63,30 @@ export function accountEndpoints(services: Services) {
           });
         }
         req.body = body;
-        return signInReply(await localSignin(req));
+        return signInReply(await localSignin(req), {}, reply);
       },
     }),
     endpoint({
       method: 'post',
       path: '/refresh',
-      summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
+      summary: cookies.enabled
+        ? `Exchange a refresh token (in the body, or with ${TRANSPORT_HEADER}: cookie in the cookie) for a new pair; the old refresh token stops working`
+        : 'Exchange a refresh token for a new pair; the old refresh token stops working',
       auth: 'none',
-      responses: { 200: r.tokenPair, 401: r.problem },
-      body: s.refreshBody,
-      async handler({ body }) {
-        return { status: 200, body: pairView(await sessions.refresh(body.refresh_token)) };
+      responses: cookies.enabled ? { 200: pairResponse, 401: r.problem, 403: r.problem } : { 200: r.tokenPair, 401: r.problem },
+      body: refreshBody,
+      bodyOptional: cookies.enabled,
+      documentedParameters: cookies.parameters(true),
+      async handler({ body, req }) {
+        const viaCookie = cookies.usesCookie(req);
+        const token = body.refresh_token ?? (viaCookie ? cookies.refreshCookie(req) : undefined);
+        if (token === undefined) {
+          if (viaCookie) throw new AuthError('missing_token', `no refresh cookie came: sign in with ${TRANSPORT_HEADER}: cookie first`);
+          const hint = cookies.refreshCookie(req) === undefined ? '' : ` (the refresh cookie is read only with ${TRANSPORT_HEADER}: cookie)`;
+          throw new AuthError('invalid_request', 'the request body is invalid', { errors: [{ path: 'refresh_token', message: `is required${hint}` }] });
+        }
+        const reply = cookies.replier(req);
+        return reply(await sessions.refresh(token));
       },
     }),
     endpoint({
@@ -78,11 +99,14 @@ export function accountEndpoints(services: Services) {
       responses: { 204: null },
       body: s.logoutBody,
       bodyOptional: true,
-      async handler({ body, auth }) {
+      documentedParameters: cookies.parameters(true),
+      async handler({ body, auth, req }) {
+        const viaCookie = cookies.usesCookie(req);
         await sessions.logout(
           { userId: auth.userId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt },
-          body.refresh_token,
+          body.refresh_token ?? (viaCookie ? cookies.refreshCookie(req) : undefined),
         );
+        if (viaCookie) cookies.clear(req);
         return { status: 204 };
       },
     }),
@@ -106,10 +130,12 @@ export function accountEndpoints(services: Services) {
       path: '/setup-org',
       summary: 'Create or join an organization (for example after an external sign-in); returns a pair scoped to it',
       auth: 'jwt',
-      responses: { 200: r.tokenPair, 409: r.problem },
+      responses: { 200: pairResponse, 409: r.problem },
       body: s.setupOrgBody,
-      async handler({ body, auth }) {
-        return { status: 200, body: pairView(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null)) };
+      documentedParameters: cookies.parameters(false),
+      async handler({ body, auth, req }) {
+        const reply = cookies.replier(req);
+        return reply(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null));
       },
     }),
     endpoint({
@@ -117,10 +143,12 @@ export function accountEndpoints(services: Services) {
       path: '/switch-org',
       summary: 'A new pair scoped to another organization the user belongs to',
       auth: 'jwt',
-      responses: { 200: r.tokenPair, 404: r.problem },
+      responses: { 200: pairResponse, 404: r.problem },
       body: s.switchOrgBody,
-      async handler({ body, auth }) {
-        return { status: 200, body: pairView(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null)) };
+      documentedParameters: cookies.parameters(false),
+      async handler({ body, auth, req }) {
+        const reply = cookies.replier(req);
+        return reply(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null));
       },
     }),
   ];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Services } from '../../core/index.js';
 import type { GoogleSignInInput } from '../../core/identities.js';
+import { bodyTransport, type PairTransport } from '../cookies.js';
 import { endpoint } from '../endpoint.js';
 import { signInReply } from '../sign-in-reply.js';
 import * as r from '../responses.js';
@@ -41,8 +42,8 @@ function googleInput(body: z.output<typeof googleBody>): GoogleSignInInput {
   return { code: body.code ?? '', codeVerifier: body.codeVerifier, redirectUri: body.redirectUri, nonce: body.nonce };
 }
 
-/** Sign-in through Google; mounted when the `google` option is set. */
-export function identityEndpoints(services: Services) {
+/** Sign-in through Google; mounted when the `google` option is set. Pairs are answered as `cookies` says. */
+export function identityEndpoints(services: Services, cookies: PairTransport = bodyTransport) {
   const { identities } = services;
   return [
     endpoint({
@@ -63,11 +64,19 @@ export function identityEndpoints(services: Services) {
       path: '/google',
       summary: 'Sign in or up with Google: an authorization code or an ID token. `needsOrg: true` while the user has no organization (then POST /setup-org)',
       auth: 'none',
-      responses: { 200: r.externalSignIn, 401: r.problem, 403: r.mfaRequired, 409: r.problem, 502: r.problem },
+      responses: {
+        200: cookies.enabled ? r.externalSignInOrCookie : r.externalSignIn,
+        401: r.problem,
+        403: cookies.enabled ? r.mfaRequiredOrProblem : r.mfaRequired,
+        409: r.problem,
+        502: r.problem,
+      },
       body: googleBody,
-      async handler({ body }) {
+      documentedParameters: cookies.parameters(false),
+      async handler({ body, req }) {
+        const reply = cookies.replier(req);
         const { result, needsOrg } = await identities.signInWithGoogle(googleInput(body));
-        return signInReply(result, needsOrg ? { needsOrg: true } : {});
+        return signInReply(result, needsOrg ? { needsOrg: true } : {}, reply);
       },
     }),
   ];

@@ -2,16 +2,16 @@ import type { Services } from '../../core/index.js';
 import type { SecondFactor } from '../../core/mfa.js';
 import { AuthError } from '../../errors.js';
 import { endpoint } from '../endpoint.js';
+import { bodyTransport, type PairTransport } from '../cookies.js';
 import * as s from '../schemas.js';
-import { pairView } from '../views.js';
 import * as r from '../responses.js';
 
 function factor(body: { code?: string | undefined; recoveryCode?: string | undefined }): SecondFactor {
   return body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
 }
 
-/** TOTP enrolment and the second step of a sign-in. */
-export function mfaEndpoints(services: Services) {
+/** TOTP enrolment and the second step of a sign-in (answered as `cookies` says). */
+export function mfaEndpoints(services: Services, cookies: PairTransport = bodyTransport) {
   const { mfa, accounts } = services;
 
   const currentUser = async (userId: string) => {
@@ -71,11 +71,13 @@ export function mfaEndpoints(services: Services) {
       path: '/mfa/verify',
       summary: 'Second step of a sign-in: the mfa_token from the 403 answer plus a TOTP or recovery code',
       auth: 'none',
-      responses: { 200: r.tokenPair, 401: r.problem, 429: r.problem },
+      responses: cookies.enabled ? { 200: r.tokenPairOrCookie, 401: r.problem, 403: r.problem, 429: r.problem } : { 200: r.tokenPair, 401: r.problem, 429: r.problem },
       body: s.verifyMfaBody,
-      async handler({ body }) {
+      documentedParameters: cookies.parameters(false),
+      async handler({ body, req }) {
+        const reply = cookies.replier(req);
         try {
-          return { status: 200, body: pairView(await mfa.verifyChallenge(body.mfa_token, factor(body))) };
+          return reply(await mfa.verifyChallenge(body.mfa_token, factor(body)));
         } catch (err) {
           // An expired challenge means starting over, which the client should be told plainly.
           if (err instanceof AuthError && err.code === 'token_expired') throw new AuthError('token_expired', 'the mfa_token has expired; sign in again');
