@@ -36,6 +36,18 @@ export interface ExampleAppOptions {
 
 export const DEFAULT_MAIL_FROM = 'gatehouse example <no-reply@localhost>';
 
+/**
+ * Passkeys bound to APP_URL's host. WebAuthn refuses IP addresses as RP IDs, so a loopback
+ * address becomes `localhost` (the demo is then opened at http://localhost:PORT); any other
+ * IP address gets no passkeys rather than a failed start.
+ */
+export function demoPasskeys(appUrl: string): { passkeys?: { rpID: string; rpName: string; origins: string[] } } {
+  const url = new URL(appUrl);
+  if (['127.0.0.1', '[::1]', '0.0.0.0', '[::]'].includes(url.hostname)) url.hostname = 'localhost';
+  if (/^[\d.]+$|^\[/.test(url.hostname)) return {};
+  return { passkeys: { rpID: url.hostname, rpName: 'gatehouse example', origins: [url.origin] } };
+}
+
 /** A host app with gatehouse mounted at /auth and two guarded routes of its own. */
 export function createExampleApp(options: ExampleAppOptions) {
   const { databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl, realtimeTtl, accessTtl, preset = 'axonpush' } = options;
@@ -52,6 +64,10 @@ export function createExampleApp(options: ExampleAppOptions) {
     },
     tokens: { secret, ...(accessTtl ? { accessTtl } : {}) },
     passwords: { cost: bcryptCost },
+    // The demo page keeps the refresh token in an HttpOnly cookie (X-Auth-Transport: cookie); body-token clients still work.
+    ...(preset === 'axonpush' ? { cookies: true } : {}),
+    // Passkeys work when the demo is opened at http://localhost:PORT (see demoPasskeys).
+    ...(preset === 'axonpush' ? demoPasskeys(options.appUrl ?? 'http://localhost:3000') : {}),
     ...(revocationPollInterval ? { revocation: { pollInterval: revocationPollInterval } } : {}),
     ...(realtimeUrl ? { realtime: { url: realtimeUrl, ...(realtimeTtl ? { ttl: realtimeTtl } : {}) } } : {}),
   });

@@ -26,6 +26,7 @@ export type { RealtimeOptions } from './options.js';
 export type { RealtimeCredentials, RealtimePrincipal } from './core/realtime-credentials.js';
 export type { ApiKeyPrincipal, NewApiKeyInput } from './core/api-keys.js';
 export type { MfaStatus, TotpEnrolment, SecondFactor } from './core/mfa.js';
+export type { PasskeyOptions, PasskeyConfig } from './core/passkeys.js';
 export type { GoogleOptions, ExternalIssuerOptions, ExternalUser, ExternalClaims, ExternalAlgorithm } from './identity/config.js';
 export type { IdentitySignIn, ExternalProfile, GoogleSignInInput, GoogleCodeInput, GoogleIdTokenInput } from './core/identities.js';
 export type { IssuedNonce } from './identity/nonce.js';

@@ -16,6 +16,7 @@ import { validatePasswordPolicy, type PasswordPolicy } from './core/password-pol
 import { resolvePreset, type Preset, type PresetName } from './presets/index.js';
 import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
 import { resolveCookieOptions, type CookieConfig, type CookieOptions } from './http/cookies.js';
+import { resolvePasskeys, type PasskeyConfig, type PasskeyOptions } from './core/passkeys.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -162,6 +163,11 @@ export type AuthRouterOptions = SigningOptions & {
    * `{ name, sameSite, allowedOrigins }`. Off unless set.
    */
   cookies?: boolean | CookieOptions;
+  /**
+   * Passkeys (WebAuthn): `rpID` (the site's domain, never an IP address), `rpName` and the
+   * exact `origins` the browser ceremonies come from. Off unless set.
+   */
+  passkeys?: PasskeyOptions;
   /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
   overrideServices?: (defaults: Services) => Services;
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
@@ -192,6 +198,7 @@ export interface ResolvedOptions {
   mailLimits: MailLimitOptions | false;
   /** Null when refresh cookies are off. */
   cookies: CookieConfig | null;
+  passkeys: PasskeyConfig | null;
 }
 
 const consoleLogger: Logger = {
@@ -305,6 +312,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     mail: mail.config,
     mailLimits: mail.limits,
     cookies: resolveCookieOptions(options.cookies, preset.name, preset.servesCookies === true),
+    passkeys: options.passkeys === undefined ? null : resolvePasskeys(options.passkeys, deriveKey(serverKey, 'passkey-challenge')),
   };
 }
 

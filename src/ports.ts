@@ -557,6 +557,41 @@ export interface OutboxRepository {
 }
 
 /** The repositories, as seen inside or outside a transaction. */
+/** A WebAuthn credential (passkey) registered to a user. */
+export interface PasskeyRecord {
+  /** Our id, for GET/DELETE /passkeys. */
+  id: string;
+  userId: string;
+  /** The authenticator's credential ID, base64url; unique. */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The signature counter last seen (0 when the authenticator keeps none). */
+  counter: number;
+  /** Transports the browser reported (`internal`, `hybrid`, `usb`, ...), as hints for sign-in. */
+  transports: string[];
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  name: string | null;
+  createdAt: EpochMs;
+  lastUsedAt: EpochMs | null;
+}
+
+export interface PasskeyRepository {
+  /** Throws StorageConflictError when the credential ID is registered already. */
+  insert(passkey: PasskeyRecord): Promise<void>;
+  findByCredentialId(credentialId: string): Promise<PasskeyRecord | null>;
+  listForUser(userId: string): Promise<PasskeyRecord[]>;
+  /**
+   * Records a use: the new counter and backup state, in one conditional write that only
+   * matches while the stored counter is still `previousCounter`, so of two concurrent
+   * sign-ins with one counter value only one wins. True when this call won.
+   */
+  recordUse(id: string, use: { previousCounter: number; counter: number; backedUp: boolean; at: EpochMs }): Promise<boolean>;
+  /** Deletes the user's passkey; false when the user has none with that id. */
+  delete(userId: string, id: string): Promise<boolean>;
+}
+
 export interface Repositories {
   users: UserRepository;
   orgs: OrgRepository;
@@ -573,6 +608,8 @@ export interface Repositories {
   mailTokens: MailTokenRepository;
   /** Mail waiting for delivery (written inside the transaction of the action that caused it). */
   outbox: OutboxRepository;
+  /** WebAuthn credentials (passkeys). */
+  passkeys: PasskeyRepository;
 }
 
 export interface StorageAdapter extends Repositories {

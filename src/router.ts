@@ -63,7 +63,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     config: resolved.config,
   };
   const identity = createIdentityProviders(resolved, clock, logger);
-  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick() });
+  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick(), passkeys: resolved.passkeys });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
   const mailWorker = new MailWorker(() => services.mail.deliverPending(), resolved.mail.worker.intervalMs, logger);
   let closed = false;
@@ -111,7 +111,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   const jwks = tokens.jwks();
   if (jwks) router.get('/.well-known/jwks.json', (_req, res) => void res.json(jwks));
 
-  const features = { google: resolved.google !== null, realtime: services.realtime !== null, externalIssuers: services.identities.externalEnabled };
+  const features = { google: resolved.google !== null, realtime: services.realtime !== null, externalIssuers: services.identities.externalEnabled, passkeys: services.passkeys !== null };
   const endpoints = preset.endpoints({ services, features, cookies: createPairTransport(resolved.cookies) });
   const documented = [...endpoints, ...(jwks ? [jwksRoute] : []), openApiRoute];
   const openApiDocument = (basePath = '') =>

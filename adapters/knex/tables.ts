@@ -17,6 +17,7 @@ export interface TableNames {
   mailTokens: string;
   instanceSettings: string;
   outbox: string;
+  passkeys: string;
   migrations: string;
 }
 
@@ -48,6 +49,7 @@ export function tableNames(prefix: string): TableNames {
     mailTokens: `${prefix}mail_tokens`,
     instanceSettings: `${prefix}instance_settings`,
     outbox: `${prefix}mail_outbox`,
+    passkeys: `${prefix}passkeys`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

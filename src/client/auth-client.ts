@@ -2,10 +2,12 @@ import { backgroundTimeout, Emitter } from './emitter.js';
 import { errorFromResponse, GatehouseError } from './errors.js';
 import { decodeJwtPayload, lifetimeMs, type AccessClaims } from './jwt.js';
 import { connectRealtime, type RealtimeConnection, type RealtimeOptions } from './realtime.js';
+import { createTabSync, type TabMessage, type TabSync } from './tab-sync.js';
 import type * as T from './types.js';
 
 export interface Tokens {
   accessToken: string;
+  /** Empty with `transport: 'cookie'`: the refresh token is in an HttpOnly cookie this code never sees. */
   refreshToken: string;
 }
 
@@ -36,6 +38,13 @@ export interface AuthClientOptions {
    * 401 `token_expired` (short scripts, or a host that schedules its own work).
    */
   autoRefresh?: boolean;
+  /**
+   * 'cookie': the refresh token travels as the router's HttpOnly cookie (the router needs
+   * its `cookies` option): sign-in, refresh and logout send `X-Auth-Transport: cookie`
+   * with credentials, only the access token is kept (in memory), `resume()` starts a new
+   * tab from the cookie, and the tabs of one origin share each refresh. Default 'body'.
+   */
+  transport?: 'body' | 'cookie';
 }
 
 export type MfaFactor = string | { code: string } | { recoveryCode: string };
@@ -60,6 +69,8 @@ export type SignInResult = SignedIn | MfaChallenge;
 // 401 codes meaning the session itself is over; other 401s (a host route's own) leave it alone.
 const SESSION_OVER = new Set(['token_revoked', 'invalid_token', 'token_expired', 'refresh_token_reused']);
 const NETWORK_RETRY_MS = 5_000;
+// The routes that issue, rotate or end a pair: only these read or set the refresh cookie.
+const PAIR_ROUTES = new Set(['/signin', '/mfa/verify', '/google', '/setup-org', '/switch-org', '/refresh', '/logout', '/passkeys/authentication/verify']);
 
 type Json = Record<string, unknown> | undefined;
 
@@ -80,6 +91,8 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   #refreshing: Promise<Tokens> | null = null;
   #state: AuthState = { status: 'signed-out', reason: null };
   #nextRefreshAt = 0;
+  readonly #cookie: boolean;
+  readonly #tabs: TabSync | null;
 
   constructor(options: AuthClientOptions) {
     super();
@@ -89,7 +102,10 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     this.#base = new URL(options.baseUrl, here).href.replace(/\/+$/, '');
     this.#lead = options.refreshLeadMs ?? 60_000;
     this.#autoRefresh = options.autoRefresh ?? true;
-    if (options.tokens) this.#accept(options.tokens, false);
+    this.#cookie = options.transport === 'cookie';
+    // Tabs share a session only through the cookie; with body tokens each tab has a session of its own.
+    this.#tabs = this.#cookie ? createTabSync(`gatehouse-refresh:${this.#base}`, (message) => this.#fromTab(message)) : null;
+    if (options.tokens) this.#accept(options.tokens, 'restored');
   }
 
   get state(): AuthState {
@@ -153,13 +169,41 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     return this.#signedIn(body);
   }
 
-  /** A new pair now. Concurrent calls share one request. */
+  /**
+   * A new pair now. Concurrent calls share one request; with `transport: 'cookie'` so do
+   * the tabs of the origin: one refreshes, the others take its access token.
+   */
   refresh(): Promise<Tokens> {
     // Refresh tokens rotate: a second refresh with the same token looks like theft to the server, which then ends the session.
-    this.#refreshing ??= this.#doRefresh().finally(() => {
+    this.#refreshing ??= this.#sharedRefresh(false).finally(() => {
       this.#refreshing = null;
     });
     return this.#refreshing;
+  }
+
+  /**
+   * With `transport: 'cookie'`: signs in from the refresh cookie, for a page that opens
+   * or reloads after a sign-in. Resolves with the state: signed out (reason null) when
+   * there is no live cookie. Already signed in, or with body tokens, it changes nothing.
+   */
+  async resume(): Promise<AuthState> {
+    if (!this.#cookie || this.#tokens) return this.#state;
+    try {
+      this.#refreshing ??= this.#sharedRefresh(true).finally(() => {
+        this.#refreshing = null;
+      });
+      await this.#refreshing;
+    } catch (err) {
+      if (!(err instanceof GatehouseError && err.status === 401)) throw err;
+    }
+    return this.#state;
+  }
+
+  /** Stops the refresh timer and leaves the other tabs' channel; the tokens stay as they are. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#nextRefreshAt = 0;
+    this.#tabs?.close();
   }
 
   /** Ends the session on the server and forgets the tokens (also when the server cannot be reached). */
@@ -167,9 +211,9 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     if (!this.#tokens) return;
     try {
       const token = await this.#currentAccessToken();
-      const refreshToken = this.#tokens?.refreshToken;
+      const body = this.#cookie ? {} : { refresh_token: this.#tokens?.refreshToken };
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const res = await this.#fetchOrFail(this.#url('/logout'), { method: 'POST', headers, body: JSON.stringify({ refresh_token: refreshToken }) });
+      const res = await this.#fetchOrFail(this.#url('/logout'), this.#transport('/logout', { method: 'POST', headers, body: JSON.stringify(body) }));
       // 401: the session had already ended on the server, which is what logout wants.
       if (!res.ok && res.status !== 401) throw await errorFromResponse(res);
     } catch (err) {
@@ -336,16 +380,22 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     }
   }
 
+  /** With the cookie transport, a pair route gets the header that makes the router use the cookie, and the cookie itself. */
+  #transport(path: string, init: RequestInit & { headers: Record<string, string> }): RequestInit {
+    if (!this.#cookie || !PAIR_ROUTES.has(path)) return init;
+    return { ...init, headers: { ...init.headers, 'x-auth-transport': 'cookie' }, credentials: 'include' };
+  }
+
   #send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return this.#fetchOrFail(this.#url(path), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return this.#fetchOrFail(this.#url(path), this.#transport(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
   }
 
   async #authed<R>(method: string, path: string, body?: unknown): Promise<R> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return this.#json<R>(await this.request(this.#url(path), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
+    return this.#json<R>(await this.request(this.#url(path), this.#transport(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })));
   }
 
   async #json<R>(res: Response): Promise<R> {
@@ -370,8 +420,10 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   }
 
   #signedIn(body: T.TokenPairBody): SignedIn {
-    if (typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') throw new GatehouseError('bad_response', 'the answer holds no token pair');
-    const tokens = { accessToken: body.access_token, refreshToken: body.refresh_token };
+    // With the cookie transport the refresh token is in the Set-Cookie header, out of this code's reach.
+    const refreshToken = this.#cookie ? '' : body?.refresh_token;
+    if (typeof body?.access_token !== 'string' || typeof refreshToken !== 'string') throw new GatehouseError('bad_response', 'the answer holds no token pair');
+    const tokens = { accessToken: body.access_token, refreshToken };
     return { status: 'signed-in', tokens, claims: this.#accept(tokens) };
   }
 
@@ -384,35 +436,63 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     return tokens.accessToken;
   }
 
-  async #doRefresh(): Promise<Tokens> {
+  /** One refresh for all tabs: the lock holder refreshes, and a tab that waited for the lock takes the token it was sent meanwhile. */
+  #sharedRefresh(resuming: boolean): Promise<Tokens> {
+    const seen = this.#tokens?.accessToken;
+    const run = (): Promise<Tokens> => {
+      const now = this.#tokens;
+      if (now && now.accessToken !== seen) return Promise.resolve(now);
+      return this.#doRefresh(resuming);
+    };
+    return this.#tabs ? this.#tabs.exclusive(run) : run();
+  }
+
+  async #doRefresh(resuming = false): Promise<Tokens> {
     const current = this.#tokens;
-    if (!current) throw new GatehouseError('signed_out', 'not signed in');
+    if (!current && !resuming) throw new GatehouseError('signed_out', 'not signed in');
     let res: Response;
     try {
-      res = await this.#send('POST', '/refresh', { refresh_token: current.refreshToken });
+      res = await this.#send('POST', '/refresh', this.#cookie ? undefined : { refresh_token: current?.refreshToken });
     } catch (err) {
-      this.#schedule(NETWORK_RETRY_MS);
+      if (current) this.#schedule(NETWORK_RETRY_MS);
       throw err;
     }
     if (!res.ok) {
       const err = await errorFromResponse(res);
       // 401: the refresh token is dead (expired, reused, revoked), so the session is over. Anything else may pass.
       if (res.status === 401) this.#signOut(err.code === 'token_expired' ? 'expired' : 'revoked');
-      else this.#schedule(NETWORK_RETRY_MS);
+      else if (current) this.#schedule(NETWORK_RETRY_MS);
       throw err;
     }
-    if (this.#tokens !== current) throw new GatehouseError('signed_out', 'signed out while refreshing');
+    if (this.#tokens !== current) {
+      // A sign-in finished while resuming: its tokens win.
+      if (resuming && this.#tokens) return this.#tokens;
+      throw new GatehouseError('signed_out', 'signed out while refreshing');
+    }
     return this.#signedIn(await this.#json<T.TokenPairBody>(res)).tokens;
   }
 
+  /** What another tab of the origin (same cookie, so same session) did. */
+  #fromTab(message: TabMessage): void {
+    if (message.type === 'signed-out') return this.#signOut(message.reason, false);
+    if (message.accessToken === this.#tokens?.accessToken) return;
+    try {
+      this.#accept({ accessToken: message.accessToken, refreshToken: '' }, 'tab');
+    } catch {
+      // Not a JWT: ignore what cannot be ours.
+    }
+  }
+
   /**
-   * Takes a pair in. A pair just received lives `exi` from now by this device's clock;
-   * one restored from elsewhere (`options.tokens`) may be old, so its `exp` decides.
+   * Takes a pair in. A pair just received (here, or by another tab a moment ago) lives
+   * `exi` from now by this device's clock; one restored from elsewhere (`options.tokens`)
+   * may be old, so its `exp` decides. Pairs received here are passed on to the other tabs.
    */
-  #accept(tokens: Tokens, justReceived = true): AccessClaims {
+  #accept(tokens: Tokens, from: 'here' | 'restored' | 'tab' = 'here'): AccessClaims {
     const claims = decodeJwtPayload(tokens.accessToken) as AccessClaims;
     const now = Date.now();
-    const lifetime = justReceived ? lifetimeMs(claims, now) : Math.max(0, claims.exp * 1000 - now);
+    const lifetime = from !== 'restored' ? lifetimeMs(claims, now) : Math.max(0, claims.exp * 1000 - now);
+    if (from === 'here') this.#tabs?.publish({ type: 'tokens', accessToken: tokens.accessToken });
     const before = this.#claims;
     this.#tokens = tokens;
     this.#claims = claims;
@@ -437,8 +517,10 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     }, delayMs);
   }
 
-  #signOut(reason: SignOutReason): void {
+  #signOut(reason: SignOutReason, tellTabs = true): void {
     if (this.#state.status === 'signed-out') return;
+    // The tabs share the cookie, so a session that ended here ended there too.
+    if (tellTabs) this.#tabs?.publish({ type: 'signed-out', reason });
     clearTimeout(this.#timer);
     this.#tokens = null;
     this.#claims = null;

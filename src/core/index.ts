@@ -17,11 +17,12 @@ import { createEmailChange } from './email-change.js';
 import { createEmailVerification } from './email-verification.js';
 import { createMailTokens } from './mail-tokens.js';
 import { createPasswordRecovery } from './password-recovery.js';
+import { createPasskeys, type PasskeyConfig } from './passkeys.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
 export function createServices(
   ctx: CoreContext,
-  config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders; mail: MailConfig; onMailQueued?: () => void },
+  config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders; mail: MailConfig; onMailQueued?: () => void; passkeys?: PasskeyConfig | null },
 ) {
   const { realtime } = config;
   // First: the services that send mail take it as a dependency.
@@ -64,6 +65,8 @@ export function createServices(
     instance: createInstance(ctx),
     /** Null when the `realtime` option is not set. */
     realtime: realtime === null ? null : createRealtimeCredentials(ctx, realtime),
+    /** Passkeys (WebAuthn); null when the `passkeys` option is not set. */
+    passkeys: config.passkeys ? createPasskeys(ctx, { accounts, sessions }, config.passkeys) : null,
   };
 }
 

@@ -9,6 +9,7 @@ import { stepUpEndpoints } from '../http/routes/step-up.js';
 import { sessionEndpoints } from '../http/routes/sessions.js';
 import { accountDeletionEndpoints } from '../http/routes/account-deletion.js';
 import { accountEmailEndpoints } from '../http/routes/account-email.js';
+import { passkeyEndpoints } from '../http/routes/passkeys.js';
 import type { PresetContext } from './types.js';
 
 /**
@@ -31,6 +32,7 @@ export function managementEndpoints({ services, features, cookies }: PresetConte
     ...accountDeletionEndpoints(services),
     ...(features.google ? identityEndpoints(services, cookies) : []),
     ...(features.realtime && services.realtime ? realtimeEndpoints(services.realtime) : []),
+    ...(features.passkeys && services.passkeys ? passkeyEndpoints(services.passkeys, cookies) : []),
   ] as AnyEndpoint[];
 }
 

@@ -9,7 +9,7 @@ import type { ErrorBodyWriter } from '../http/problem.js';
 export interface PresetContext {
   services: Services;
   /** Whether optional features are configured, so a preset mounts only what works. */
-  features: { google: boolean; realtime: boolean; externalIssuers: boolean };
+  features: { google: boolean; realtime: boolean; externalIssuers: boolean; passkeys: boolean };
   /** How routes answer with a pair: in the body, or with the refresh token in a cookie (the `cookies` option, for presets with `servesCookies`). */
   cookies?: PairTransport;
 }

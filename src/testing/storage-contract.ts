@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import { outboxContract } from './outbox-contract.js';
 import { mailTokenContract } from './mail-token-contract.js';
+import { passkeyContract } from './passkey-contract.js';
 import type {
   ApplicationRecord,
   IdentityRecord,
@@ -1187,6 +1188,8 @@ export function runStorageContract(name: string, factory: StorageContractFactory
     outboxContract({ describe, it }, () => storage);
 
     mailTokenContract({ describe, it, beforeEach }, () => storage);
+
+    passkeyContract({ describe, it, beforeEach }, () => storage);
 
     describe('settings (optional)', () => {
       it('keeps the first value stored under a name, also under 10 concurrent ensures with different values', async () => {

@@ -11,6 +11,8 @@ import { stepUpEndpoints } from '../../src/http/routes/step-up.js';
 import { sessionEndpoints } from '../../src/http/routes/sessions.js';
 import { accountDeletionEndpoints } from '../../src/http/routes/account-deletion.js';
 import { accountEmailEndpoints } from '../../src/http/routes/account-email.js';
+import { passkeyEndpoints } from '../../src/http/routes/passkeys.js';
+import { assertPasskey, createPasskey, type SoftPasskey } from '../helpers/webauthn.js';
 import { createSmtpMailer } from 'gatehouse-auth';
 import { startInbox, type Inbox } from '../helpers/inbox.js';
 import { addMember, claimsOf, PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
@@ -38,6 +40,13 @@ interface Ctx {
   mfaToken: string;
   /** A token from a mail to the owner, once `prepare` took one from the inbox (a well-formed unknown one until then). */
   mailToken: string;
+  /** A passkey of the owner, registered by makeCtx, and the software authenticator holding it. */
+  passkeyId: string;
+  passkey: SoftPasskey;
+  /** A well-formed registration (answering a fresh challenge once `prepare` made one). */
+  registration: Json;
+  /** A well-formed passkey assertion (answering a fresh challenge once `prepare` made one). */
+  assertion: Json;
 }
 
 /** The SMTP server the harness mails to: valid /email/verify and /password/reset requests take their token from it. */
@@ -97,6 +106,21 @@ async function enableTotp(app: express.Express, c: Ctx): Promise<string> {
   const res = await request(app).post('/auth/mfa/totp/enable').set('Authorization', `Bearer ${c.owner.access}`).send({ code: totp(secret, Date.now()) });
   expect(res.status, res.text).to.equal(200);
   return secret;
+}
+
+/** A new passkey of the owner's (the owner's token is fresh, as step-up asks): the authenticator's reply, without transports (an array is no leaf for the type checks below). */
+async function newPasskey(app: express.Express, owner: SignedUp): Promise<{ passkey: SoftPasskey; registration: Json }> {
+  const options = await request(app).post('/auth/passkeys/registration/options').set('Authorization', `Bearer ${owner.access}`);
+  expect(options.status, options.text).to.equal(200);
+  const { passkey, credential } = createPasskey(options.body);
+  delete (credential.response as Json).transports;
+  return { passkey, registration: credential };
+}
+
+async function newAssertion(app: express.Express, passkey: SoftPasskey): Promise<Json> {
+  const options = await request(app).post('/auth/passkeys/authentication/options').send({});
+  expect(options.status, options.text).to.equal(200);
+  return assertPasskey(passkey, options.body);
 }
 
 const routes: Route[] = [
@@ -378,6 +402,39 @@ const routes: Route[] = [
     required: ['newEmail', 'password'],
     ok: 202,
   },
+  { method: 'post', route: '/passkeys/registration/options', path: () => '/auth/passkeys/registration/options', bearer: true, ok: 200 },
+  {
+    method: 'post',
+    route: '/passkeys/registration/verify',
+    path: () => '/auth/passkeys/registration/verify',
+    bearer: true,
+    body: (c) => ({ credential: c.registration, name: 'Laptop' }),
+    required: ['credential', 'credential.id', 'credential.type', 'credential.response', 'credential.response.clientDataJSON', 'credential.response.attestationObject'],
+    ok: 201,
+    prepare: async (app, c) => ({ registration: (await newPasskey(app, c.owner)).registration }),
+  },
+  { method: 'get', route: '/passkeys', path: () => '/auth/passkeys', bearer: true, ok: 200 },
+  { method: 'delete', route: '/passkeys/:id', path: (c) => `/auth/passkeys/${c.passkeyId}`, bearer: true, ok: 204 },
+  {
+    method: 'post',
+    route: '/passkeys/authentication/options',
+    path: () => '/auth/passkeys/authentication/options',
+    bearer: false,
+    body: (c) => ({ email: c.owner.email }),
+    bodyOptional: true,
+    required: [],
+    ok: 200,
+  },
+  {
+    method: 'post',
+    route: '/passkeys/authentication/verify',
+    path: () => '/auth/passkeys/authentication/verify',
+    bearer: false,
+    body: (c) => ({ credential: c.assertion }),
+    required: ['credential', 'credential.id', 'credential.response.clientDataJSON', 'credential.response.authenticatorData', 'credential.response.signature'],
+    ok: 200,
+    prepare: async (app, c) => ({ assertion: await newAssertion(app, c.passkey) }),
+  },
 ];
 
 const label = (r: Route) => `${r.method.toUpperCase()} ${r.route}${r.variant ? ` (${r.variant})` : ''}`;
@@ -395,7 +452,25 @@ async function makeCtx(app: express.Express): Promise<Ctx> {
   const invitationId = (await invite(owner)).id;
   const key = await request(app).post('/auth/api-keys').set('Authorization', `Bearer ${owner.access}`).send({ name: 'ctx key' });
   expect(key.status, JSON.stringify(key.body)).to.equal(201);
-  return { owner, member, other, code, invitationId, apiKeyId: key.body.id as string, totpCode: '123456', mfaToken: 'x.y.z', mailToken: 'A'.repeat(43) };
+  const { passkey, registration } = await newPasskey(app, owner);
+  const registered = await request(app).post('/auth/passkeys/registration/verify').set('Authorization', `Bearer ${owner.access}`).send({ credential: registration });
+  expect(registered.status, registered.text).to.equal(201);
+  return {
+    owner,
+    member,
+    other,
+    code,
+    invitationId,
+    apiKeyId: key.body.id as string,
+    totpCode: '123456',
+    mfaToken: 'x.y.z',
+    mailToken: 'A'.repeat(43),
+    passkeyId: registered.body.id as string,
+    passkey,
+    // Its challenge is used up: well-formed for the checks that need no valid request.
+    registration,
+    assertion: assertPasskey(passkey, { challenge: 'AAAA' }),
+  };
 }
 
 /** A request to the route, with the owner's bearer token when it needs one. */
@@ -476,6 +551,7 @@ describe('input handling on every route', () => {
       // No mail per sign-up: the routes below ask for the few they need.
       emailVerification: 'off',
       mail: { mailer: createSmtpMailer(inbox.url), from: 'auth@example.com', limits: false },
+      passkeys: { rpID: 'localhost', origins: ['http://localhost'] },
     });
     c = await makeCtx(h.app);
   });
@@ -487,6 +563,7 @@ describe('input handling on every route', () => {
   it('the table covers every route declared in src/http/routes', () => {
     const { services } = h.auth;
     expect(services.realtime, 'the harness enables realtime so /iot-credentials is mounted').to.be.ok;
+    expect(services.passkeys, 'the harness enables passkeys so /passkeys is mounted').to.be.ok;
     const endpoints = [
       ...accountEndpoints(services),
       ...orgEndpoints(services),
@@ -497,6 +574,7 @@ describe('input handling on every route', () => {
       ...accountDeletionEndpoints(services),
       ...accountEmailEndpoints(services),
       ...(services.realtime ? realtimeEndpoints(services.realtime) : []),
+      ...(services.passkeys ? passkeyEndpoints(services.passkeys) : []),
     ];
     const declared = endpoints.flatMap((ep) => (Array.isArray(ep.method) ? ep.method : [ep.method]).map((m) => ({ ep, method: m as Method })));
     const tested = new Set(routes.map((r) => `${r.method} ${r.route}`));

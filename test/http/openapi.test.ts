@@ -8,6 +8,7 @@ import { PASSWORD, startHarness, unique, type Harness } from '../helpers/harness
 import { validate } from '../helpers/json-schema.js';
 import { createSmtpMailer } from 'gatehouse-auth';
 import { startInbox, type Inbox } from '../helpers/inbox.js';
+import { assertPasskey, createPasskey } from '../helpers/webauthn.js';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -35,7 +36,7 @@ const rsaKey = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).private
 describe('OpenAPI document', () => {
   describe('lists exactly the mounted routes of the configuration', () => {
     const configs: Array<[string, Partial<AuthRouterOptions>, string[], string[]]> = [
-      ['defaults', {}, ['GET /me', 'POST /signin', 'GET /openapi.json'], ['GET /iot-credentials', 'GET /.well-known/jwks.json', 'POST /google']],
+      ['defaults', {}, ['GET /me', 'POST /signin', 'GET /openapi.json'], ['GET /iot-credentials', 'GET /.well-known/jwks.json', 'POST /google', 'POST /passkeys/authentication/verify']],
       [
         'realtime, RS256 and Google',
         {
@@ -45,6 +46,12 @@ describe('OpenAPI document', () => {
         },
         ['GET /iot-credentials', 'POST /iot-credentials', 'GET /.well-known/jwks.json', 'POST /google'],
         [],
+      ],
+      [
+        'passkeys',
+        { passkeys: { rpID: 'localhost', origins: ['http://localhost:3000'] } },
+        ['POST /passkeys/registration/options', 'POST /passkeys/registration/verify', 'GET /passkeys', 'DELETE /passkeys/{id}', 'POST /passkeys/authentication/options', 'POST /passkeys/authentication/verify'],
+        ['POST /google'],
       ],
     ];
     for (const [name, options, present, absent] of configs) {
@@ -164,6 +171,7 @@ describe('OpenAPI document', () => {
         cookies: true,
         tokens: { algorithm: 'RS256', privateKey: rsaKey(), kid: 'k1' },
         google: { clientId: 'cid', clientSecret: 'secret', redirectUri: 'http://127.0.0.1/cb', issuer: 'http://127.0.0.1:1', allowInsecureRequests: true, timeout: '1s' },
+        passkeys: { rpID: 'localhost', origins: ['http://localhost'] },
       });
       doc = (await request(h.app).get('/auth/openapi.json')).body as Doc;
     });
@@ -273,6 +281,19 @@ describe('OpenAPI document', () => {
       // Step-up: renewing the sign-in behind the token.
       await call('post', '/reauthenticate', {}, { token: owner, body: { password: 'not the password' } });
       await call('post', '/reauthenticate', {}, { token: owner, body: { password: PASSWORD } });
+
+      // Passkeys, with a software authenticator in place of the browser's.
+      const made = createPasskey((await call('post', '/passkeys/registration/options', {}, { token: owner })).body);
+      const passkeyId = (await call('post', '/passkeys/registration/verify', {}, { token: owner, body: { credential: made.credential, name: 'Laptop' } })).body.id as string;
+      await call('post', '/passkeys/registration/verify', {}, { token: owner, body: { credential: made.credential } });
+      await call('get', '/passkeys', {}, { token: owner });
+      const assertion = assertPasskey(made.passkey, (await call('post', '/passkeys/authentication/options', {}, { body: { email } })).body);
+      expect((await call('post', '/passkeys/authentication/verify', {}, { body: { credential: assertion } })).status).to.equal(200);
+      await call('post', '/passkeys/authentication/verify', {}, { body: { credential: assertion } });
+      const viaCookieAssertion = assertPasskey(made.passkey, (await call('post', '/passkeys/authentication/options', {}, { body: {} })).body);
+      expect((await call('post', '/passkeys/authentication/verify', {}, { body: { credential: viaCookieAssertion }, headers: { 'X-Auth-Transport': 'cookie' } })).status).to.equal(200);
+      await call('delete', '/passkeys/{id}', { id: passkeyId }, { token: owner });
+      await call('delete', '/passkeys/{id}', { id: passkeyId }, { token: owner });
 
       // Google: the provider is unreachable here, so only the error path is exercised (and the nonce, which needs no provider).
       await call('get', '/google/nonce');

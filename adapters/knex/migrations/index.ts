@@ -14,6 +14,7 @@ import * as mailOutbox from './011_mail_outbox.js';
 import * as sessionDetails from './012_session_details.js';
 import * as mailTokens from './013_mail_tokens.js';
 import * as refreshSuccessor from './014_refresh_successor.js';
+import * as passkeys from './015_passkeys.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -40,6 +41,7 @@ const migrations: readonly BundledMigration[] = [
   { name: '012_session_details', ...sessionDetails },
   { name: '013_mail_tokens', ...mailTokens },
   { name: '014_refresh_successor', ...refreshSuccessor },
+  { name: '015_passkeys', ...passkeys },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

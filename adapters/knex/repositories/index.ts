@@ -13,6 +13,7 @@ import { revocationRepository } from './revocations.js';
 import { usedTokenRepository } from './used-tokens.js';
 import { mailTokenRepository } from './mail-tokens.js';
 import { outboxRepository } from './outbox.js';
+import { passkeyRepository } from './passkeys.js';
 import { userRepository } from './users.js';
 
 /** Repositories running their queries on `db`, which may be a transaction. */
@@ -31,5 +32,6 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     usedTokens: usedTokenRepository(db, tables),
     mailTokens: mailTokenRepository(db, tables),
     outbox: outboxRepository(db, tables),
+    passkeys: passkeyRepository(db, tables),
   };
 }

@@ -9,13 +9,14 @@ import { initRealtime } from './realtime.js';
 import { initSecurity } from './security.js';
 import { initSession } from './session.js';
 import { initSessionList } from './session-list.js';
+import { initPasskeys } from './passkeys.js';
 import { $, clearNotice, describeError, notify, show } from './ui.js';
 
-// Tokens live in this client's memory only: a reload signs out, nothing sits in localStorage for a script to steal.
-const client = createAuthClient({ baseUrl: '/auth' });
-const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initSecurity(client), initSessionList(client), initRealtime(client), initDangerZone(client)];
+// The refresh token is an HttpOnly cookie and the access token lives in memory only: nothing sits in
+// localStorage for a script to steal. A reload or a new tab signs in from the cookie (resume below).
+const client = createAuthClient({ baseUrl: '/auth', transport: 'cookie' });
+const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initSecurity(client), initSessionList(client), initPasskeys(client), initRealtime(client), initDangerZone(client)];
 initSession(client);
-handleMailLinks(client);
 
 const REASONS = {
   logout: 'You signed out.',
@@ -45,4 +46,15 @@ async function onState(state: AuthState): Promise<void> {
 }
 
 client.on('state', (state) => void onState(state));
-void onState(client.state);
+// A success emits 'state' itself; without a live cookie the page shows the sign-in form. Mail links
+// come after, so the first render of the signed-in view does not clear their notice.
+client
+  .resume()
+  .then((state) => {
+    if (state.status === 'signed-out') void onState(state);
+  })
+  .catch((err: unknown) => {
+    void onState(client.state);
+    notify(describeError(err), 'error');
+  })
+  .finally(() => handleMailLinks(client));
