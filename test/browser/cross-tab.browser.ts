@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 
 /**
  * Two tabs of the demo page in one Chromium profile (one cookie jar, one origin) on the
@@ -13,7 +12,6 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
  * access token behind a middleware that records every POST /auth/refresh (cross-tab-server.ts).
  */
 
-const ROOT = resolve(import.meta.dirname, '../..');
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -32,7 +30,7 @@ describe('cross-tab refresh on the cookie transport (demo page in chromium)', fu
   this.timeout(120_000);
   const errors: string[] = [];
   let dir: string;
-  let child: ChildProcess;
+  let example: ExampleProcess | undefined;
   let url: string;
   let context: BrowserContext;
   let one: Page;
@@ -41,23 +39,8 @@ describe('cross-tab refresh on the cookie transport (demo page in chromium)', fu
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-tabs-'));
-    const env = { ...process.env, AUTH_DATABASE: join(dir, 'demo.sqlite'), ACCESS_TTL_S: String(ACCESS_TTL_S) };
-    child = spawn(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'test/browser/cross-tab-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the example did not start within 60 s:\n${output}`)), 60_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolveUrl(match[1]);
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)));
-    });
+    example = await startExampleProcess({ AUTH_DATABASE: join(dir, 'demo.sqlite'), ACCESS_TTL_S: String(ACCESS_TTL_S) }, 'test/browser/cross-tab-server.ts');
+    url = example.url;
     const signup = await fetch(`${url}/auth/signup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -69,11 +52,7 @@ describe('cross-tab refresh on the cookie transport (demo page in chromium)', fu
 
   after(async () => {
     await context?.close();
-    if (child && child.exitCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await example?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

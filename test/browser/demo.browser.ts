@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 import { startInbox, type Inbox } from '../helpers/inbox.js';
 
 /**
@@ -23,50 +21,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const PASSWORD = 'correct horse battery';
 
-/** Starts the example server in a child process and resolves with its URL once it logs it. */
-async function startServer(dir: string, smtpUrl: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SMTP_URL: smtpUrl,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    MQTT_WS_PORT: '0',
-    AUTH_DATABASE: join(dir, 'demo.sqlite'),
-    AUTH_SECRET: randomBytes(48).toString('base64'),
-    BCRYPT_COST: '4',
-  };
-  delete env.DATABASE_URL;
-  delete env.APP_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'example-app/server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example did not start within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, url, log: () => output };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
@@ -130,7 +84,7 @@ describe('demo page in chromium', function () {
   const dirs: string[] = [];
   const contexts: BrowserContext[] = [];
   const pageErrors: string[] = [];
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: ExampleProcess;
   let inbox: Inbox;
   let alice: BrowserContext;
   let bob: BrowserContext;
@@ -149,14 +103,14 @@ describe('demo page in chromium', function () {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
     dirs.push(dir);
     inbox = await startInbox();
-    server = await startServer(dir, inbox.url);
+    server = await startExampleProcess({ SMTP_URL: inbox.url, MQTT_WS_PORT: '0', AUTH_DATABASE: join(dir, 'demo.sqlite') });
     alice = await openContext(dirs, contexts);
     bob = await openContext(dirs, contexts);
   });
 
   after(async () => {
     for (const context of contexts) await context.close();
-    if (server) await stopServer(server.child);
+    if (server) await server.stop();
     await inbox?.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });

@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 
 /**
  * Passkeys on the demo page in Chromium, with the browser's virtual authenticator (CDP
@@ -22,47 +20,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const PASSWORD = 'correct horse battery';
 
-async function startServer(dir: string): Promise<{ child: ChildProcess; port: number; log: () => string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    MQTT_WS_PORT: 'off',
-    AUTH_DATABASE: join(dir, 'passkeys.sqlite'),
-    AUTH_SECRET: randomBytes(48).toString('base64'),
-    BCRYPT_COST: '4',
-  };
-  for (const name of ['DATABASE_URL', 'APP_URL', 'SMTP_URL', 'PRESET']) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'example-app/server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const port = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example did not start within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolvePort(Number(match[1]));
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, port, log: () => output };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /**
  * The same example behind another port: a page there is another origin whose host still
@@ -87,7 +44,7 @@ describe('passkeys on the demo page in chromium (virtual authenticator)', functi
   this.timeout(120_000);
   const dirs: string[] = [];
   const pageErrors: string[] = [];
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: ExampleProcess;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let context: BrowserContext;
   let page: Page;
@@ -101,7 +58,7 @@ describe('passkeys on the demo page in chromium (virtual authenticator)', functi
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-passkeys-'));
     const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
     dirs.push(dir, profile);
-    server = await startServer(dir);
+    server = await startExampleProcess({ MQTT_WS_PORT: 'off', AUTH_DATABASE: join(dir, 'passkeys.sqlite') });
     proxy = await startProxy(server.port);
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
     page = context.pages()[0] ?? (await context.newPage());
@@ -116,7 +73,7 @@ describe('passkeys on the demo page in chromium (virtual authenticator)', functi
 
   after(async () => {
     await context?.close();
-    if (server) await stopServer(server.child);
+    if (server) await server.stop();
     await new Promise((closed) => (proxy ? proxy.server.close(closed) : closed(undefined)));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
