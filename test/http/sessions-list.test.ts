@@ -1,21 +1,12 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
+import type { Session } from 'gatehouse-auth/client';
 import { claimsOf, expectProblem, PASSWORD, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-interface ListedSession {
-  id: string;
-  createdAt: string;
-  lastUsedAt: string;
-  userAgent: string | null;
-  ip: string | null;
-  orgId: string | null;
-  appId: string | null;
-  current: boolean;
-}
 
 /** Signs in with a User-Agent of its own: one more session. */
 async function signinAs(app: Harness['app'], email: string, userAgent: string): Promise<{ access: string; refresh: string; sid: string }> {
@@ -24,10 +15,10 @@ async function signinAs(app: Harness['app'], email: string, userAgent: string): 
   return { access: res.body.access_token, refresh: res.body.refresh_token, sid: String(claimsOf(res.body.access_token).sid) };
 }
 
-async function listSessions(app: Harness['app'], access: string): Promise<ListedSession[]> {
+async function listSessions(app: Harness['app'], access: string): Promise<Session[]> {
   const res = await request(app).get('/auth/sessions').set(bearer(access));
   expect(res.status, res.text).to.equal(200);
-  return res.body.sessions as ListedSession[];
+  return res.body.sessions as Session[];
 }
 
 /** 200 when the access token passes a guarded host route, else the problem's code. */
@@ -63,7 +54,7 @@ describe('sessions: listing and ending them', () => {
     const sessions = await listSessions(h.app, laptop.access);
     // The harness's own sign-in, the phone and the laptop; the newest first.
     expect(sessions.map((s) => s.id)).to.deep.equal([laptop.sid, phone.sid, String(claimsOf(user.access).sid)]);
-    const [mine, other] = sessions as [ListedSession, ListedSession];
+    const [mine, other] = sessions as [Session, Session];
     expect(mine).to.include({ userAgent: 'Laptop/2.0', orgId: user.orgId, appId: null, current: true });
     expect(other).to.include({ userAgent: 'Phone/1.0', current: false });
     expect(mine.ip).to.match(/127\.0\.0\.1|::1/);
@@ -192,12 +183,12 @@ describe('sessions under a preset with minimal claims (datarhei)', () => {
     const first = await login('Core-UI/1');
     const sessions = await request(h.app).get('/auth/api/auth/sessions').set(bearer(first.access));
     expect(sessions.status, sessions.text).to.equal(200);
-    const [listed] = sessions.body.sessions as ListedSession[];
+    const [listed] = sessions.body.sessions as Session[];
     expect(listed).to.include({ userAgent: 'Core-UI/1', current: false });
     await new Promise((resolve) => setTimeout(resolve, 15));
     const renewed = await request(h.app).get('/auth/api/login/refresh').set('User-Agent', 'Core-UI/2').set(bearer(first.refresh));
     expect(renewed.status, renewed.text).to.equal(200);
-    const after = (await request(h.app).get('/auth/api/auth/sessions').set(bearer(first.access))).body.sessions as ListedSession[];
+    const after = (await request(h.app).get('/auth/api/auth/sessions').set(bearer(first.access))).body.sessions as Session[];
     const same = after.find((s) => s.id === listed?.id);
     expect(same).to.include({ userAgent: 'Core-UI/2', createdAt: listed?.createdAt });
     expect(Date.parse(same?.lastUsedAt ?? '')).to.be.above(Date.parse(listed?.lastUsedAt ?? ''));
