@@ -7,9 +7,11 @@
  *   GET /bench/bare      a bare Express 5 route answering the same kind of JSON: the reference;
  *   GET /bench/sessions  mints refresh tokens for the seeded user through auth.services
  *                        (no bcrypt), so the refresh scenario gets one family per connection.
- * Configured by environment: BENCH_DATABASE, AUTH_SECRET, BCRYPT_COST.
+ * Configured by environment: BENCH_DATABASE, AUTH_SECRET, BCRYPT_COST, and BENCH_HASHER
+ * ('js' | 'native' | 'argon2id'; unset: the router's default hasher), used by bench/hashers.ts.
  */
 import type { AddressInfo } from 'node:net';
+import { createPasswordHasher, type PasswordOptions } from 'gatehouse-auth';
 import { createExampleApp } from '../example-app/app.js';
 
 const databaseFile = process.env.BENCH_DATABASE;
@@ -17,10 +19,21 @@ const secret = process.env.AUTH_SECRET;
 if (!databaseFile || !secret || !process.send) throw new Error('bench/server.ts is started by bench/run.ts');
 const send = (message: unknown) => process.send?.(message);
 
+const bcryptCost = Number(process.env.BCRYPT_COST ?? 10);
+const hasherChoices: Record<string, PasswordOptions> = {
+  js: { cost: bcryptCost, implementation: 'js' },
+  native: { cost: bcryptCost, implementation: 'native' },
+  argon2id: { algorithm: 'argon2id' },
+};
+const hasherName = process.env.BENCH_HASHER;
+if (hasherName && !hasherChoices[hasherName]) throw new Error(`BENCH_HASHER must be one of ${Object.keys(hasherChoices).join(', ')}`);
+const hasher = hasherName ? createPasswordHasher(hasherChoices[hasherName]) : undefined;
+
 const { app, auth, storage } = createExampleApp({
   databaseFile,
   secret,
-  bcryptCost: Number(process.env.BCRYPT_COST ?? 10),
+  bcryptCost,
+  ...(hasher ? { passwords: hasher } : {}),
   // Credentials name the broker; the benchmark never connects to it.
   realtimeUrl: 'ws://127.0.0.1:8083/mqtt',
 });
@@ -41,7 +54,7 @@ app.get('/bench/sessions', async (req, res) => {
 await auth.ready();
 const server = app.listen(0, '127.0.0.1', (err?: Error) => {
   if (err) throw err;
-  send({ type: 'listening', port: (server.address() as AddressInfo).port });
+  send({ type: 'listening', port: (server.address() as AddressInfo).port, hasher: hasher && { algorithm: hasher.algorithm, implementation: hasher.implementation } });
 });
 server.keepAliveTimeout = 60_000;
 
@@ -58,6 +71,7 @@ async function shutdown(): Promise<void> {
   server.closeAllConnections();
   await new Promise((done) => server.close(done));
   await auth.close();
+  await hasher?.close();
   await storage.close();
   process.exit(0);
 }

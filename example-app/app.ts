@@ -1,5 +1,5 @@
 import express from 'express';
-import { AuthError, createAuthRouter, createSmtpMailer, presets, type Duration, type Mailer, type PresetName } from 'gatehouse-auth';
+import { AuthError, createAuthRouter, createSmtpMailer, presets, type Duration, type Mailer, type PasswordHasher, type PasswordOptions, type PresetName } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 
 export interface ExampleAppOptions {
@@ -16,6 +16,8 @@ export interface ExampleAppOptions {
   secret: string;
   /** bcrypt work factor; default 10. */
   bcryptCost?: number;
+  /** Password hashing options or a hasher, replacing `bcryptCost` (the hasher benchmark passes each hasher here). */
+  passwords?: PasswordOptions | PasswordHasher;
   /** MQTT-over-WebSocket URL of the realtime broker; without it /auth/iot-credentials is not mounted. */
   realtimeUrl?: string;
   /** Lifetime of realtime credentials; default '15m'. Tests shorten it to watch a rollover. */
@@ -63,7 +65,7 @@ export function createExampleApp(options: ExampleAppOptions) {
       ...(options.appUrl ? { appUrl: options.appUrl } : {}),
     },
     tokens: { secret, ...(accessTtl ? { accessTtl } : {}) },
-    passwords: { cost: bcryptCost },
+    passwords: options.passwords ?? { cost: bcryptCost },
     // The demo page keeps the refresh token in an HttpOnly cookie (X-Auth-Transport: cookie); body-token clients still work.
     ...(preset === 'axonpush' ? { cookies: true } : {}),
     // Passkeys work when the demo is opened at http://localhost:PORT (see demoPasskeys).

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { createBcryptHasher, type BcryptOptions } from './passwords/bcrypt-hasher.js';
+import { createPasswordHasher, type PasswordOptions } from './passwords/password-hasher.js';
 import { createJwtTokenIssuer, type JwtIssuerOptions } from './tokens/jwt-issuer.js';
+import { resolveTokenCacheMax, type TokenCacheOptions } from './tokens/verified-token-cache.js';
 import { toSeconds, type Duration } from './duration.js';
 import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from './ports.js';
 import type { ThrottleOptions } from './core/throttle.js';
@@ -17,6 +18,7 @@ import { resolvePreset, type Preset, type PresetName } from './presets/index.js'
 import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type ExternalIssuerOptions, type GoogleConfig, type GoogleOptions } from './identity/config.js';
 import { resolveCookieOptions, type CookieConfig, type CookieOptions } from './http/cookies.js';
 import { resolvePasskeys, type PasskeyConfig, type PasskeyOptions } from './core/passkeys.js';
+import { resolvePurgeOptions, type PurgeOptions, type PurgeSchedulerOptions } from './core/purge-scheduler.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -68,10 +70,12 @@ export type AuthRouterOptions = SigningOptions & {
   /** Where accounts, orgs and sessions live. `createKnexStorage()` from 'gatehouse-auth/adapters/knex' is the default. */
   storage: StorageAdapter;
   /**
-   * bcrypt cost and worker threads (`{ cost, threads }`), or a PasswordHasher of your own.
-   * Default bcryptjs at cost 10 on `os.availableParallelism()` worker threads.
+   * How passwords are hashed: bcrypt (`{ cost, implementation, threads }`), argon2id
+   * (`{ algorithm: 'argon2id', memoryCost, timeCost, parallelism }`), or a PasswordHasher
+   * of your own. Default bcrypt at cost 10: `@node-rs/bcrypt` when installed, else
+   * bcryptjs on `os.availableParallelism()` worker threads.
    */
-  passwords?: BcryptOptions | PasswordHasher;
+  passwords?: PasswordOptions | PasswordHasher;
   /**
    * Failed sign-in and second-factor throttling; `false` turns it off. Default: 5 per
    * (account, IP) and 50 per IP per 15 minutes, 100 per account per hour from all IPs,
@@ -85,6 +89,12 @@ export type AuthRouterOptions = SigningOptions & {
     /** Refuse guarded requests (503) when revocations could not be read for this long. Default '60s'. */
     maxStaleness?: Duration;
   };
+  /**
+   * The scheduled purge of expired revocations, refresh tokens, single-use and mail tokens
+   * and throttle counters: `{ interval, batchSize, enabled, onPurge }`. Instances sharing a
+   * store take turns through a lease in it, one per interval. Default every '10m'.
+   */
+  purge?: PurgeOptions;
   /**
    * The wire contract served: 'axonpush' (default; mount at /auth), 'cognito',
    * 'axonize', 'datarhei' (mount these at the root: their paths are absolute), or a Preset object.
@@ -107,6 +117,14 @@ export type AuthRouterOptions = SigningOptions & {
      */
     encryptionKey?: string | Buffer;
   };
+  /**
+   * Access tokens the guard has verified are kept in memory (by their exact string, until
+   * they expire), so later requests with the same token skip the signature check; expiry
+   * and revocation are still checked on every request. `{ max }` bounds the entries
+   * (default 10,000, least recently used out first; the same bound for the realtime
+   * tokens `auth.realtimeAuthorizer()` keeps); `{ max: 0 }` turns it off.
+   */
+  tokenCache?: TokenCacheOptions;
   apiKeys?: {
     /** How long a verified key is served from memory before storage is read again (role changes, removed creators). Default '60s'. */
     cacheTtl?: Duration;
@@ -179,7 +197,7 @@ export interface ResolvedOptions {
   storage: StorageAdapter;
   tokens: TokenIssuer;
   passwords: PasswordHasher;
-  /** Ends the worker threads of the hasher made from `BcryptOptions`; a hasher passed in is the caller's to close. */
+  /** Ends the worker threads of the hasher made from `PasswordOptions`; a hasher passed in is the caller's to close. */
   closePasswords: () => Promise<void>;
   throttle: ThrottleOptions | false;
   pollIntervalMs: number;
@@ -190,6 +208,8 @@ export interface ResolvedOptions {
   externalIssuers: ExternalIssuerConfig[];
   mfa: MfaConfig;
   requireTenantId: boolean;
+  /** Bound of the guard's cache of verified access tokens; 0: off. */
+  tokenCacheMax: number;
   preset: Preset;
   clock: Clock;
   logger: Logger;
@@ -199,6 +219,8 @@ export interface ResolvedOptions {
   /** Null when refresh cookies are off. */
   cookies: CookieConfig | null;
   passkeys: PasskeyConfig | null;
+  /** Null when the scheduled purge is off. */
+  purge: PurgeSchedulerOptions | null;
 }
 
 const consoleLogger: Logger = {
@@ -231,7 +253,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
   const clock = options.clock ?? { now: () => Date.now() };
   const logger = options.logger ?? consoleLogger;
   const mail = resolveMailOptions(options.mail, logger, () => clock.now());
-  const ownHasher = isHasher(options.passwords) ? undefined : createBcryptHasher(options.passwords ?? {});
+  const ownHasher = isHasher(options.passwords) ? undefined : createPasswordHasher(options.passwords ?? {}, logger);
   const preset = resolvePreset(options.preset);
   const signing = options.tokens as JwtIssuerOptions;
   const tokens =
@@ -305,6 +327,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       box: createSecretBox(serverKey, 'totp-secret'),
     },
     requireTenantId: options.apiKeys?.requireTenantId ?? preset.apiKeyNeedsTenant ?? true,
+    tokenCacheMax: resolveTokenCacheMax(options.tokenCache, 'tokenCache'),
     preset,
     clock,
     logger,
@@ -313,6 +336,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     mailLimits: mail.limits,
     cookies: resolveCookieOptions(options.cookies, preset.name, preset.servesCookies === true),
     passkeys: options.passkeys === undefined ? null : resolvePasskeys(options.passkeys, deriveKey(serverKey, 'passkey-challenge')),
+    purge: resolvePurgeOptions(options.purge),
   };
 }
 

@@ -345,8 +345,8 @@ export interface RefreshTokenRepository {
    * those of `userId`. Returns them as `revokeFamiliesOfUser` does.
    */
   revokeFamiliesOfApp(appId: string, now: EpochMs, filter?: { userId?: string }): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
-  /** Deletes tokens whose family ended before `now`. Returns how many. */
-  purgeExpired(now: EpochMs): Promise<number>;
+  /** Deletes tokens whose family ended before `now` (at most `limit` when given: the purge runs in batches). Returns how many. */
+  purgeExpired(now: EpochMs, limit?: number): Promise<number>;
 }
 
 export interface ApiKeyRepository {
@@ -416,7 +416,8 @@ export interface RevocationRepository {
    * adapter serialises revocation inserts on PostgreSQL for this).
    */
   listSince(cursor: string): Promise<RevocationPage>;
-  purgeExpired(now: EpochMs): Promise<number>;
+  /** Deletes revocations whose `expiresAt` is at or before `now` (at most `limit` when given). Returns how many. */
+  purgeExpired(now: EpochMs, limit?: number): Promise<number>;
 }
 
 /**
@@ -430,8 +431,8 @@ export interface UsedTokenRepository {
    * concurrent calls exactly one wins.
    */
   consume(idHash: string, expiresAt: EpochMs): Promise<boolean>;
-  /** Deletes entries whose token expired at or before `now`. Returns how many. */
-  purgeExpired(now: EpochMs): Promise<number>;
+  /** Deletes entries whose token expired at or before `now` (at most `limit` when given). Returns how many. */
+  purgeExpired(now: EpochMs, limit?: number): Promise<number>;
 }
 
 /** What a mailed single-use token proves: the address (`verify_email`), the right to set a password, or a new address. */
@@ -465,8 +466,8 @@ export interface MailTokenRepository {
   consume(idHash: string, now: EpochMs): Promise<MailTokenRecord | null>;
   /** Revokes the user's unused, unrevoked tokens of `kind`. Returns how many. */
   revokeForUser(userId: string, kind: MailTokenKind, now: EpochMs): Promise<number>;
-  /** Deletes tokens that expired before `now`. Returns how many. */
-  purgeExpired(now: EpochMs): Promise<number>;
+  /** Deletes tokens that expired before `now` (at most `limit` when given). Returns how many. */
+  purgeExpired(now: EpochMs, limit?: number): Promise<number>;
 }
 
 /** A value set once for the whole installation (every instance on one store), by name. */
@@ -612,6 +613,26 @@ export interface Repositories {
   passkeys: PasskeyRepository;
 }
 
+/**
+ * Background jobs shared by every instance on one store (the purge): which instance
+ * runs the next run of each.
+ */
+export interface JobLeaseRepository {
+  /**
+   * Claims one run of job `name` for `holder`, in one conditional write: only when the
+   * run is due (the stored next run is at or before `now`, or the job never ran), and
+   * then sets the next run to `nextRunAt`. True when this call won: of N concurrent
+   * calls (instances) at most one does.
+   */
+  claim(name: string, holder: string, now: EpochMs, nextRunAt: EpochMs): Promise<boolean>;
+}
+
+/** The throttle's counters, where the store keeps them (see `rateLimiterFactory`). */
+export interface RateLimitRepository {
+  /** Deletes counters whose window ended at or before `now` (at most `limit` when given). Returns how many. */
+  purgeExpired(now: EpochMs, limit?: number): Promise<number>;
+}
+
 export interface StorageAdapter extends Repositories {
   /**
    * Runs `fn` with repositories bound to one transaction: committed when the promise
@@ -632,6 +653,36 @@ export interface StorageAdapter extends Repositories {
    * start). Optional: without it those fall back to per-process values.
    */
   settings?: SettingRepository;
+  /**
+   * Leases for background jobs, so one instance runs each scheduled purge. Optional:
+   * without it every instance purges on its own schedule (harmless, only more work).
+   */
+  jobs?: JobLeaseRepository;
+  /** Purge of the throttle counters kept in this store (optional: only with `rateLimiterFactory`). */
+  rateLimits?: RateLimitRepository;
+  /**
+   * Tells `listener` as soon as any instance has committed a revocation (the knex
+   * adapter on PostgreSQL: LISTEN/NOTIFY), so it can read `revocations.listSince` at
+   * once instead of at its next poll. Optional: without it, polling alone carries
+   * revocations between instances. Returns the function that unsubscribes (and
+   * releases the connection with the last subscriber).
+   */
+  watchRevocations?(listener: RevocationWatchListener): () => Promise<void>;
+}
+
+/**
+ * What `StorageAdapter.watchRevocations` reports. Called synchronously from the
+ * adapter; must not throw.
+ */
+export interface RevocationWatchListener {
+  /** Revocations were committed (by any instance; possibly more than one, possibly one already read). */
+  onChange(): void;
+  /**
+   * `listening` once notifications flow, again after every reconnect (read then:
+   * revocations committed while nobody listened were not announced); `lost` once per
+   * outage, with a reason fit for a log (no secrets), while the adapter reconnects.
+   */
+  onState?(state: 'listening' | 'lost', reason?: string): void;
 }
 
 export type TokenUse = 'access' | 'refresh' | 'realtime' | 'mfa';

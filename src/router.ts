@@ -2,6 +2,7 @@ import express, { type Router } from 'express';
 import { createServices, type Services } from './core/index.js';
 import { AuthError } from './errors.js';
 import { RevocationCache } from './core/revocation-cache.js';
+import { PurgeScheduler } from './core/purge-scheduler.js';
 import { Throttle } from './core/throttle.js';
 import { createPairTransport } from './http/cookies.js';
 import { mountEndpoints } from './http/endpoint.js';
@@ -35,7 +36,8 @@ export interface AuthRouter extends Router {
    */
   realtimeAuthorizer(): RealtimeAuthorizer;
   /**
-   * Stops background polling and ends the password-hashing worker threads (of the
+   * Stops background polling (and closes the storage's revocation notifications, the
+   * PostgreSQL LISTEN connection) and ends the password-hashing worker threads (of the
    * default hasher; a hasher you passed in is yours to close). Resolves once the
    * threads have exited. Does not close the storage you passed in.
    */
@@ -66,6 +68,8 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
   const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick(), passkeys: resolved.passkeys });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
   const mailWorker = new MailWorker(() => services.mail.deliverPending(), resolved.mail.worker.intervalMs, logger);
+  // One instance of those sharing the store runs each purge (a lease in storage).
+  const purger = resolved.purge === null ? null : new PurgeScheduler(storage, clock, logger, resolved.purge);
   let closed = false;
 
   let starting: Promise<void> | undefined;
@@ -76,6 +80,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       await storage.init?.();
       await revocations.start();
       if (!closed && resolved.mail.worker.autoStart) mailWorker.start();
+      if (!closed) purger?.start();
     })().catch((err: unknown) => {
       starting = undefined;
       throw err;
@@ -99,6 +104,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     apiKeys: services.apiKeys,
     verification: tokens.verification(),
     requireTenantId: resolved.requireTenantId,
+    tokenCacheMax: resolved.tokenCacheMax,
     logger,
     ready,
     errorBody: resolved.preset.errorBody,
@@ -140,11 +146,12 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     services,
     openApiDocument,
     ready,
-    realtimeAuthorizer: () => createRealtimeAuthorizer({ tokens, clock, revocations: realtimeRevocations }),
+    realtimeAuthorizer: () => createRealtimeAuthorizer({ tokens, clock, revocations: realtimeRevocations, tokenCache: { max: resolved.tokenCacheMax } }),
     close: async () => {
       closed = true;
-      revocations.stop();
+      await revocations.stop();
       await mailWorker.stop();
+      await purger?.stop();
       return resolved.closePasswords();
     },
   });

@@ -5,7 +5,7 @@
  * @module gatehouse-auth/adapters/knex
  */
 import type { Knex } from 'knex';
-import type { Repositories, SettingRepository, StorageAdapter } from '../../src/ports.js';
+import type { JobLeaseRepository, RateLimitRepository, Repositories, RevocationWatchListener, SettingRepository, StorageAdapter } from '../../src/ports.js';
 import { openConnection, type KnexStorageConfig } from './connection.js';
 import { mapStorageError } from './errors.js';
 import { guardRepositories } from './guard.js';
@@ -13,7 +13,11 @@ import { runMigrations } from './migrations/index.js';
 import { knexLimiterFactory, type LimiterFactory } from './rate-limiter.js';
 import { createRepositories } from './repositories/index.js';
 import { settingRepository } from './repositories/settings.js';
+import { jobLeaseRepository } from './repositories/job-leases.js';
+import { rateLimitRepository } from './repositories/rate-limits.js';
 import { tableNames } from './tables.js';
+import { isPostgres } from './dialect.js';
+import { RevocationNotifier } from './revocation-notify.js';
 
 export type { KnexStorageConfig } from './connection.js';
 export type { LimiterFactory } from './rate-limiter.js';
@@ -26,11 +30,20 @@ export interface KnexStorageOptions {
    * Default true. Set false to migrate once at deploy time with `migrate()`.
    */
   autoMigrate?: boolean;
+  /**
+   * On PostgreSQL, hold one extra connection (outside the pool) that LISTENs for
+   * revocations committed by any instance, so they apply here within milliseconds
+   * instead of at the next `revocation.pollInterval`; polling stays as the fallback.
+   * Default true; ignored on SQLite.
+   */
+  revocationNotify?: boolean;
 }
 
 export interface KnexStorage extends StorageAdapter {
   init(): Promise<void>;
   settings: SettingRepository;
+  jobs: JobLeaseRepository;
+  rateLimits: RateLimitRepository;
   close(): Promise<void>;
   /**
    * Applies the bundled migrations that have not run yet. Idempotent, and safe to
@@ -51,7 +64,11 @@ export function createKnexStorage(config?: KnexStorageConfig, options: KnexStora
   const tablePrefix = options.tablePrefix ?? 'auth_';
   const tables = tableNames(tablePrefix);
   const autoMigrate = options.autoMigrate ?? true;
+  if (options.revocationNotify !== undefined && typeof options.revocationNotify !== 'boolean') {
+    throw new TypeError(`revocationNotify must be true or false (got ${JSON.stringify(options.revocationNotify)})`);
+  }
   const { knex, owned } = openConnection(config);
+  const notifier = isPostgres(knex) && options.revocationNotify !== false ? new RevocationNotifier(knex, tables.revocations) : undefined;
 
   const migrate = async (): Promise<void> => {
     try {
@@ -75,11 +92,17 @@ export function createKnexStorage(config?: KnexStorageConfig, options: KnexStora
 
   const repositories = guardRepositories(createRepositories(knex, tables), tables, ready);
   // Outside `Repositories`: written once, never inside a transaction.
-  const { settings } = guardRepositories({ settings: settingRepository(knex, tables) }, tables, ready);
+  const { settings, jobs, rateLimits } = guardRepositories(
+    { settings: settingRepository(knex, tables), jobs: jobLeaseRepository(knex, tables), rateLimits: rateLimitRepository(knex, tables) },
+    tables,
+    ready,
+  );
 
   return {
     ...repositories,
     settings,
+    jobs,
+    rateLimits,
     knex,
     tablePrefix,
     migrate,
@@ -106,7 +129,11 @@ export function createKnexStorage(config?: KnexStorageConfig, options: KnexStora
       }
     },
 
+    ...(notifier && { watchRevocations: (listener: RevocationWatchListener) => notifier.subscribe(listener) }),
+
     async close() {
+      // Ours even on a Knex instance the caller owns.
+      await notifier?.close();
       if (owned) await knex.destroy();
     },
   };

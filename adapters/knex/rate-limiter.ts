@@ -85,6 +85,9 @@ export function knexLimiterFactory(knex: Knex, tables: TableNames, ready: () => 
         tableName: tables.rateLimits,
         // Made by migration 006, so the constructor does not race other instances to create it.
         tableCreated: true,
+        // Expired rows are deleted by the router's scheduled purge (one instance, in batches,
+        // on an index), not by a timer per limiter on every instance.
+        clearExpiredByTimeout: false,
       },
       ready,
       tables,

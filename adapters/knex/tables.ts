@@ -18,6 +18,7 @@ export interface TableNames {
   instanceSettings: string;
   outbox: string;
   passkeys: string;
+  jobLeases: string;
   migrations: string;
 }
 
@@ -50,6 +51,7 @@ export function tableNames(prefix: string): TableNames {
     instanceSettings: `${prefix}instance_settings`,
     outbox: `${prefix}mail_outbox`,
     passkeys: `${prefix}passkeys`,
+    jobLeases: `${prefix}job_leases`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

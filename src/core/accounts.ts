@@ -10,6 +10,7 @@ import type { Invitations } from './invitations.js';
 import type { Mfa } from './mfa.js';
 import type { Sessions, TokenPair } from './sessions.js';
 import { accountIpKey } from './throttle.js';
+import { rehashIfNeeded } from './password-rehash.js';
 
 export interface OrgInput {
   name: string;
@@ -100,14 +101,8 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
       return ok && found?.passwordHash ? found : null;
     });
     if (!user?.passwordHash) throw new AuthError('invalid_credentials', `wrong ${by} or password`);
-    if (passwords.needsRehash(user.passwordHash)) {
-      try {
-        await storage.users.updatePasswordHash(user.id, await passwords.hash(password));
-      } catch (err) {
-        // The sign-in itself succeeded; a failed upgrade is retried next time.
-        logger.warn('gatehouse: could not rehash a password', { userId: user.id, error: (err as Error).message });
-      }
-    }
+    // The sign-in itself succeeded; a failed upgrade is retried next time.
+    await rehashIfNeeded(ctx, user, password);
     return user;
   }
 

@@ -33,6 +33,9 @@ interface CachedKey {
   loadedAt: number;
 }
 
+// Any failure is the same error, so a caller learns nothing about which part was wrong.
+const invalidKey = () => new AuthError('invalid_api_key', 'the API key is not valid for this tenant');
+
 export function createApiKeys(ctx: CoreContext) {
   const { storage, clock, config, revocations, logger } = ctx;
   // Keyed by the SHA-256 of the whole key, so a hit has already proven the secret.
@@ -167,24 +170,40 @@ export function createApiKeys(ctx: CoreContext) {
    * (not a password hash) identifies the key, and verified keys are served from memory.
    */
   async function authenticate(key: string, tenantId: string | undefined): Promise<ApiKeyPrincipal> {
-    const invalid = () => new AuthError('invalid_api_key', 'the API key is not valid for this tenant');
+    const cached = authenticateCached(key, tenantId);
+    if (cached) return cached;
     const match = KEY_PATTERN.exec(key);
-    if (!match) throw invalid();
+    if (!match) throw invalidKey();
     const hash = sha256Hex(key);
     const now = clock.now();
-    let entry = cache.get(hash);
-    if (!entry || now - entry.loadedAt > config.apiKeyCacheTtl * 1000) {
-      cache.delete(hash);
-      const principal = await load(match[1] as string, hash);
-      if (!principal) throw invalid();
-      entry = { principal, loadedAt: now };
-      remember(hash, entry);
-    }
-    const { principal } = entry;
+    cache.delete(hash);
+    const principal = await load(match[1] as string, hash);
+    if (!principal) throw invalidKey();
+    const entry = { principal, loadedAt: now };
+    remember(hash, entry);
+    return admit(entry, tenantId, now);
+  }
+
+  /**
+   * `authenticate` without a storage read, for the guard to answer in the same tick: the
+   * principal of a key this instance verified within `apiKeys.cacheTtl`, else undefined
+   * (then `authenticate` reads storage). The per-request checks (revocation, expiry by
+   * the clock, tenant) run on every call, cached or not.
+   */
+  function authenticateCached(key: string, tenantId: string | undefined): ApiKeyPrincipal | undefined {
+    // The hash is only computed for a key of the right shape, as in authenticate.
+    if (!KEY_PATTERN.test(key)) throw invalidKey();
+    const now = clock.now();
+    const entry = cache.get(sha256Hex(key));
+    if (!entry || now - entry.loadedAt > config.apiKeyCacheTtl * 1000) return undefined;
+    return admit(entry, tenantId, now);
+  }
+
+  function admit({ principal }: CachedKey, tenantId: string | undefined, now: number): ApiKeyPrincipal {
     revocations.assertFresh();
-    if (revocations.has('api_key', principal.keyId)) throw invalid();
-    if (principal.expiresAt !== null && principal.expiresAt <= now) throw invalid();
-    if (tenantId !== undefined && tenantId !== principal.orgId) throw invalid();
+    if (revocations.has('api_key', principal.keyId)) throw invalidKey();
+    if (principal.expiresAt !== null && principal.expiresAt <= now) throw invalidKey();
+    if (tenantId !== undefined && tenantId !== principal.orgId) throw invalidKey();
     noteUse(principal.keyId, now);
     return principal;
   }
@@ -218,7 +237,7 @@ export function createApiKeys(ctx: CoreContext) {
     });
   }
 
-  return { create, list, revoke, authenticate, accountKey, revokeAccountKeys, revokeMemberKeys, capMemberKeys };
+  return { create, list, revoke, authenticate, authenticateCached, accountKey, revokeAccountKeys, revokeMemberKeys, capMemberKeys };
 }
 
 export type ApiKeys = ReturnType<typeof createApiKeys>;

@@ -8,6 +8,7 @@ import type { CoreContext } from './context.js';
 import type { SecretBox } from './secret-box.js';
 import { sha256Hex } from './secrets.js';
 import type { Sessions, TokenPair } from './sessions.js';
+import { rehashIfNeeded } from './password-rehash.js';
 
 export interface MfaConfig {
   /** Shown in authenticator apps next to the account. */
@@ -113,6 +114,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
       if ('password' in proof) return user.passwordHash !== null && passwords.verify(proof.password, user.passwordHash);
       return checkFactor(user.id, proof, totp.secretCiphertext);
     });
+    if ('password' in proof) await rehashIfNeeded(ctx, user, proof.password);
     await storage.mfa.deleteTotp(user.id);
     await sessions.revokeUserSessions(user.id, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
     await apiKeys.revokeAccountKeys(user.id);

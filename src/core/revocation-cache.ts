@@ -17,30 +17,43 @@ export interface RevocationCacheOptions {
    * can still be minted on another instance until it polls). Default 0.
    */
   minLifetimeMs?: number;
-  /** Whether polls also delete expired revocations, refresh tokens and used tokens. Default true; a broker-only reader passes false. */
+  /**
+   * No longer read: storage is purged by the router's PurgeScheduler (which a broker-only
+   * reader never starts), the cache only forgets expired entries from memory.
+   * @deprecated
+   */
   purge?: boolean;
 }
 
 /** Told about a revocation as this instance learns of it; must not throw. */
 export type RevocationListener = (entry: Readonly<RevocationRecord>) => void;
 
-const PURGE_EVERY_MS = 10 * 60 * 1000;
+/** How often expired entries are dropped from memory (storage is purged by the PurgeScheduler). */
+const FORGET_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * Keeps every unexpired revocation in memory so a guarded request checks it without
  * a database round trip. Revocations made on this instance apply at once; those made
- * on other instances arrive with the next poll, so the bound is `pollIntervalMs`.
+ * on other instances arrive with the next poll, so the bound is `pollIntervalMs`, or
+ * within milliseconds when storage announces them (`watchRevocations`: each
+ * announcement starts a poll, and the timer stays as the fallback).
  */
 export class RevocationCache {
   private readonly revoked: Record<RevocationKind, Map<string, number>> = { token: new Map(), family: new Map(), api_key: new Map() };
   private cursor = '0';
   /** Monotonic ms (not the injectable clock): staleness is about real time since the last read. */
   private lastSync = 0;
-  private lastPurge = 0;
+  private lastForget = 0;
   private timer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private loaded = false;
   private polling = false;
+  /** An announcement arrived while a poll was running, which may have read before that commit: poll once more. */
+  private pollAgain = false;
+  private unwatch: (() => Promise<void>) | undefined;
+  /** Whether the loss of storage's announcements was logged, so recovery is logged once too. */
+  private watchLost = false;
+  private stopped = false;
   private readonly listeners = new Set<RevocationListener>();
 
   constructor(
@@ -58,8 +71,14 @@ export class RevocationCache {
       this.cursor = page.cursor;
       this.lastSync = performance.now();
       this.loaded = true;
+      // Stopped while loading: start nothing that would outlive stop().
+      if (this.stopped) return;
       this.timer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
       this.timer.unref();
+      this.unwatch = this.storage.watchRevocations?.({
+        onChange: () => this.pollSoon(),
+        onState: (state, reason) => this.onWatchState(state, reason),
+      });
     })().catch((err: unknown) => {
       this.starting = undefined;
       throw err;
@@ -71,9 +90,14 @@ export class RevocationCache {
     return this.loaded;
   }
 
-  stop(): void {
+  /** Stops polling and unsubscribes from storage's announcements (resolves once their connection is closed). */
+  async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    const unwatch = this.unwatch;
+    this.unwatch = undefined;
+    await unwatch?.();
   }
 
   /** Throws 503 when the list could be missing revocations made elsewhere. */
@@ -140,12 +164,37 @@ export class RevocationCache {
       page.entries.forEach((entry) => this.remember(entry, true));
       this.cursor = page.cursor;
       this.lastSync = performance.now();
-      if (this.clock.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
+      if (this.clock.now() - this.lastForget > FORGET_EVERY_MS) this.forgetExpired();
     } catch (err) {
       this.logger.warn('gatehouse: could not poll revocations', { error: (err as Error).message });
     } finally {
       this.polling = false;
     }
+    if (this.pollAgain) {
+      this.pollAgain = false;
+      await this.poll();
+    }
+  }
+
+  /** Polls now for an announced revocation: bursts coalesce into one poll running and one queued. */
+  private pollSoon(): void {
+    if (this.polling) this.pollAgain = true;
+    else void this.poll();
+  }
+
+  private onWatchState(state: 'listening' | 'lost', reason?: string): void {
+    if (state === 'lost') {
+      if (this.watchLost) return;
+      this.watchLost = true;
+      this.logger.warn('gatehouse: revocation notifications lost; polling until they are back', { pollIntervalMs: this.options.pollIntervalMs, reason });
+      return;
+    }
+    if (this.watchLost) {
+      this.watchLost = false;
+      (this.logger.info ?? this.logger.warn).call(this.logger, 'gatehouse: revocation notifications are back');
+    }
+    // Announcements made while nobody listened are lost: read what they announced.
+    this.pollSoon();
   }
 
   private remember(entry: RevocationRecord, announce = false): void {
@@ -165,16 +214,11 @@ export class RevocationCache {
     }
   }
 
-  private async purge(): Promise<void> {
+  private forgetExpired(): void {
     const now = this.clock.now();
-    this.lastPurge = now;
+    this.lastForget = now;
     for (const map of Object.values(this.revoked)) {
       for (const [key, until] of map) if (until <= now) map.delete(key);
     }
-    if (this.options.purge === false) return;
-    await this.storage.revocations.purgeExpired(now);
-    await this.storage.refreshTokens.purgeExpired(now);
-    await this.storage.usedTokens.purgeExpired(now);
-    await this.storage.mailTokens.purgeExpired(now);
   }
 }

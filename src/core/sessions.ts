@@ -275,23 +275,31 @@ export function createSessions(ctx: CoreContext) {
     if (claims.usefor !== 'access' || typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
       throw new AuthError('invalid_token', 'this is not an access token');
     }
-    if (claims.exp * 1000 <= clock.now()) throw new AuthError('token_expired', 'the access token has expired; refresh it');
-    const familyId = typeof claims.sid === 'string' ? claims.sid : undefined;
-    revocations.assertFresh();
-    if (!acceptRevoked && (revocations.has('token', claims.jti) || (familyId !== undefined && revocations.has('family', familyId)))) {
-      throw new AuthError('token_revoked', 'the token has been revoked');
-    }
-    return {
+    const access: AccessContext = {
       userId: claims.sub,
       orgId: typeof claims.org === 'string' ? claims.org : null,
       role: typeof claims.role === 'string' ? (claims.role as Role) : null,
       appId: typeof claims.app === 'string' ? claims.app : undefined,
       tokenId: claims.jti,
-      familyId,
+      familyId: typeof claims.sid === 'string' ? claims.sid : undefined,
       expiresAt: claims.exp * 1000,
       authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
       claims,
     };
+    checkAccess(access, acceptRevoked);
+    return access;
+  }
+
+  /**
+   * What is checked of an access token on every request, also when it was verified
+   * before (the guard's cache of verified tokens): expiry by the clock, and revocation.
+   */
+  function checkAccess(access: AccessContext, acceptRevoked = false): void {
+    if (access.expiresAt <= clock.now()) throw new AuthError('token_expired', 'the access token has expired; refresh it');
+    revocations.assertFresh();
+    if (!acceptRevoked && (revocations.has('token', access.tokenId) || (access.familyId !== undefined && revocations.has('family', access.familyId)))) {
+      throw new AuthError('token_revoked', 'the token has been revoked');
+    }
   }
 
   /**
@@ -357,7 +365,7 @@ export function createSessions(ctx: CoreContext) {
   /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
   const resolvesSubject = config.subject !== 'id';
 
-  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeFamily, pollRevocations };
+  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeFamily, pollRevocations };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

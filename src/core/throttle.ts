@@ -7,7 +7,12 @@ export interface ThrottleRule {
   points: number;
   /** Window in seconds. */
   duration: number;
-  /** Seconds a key stays blocked once it ran out of points. Default: `duration`. */
+  /**
+   * Seconds a key stays blocked once it ran out of points, counted from that moment.
+   * Default 0: blocked until its window ends. With 0, an attempt refused for want of a
+   * point costs none (only attempts that were checked count); with a block, every
+   * refused attempt counts too.
+   */
   blockDuration?: number;
 }
 
@@ -94,7 +99,7 @@ export class Throttle {
   constructor(options: ThrottleOptions | false, mail: MailLimitOptions | false = false, createLimiter?: ThrottleOptions['createLimiter']) {
     const create = (options === false ? undefined : options.createLimiter) ?? createLimiter ?? ((rule) => new RateLimiterMemory(rule));
     const build = (rule: ThrottleRule, kind: ThrottleKind) =>
-      create({ ...rule, blockDuration: rule.blockDuration ?? rule.duration, keyPrefix: `gatehouse_${kind}` });
+      create({ ...rule, blockDuration: rule.blockDuration ?? 0, keyPrefix: `gatehouse_${kind}` });
     const signIn =
       options === false
         ? {}
@@ -156,10 +161,17 @@ export class Throttle {
       try {
         await limiter.consume(key);
       } catch (err) {
-        await this.giveBack(reserved);
         // Out of points rejects with the limiter's result; anything else is a storage failure.
-        if (err instanceof RateLimiterRes) throw tooMany(err.msBeforeNext);
-        throw err;
+        if (!(err instanceof RateLimiterRes)) {
+          await this.giveBack(reserved);
+          throw err;
+        }
+        // The refused consume still counted. Without a block (whose store write sets the
+        // count rather than adding to it, so racing rewards could lose points) it is
+        // given back: an attempt that checked nothing must not keep the key blocked
+        // once the attempts that were checked give theirs back.
+        await this.giveBack(limiter.blockDuration > 0 ? reserved : [...reserved, pair]);
+        throw tooMany(err.msBeforeNext);
       }
       reserved.push(pair);
     }

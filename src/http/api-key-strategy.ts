@@ -1,11 +1,31 @@
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
 import { AuthError } from '../errors.js';
-import type { ApiKeyPrincipal } from '../core/api-keys.js';
 
 export interface ApiKeyStrategyOptions {
   /** Refuse a key sent without `X-Tenant-Id`. */
   requireTenantId: boolean;
+}
+
+/** The credentials of an API-key request. */
+export interface ApiKeyCredentials {
+  key: string;
+  tenantId: string | undefined;
+}
+
+/**
+ * `X-API-Key` and `X-Tenant-Id` of the request; throws a 401 AuthError when the key is
+ * missing, or the tenant id is and must not be. Shared by the strategy and the guard's
+ * same-tick path for keys already verified.
+ */
+export function apiKeyCredentials(req: Request, options: ApiKeyStrategyOptions): ApiKeyCredentials {
+  const key = req.get('x-api-key');
+  const tenantId = req.get('x-tenant-id');
+  if (!key) throw new AuthError('missing_token', 'send an API key in the `X-API-Key` header');
+  if (tenantId === undefined && options.requireTenantId) {
+    throw new AuthError('invalid_api_key', 'send the organization id in `X-Tenant-Id` with the API key');
+  }
+  return { key, tenantId };
 }
 
 /**
@@ -17,20 +37,20 @@ export class ApiKeyStrategy extends Strategy {
   name = 'gatehouse-api-key';
 
   constructor(
-    private readonly verify: (key: string, tenantId: string | undefined) => Promise<ApiKeyPrincipal>,
+    private readonly verify: (key: string, tenantId: string | undefined) => Promise<unknown>,
     private readonly options: ApiKeyStrategyOptions,
   ) {
     super();
   }
 
   override authenticate(req: Request): void {
-    const key = req.get('x-api-key');
-    const tenantId = req.get('x-tenant-id');
-    if (!key) return this.fail(new AuthError('missing_token', 'send an API key in the `X-API-Key` header'), 401);
-    if (tenantId === undefined && this.options.requireTenantId) {
-      return this.fail(new AuthError('invalid_api_key', 'send the organization id in `X-Tenant-Id` with the API key'), 401);
+    let credentials: ApiKeyCredentials;
+    try {
+      credentials = apiKeyCredentials(req, this.options);
+    } catch (err) {
+      return this.fail(err, 401);
     }
-    this.verify(key, tenantId).then(
+    this.verify(credentials.key, credentials.tenantId).then(
       (principal) => this.success(principal),
       (err: unknown) => (err instanceof AuthError && err.status === 401 ? this.fail(err, 401) : this.error(err as Error)),
     );

@@ -148,9 +148,16 @@ export interface MountOptions {
  */
 export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], { guards, ready, writeError, assertFresh }: MountOptions): void {
   const json = express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] });
+  const parseBody: RequestHandler = (req, res, next) => json(req, res, (err?: unknown) => (err ? writeError(res, bodyReadError(req, err)) : next()));
+  // Once storage and revocations are loaded they stay loaded (as in the guard): from then on no promise per request.
+  let isReady = false;
   const prepare: RequestHandler = (req, res, next) => {
+    if (isReady) return parseBody(req, res, next);
     ready().then(
-      () => json(req, res, (err?: unknown) => (err ? writeError(res, bodyReadError(req, err)) : next())),
+      () => {
+        isReady = true;
+        parseBody(req, res, next);
+      },
       (err: unknown) => writeError(res, err),
     );
   };

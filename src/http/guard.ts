@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { Strategy } from 'passport-strategy';
 import jwt from 'jsonwebtoken';
@@ -6,9 +6,10 @@ import { AuthError } from '../errors.js';
 import type { JwtVerification, Logger, Role, TokenClaims } from '../ports.js';
 import type { ApiKeys, ApiKeyPrincipal } from '../core/api-keys.js';
 import type { AccessContext, Sessions } from '../core/sessions.js';
-import { ApiKeyStrategy } from './api-key-strategy.js';
+import { VerifiedTokenCache } from '../tokens/verified-token-cache.js';
+import { apiKeyCredentials, ApiKeyStrategy } from './api-key-strategy.js';
 import type { AuthContext } from './auth-context.js';
-import { bearerTokenForGuard } from './bearer.js';
+import { bearerToken, bearerTokenForGuard } from './bearer.js';
 import { sendProblem, toAuthError, type ErrorBodyWriter } from './problem.js';
 
 export type Credential = 'jwt' | 'api_key';
@@ -57,6 +58,11 @@ interface DecodedJwt {
  * clock and the in-memory revocation list; API keys go through ApiKeyStrategy. The
  * strategies are run by `strategyRunner` below rather than registered with passport, so
  * the host app's own passport is untouched.
+ *
+ * A token that passed all of that is kept in `verified` (by its exact string, until it
+ * expires), and its next requests skip passport-jwt: only the checks that can change over
+ * a token's life run again, expiry by the clock and revocation (`sessions.checkAccess`).
+ * A key already verified is answered the same way, from the API-key service's cache.
  */
 export function createGuard(deps: {
   sessions: Sessions;
@@ -65,11 +71,16 @@ export function createGuard(deps: {
   requireTenantId: boolean;
   logger: Logger;
   ready: () => Promise<void>;
+  /** Most verified access tokens kept (`tokenCache.max`); 0: none. Default 10,000. */
+  tokenCacheMax?: number;
   errorBody?: ErrorBodyWriter;
   /** Throws `reauthentication_required` unless `authTime` is recent enough (for `stepUp`). */
   assertFresh?: (authTime: number | undefined) => void;
 }) {
   const { key, algorithms, issuer, audience, accessTokenType } = deps.verification;
+  // The verification key is fixed for the guard's life (`verification` is read once), so
+  // an entry never outlives the key that verified it.
+  const verified = new VerifiedTokenCache<AccessContext>(deps.tokenCacheMax);
   const jwtStrategy = (acceptRevoked: boolean) =>
     new JwtStrategy(
       {
@@ -80,8 +91,9 @@ export function createGuard(deps: {
         audience,
         // The decoded header comes along at no cost (jsonwebtoken decodes it anyway), for the `typ` check.
         jsonWebTokenOptions: { complete: true },
+        passReqToCallback: true,
       },
-      ({ header, payload }: DecodedJwt, done: (err: unknown, user?: AuthContext | false) => void) => {
+      (req: Request, { header, payload }: DecodedJwt, done: (err: unknown, user?: AuthContext | false) => void) => {
         let access: AccessContext;
         try {
           // A refresh, MFA or realtime token is refused by its `typ` here and by `usefor` in checkAccessClaims.
@@ -90,6 +102,9 @@ export function createGuard(deps: {
         } catch (err) {
           return done(err);
         }
+        // Only now, with every check passed, is the token remembered.
+        const token = bearerToken(req);
+        if (token !== undefined) verified.set(token, access);
         // The common case answers in the same tick: no promise per request.
         if (!deps.sessions.resolvesSubject) return done(null, fromAccess(access));
         deps.sessions.resolveSubject(access).then(
@@ -98,7 +113,8 @@ export function createGuard(deps: {
         );
       },
     );
-  const apiKeyStrategy = new ApiKeyStrategy((k, tenant) => deps.apiKeys.authenticate(k, tenant).then(fromApiKey) as never, { requireTenantId: deps.requireTenantId });
+  const apiKeyOptions = { requireTenantId: deps.requireTenantId };
+  const apiKeyStrategy = new ApiKeyStrategy((k, tenant) => deps.apiKeys.authenticate(k, tenant).then(fromApiKey), apiKeyOptions);
 
   const runners: Record<string, Runner> = {
     [JWT]: strategyRunner(jwtStrategy(false)),
@@ -114,39 +130,84 @@ export function createGuard(deps: {
   };
   let isReady = false;
 
+  /**
+   * The request's access token when it was verified before, after the checks that run on
+   * every request (expiry by the clock, revocation), which throw the refusal. Undefined
+   * when it was not, or is past its `exp` in real time (what passport-jwt judges by): then
+   * passport-jwt verifies it in full.
+   */
+  const cachedAccess = (req: Request, acceptRevoked: boolean): AccessContext | undefined => {
+    const token = bearerTokenForGuard(req);
+    const access = token === null ? undefined : verified.get(token, Date.now());
+    if (access !== undefined) deps.sessions.checkAccess(access, acceptRevoked);
+    return access;
+  };
+
+  /** The same for an API key, from the API-key service's cache. */
+  const cachedKey = (req: Request): ApiKeyPrincipal | undefined => {
+    const { key: apiKey, tenantId } = apiKeyCredentials(req, apiKeyOptions);
+    return deps.apiKeys.authenticateCached(apiKey, tenantId);
+  };
+
   return function requireAuth(options: RequireAuthOptions = {}, internal: InternalGuardOptions = {}): RequestHandler {
-    const { roles } = options;
-    const accept = options.accept ?? ['jwt', 'api_key'];
+    const { roles, application } = options;
+    const acceptsKey = (options.accept ?? ['jwt', 'api_key']).includes('api_key');
+    const acceptsJwt = (options.accept ?? ['jwt', 'api_key']).includes('jwt');
     const jwtRunner = internal.acceptRevoked ? JWT_EVEN_REVOKED : JWT;
+
+    /** The checks of this route's options, then `req.auth` and on to the next handler. */
+    const admit = (req: Request, res: Response, next: NextFunction, auth: AuthContext, strategy: string): void => {
+      if (application !== undefined && (auth.appId === undefined || (application !== true && auth.appId !== application))) {
+        return fail(res, new AuthError('forbidden', 'this needs a token from signing in to the application'), strategy);
+      }
+      if (roles && (auth.role === null || !roles.includes(auth.role))) {
+        return fail(res, new AuthError('forbidden', `this needs one of the roles: ${roles.join(', ')}`), strategy);
+      }
+      if (options.stepUp) {
+        try {
+          if (!deps.assertFresh) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
+          deps.assertFresh(auth.authTime);
+        } catch (err) {
+          return fail(res, toAuthError(err, deps.logger), strategy);
+        }
+      }
+      req.auth = auth;
+      next();
+    };
+
     return (req, res, next) => {
       // The credential a request carries picks the strategy, so its failure is reported as is.
-      const strategy = req.headers['x-api-key'] !== undefined && accept.includes('api_key') ? API_KEY : jwtRunner;
-      if (strategy !== API_KEY && !accept.includes('jwt')) {
+      const strategy = req.headers['x-api-key'] !== undefined && acceptsKey ? API_KEY : jwtRunner;
+      if (strategy !== API_KEY && !acceptsJwt) {
         return fail(res, new AuthError('missing_token', 'send an API key in `X-API-Key` with `X-Tenant-Id`'), API_KEY);
+      }
+      // Once storage and revocations are loaded they stay loaded: from then on no promise per
+      // request, and credentials verified before are answered without a closure either.
+      if (isReady) {
+        let access: AccessContext | undefined;
+        let principal: ApiKeyPrincipal | undefined;
+        try {
+          if (strategy === API_KEY) principal = cachedKey(req);
+          else access = cachedAccess(req, strategy === JWT_EVEN_REVOKED);
+        } catch (err) {
+          return fail(res, toAuthError(err, deps.logger), strategy);
+        }
+        if (principal !== undefined) return admit(req, res, next, fromApiKey(principal), strategy);
+        if (access !== undefined) {
+          if (!deps.sessions.resolvesSubject) return admit(req, res, next, fromAccess(access), strategy);
+          deps.sessions.resolveSubject(access).then(
+            (resolved) => admit(req, res, next, fromAccess(resolved), strategy),
+            (err: unknown) => fail(res, toAuthError(err, deps.logger), strategy),
+          );
+          return;
+        }
       }
       const done: Done = (err, auth, info) => {
         if (err) return fail(res, toAuthError(err, deps.logger), strategy);
         if (!auth) return fail(res, fromFailure(info), strategy);
-        const { application } = options;
-        if (application !== undefined && (auth.appId === undefined || (application !== true && auth.appId !== application))) {
-          return fail(res, new AuthError('forbidden', 'this needs a token from signing in to the application'), strategy);
-        }
-        if (roles && (auth.role === null || !roles.includes(auth.role))) {
-          return fail(res, new AuthError('forbidden', `this needs one of the roles: ${roles.join(', ')}`), strategy);
-        }
-        if (options.stepUp) {
-          try {
-            if (!deps.assertFresh) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
-            deps.assertFresh(auth.authTime);
-          } catch (err) {
-            return fail(res, toAuthError(err, deps.logger), strategy);
-          }
-        }
-        req.auth = auth;
-        next();
+        admit(req, res, next, auth, strategy);
       };
       const run = runners[strategy] as Runner;
-      // Once storage and revocations are loaded they stay loaded: from then on no promise per request.
       if (isReady) {
         try {
           run(req, done);
@@ -208,18 +269,20 @@ function strategyRunner(strategy: Strategy): Runner {
   };
 }
 
+/** A new object per request (a handler may change its `req.auth`), built by assignment: a spread costs more. */
 function fromAccess(access: AccessContext): AuthContext {
-  return {
+  const auth: AuthContext = {
     userId: access.userId,
     orgId: access.orgId,
     role: access.role,
     tokenId: access.tokenId,
-    ...(access.appId === undefined ? {} : { appId: access.appId }),
     via: 'jwt',
     sessionId: access.familyId,
     expiresAt: access.expiresAt,
     authTime: access.authTime,
   };
+  if (access.appId !== undefined) auth.appId = access.appId;
+  return auth;
 }
 
 function fromApiKey(principal: ApiKeyPrincipal): AuthContext {

@@ -9,6 +9,7 @@
 
 import { isAuthError } from '../errors.js';
 import type { Clock, EpochMs, RevocationKind, RevocationRecord, TokenIssuer } from '../ports.js';
+import { resolveTokenCacheMax, VerifiedTokenCache, type TokenCacheOptions } from '../tokens/verified-token-cache.js';
 import { isAllowedFilter, isAllowedTopic, isValidPrefix } from './topics.js';
 
 /**
@@ -90,8 +91,16 @@ export interface RealtimeAuthorizer {
 
 export interface RealtimeAuthorizerOptions {
   tokens: TokenIssuer;
-  /** Used for the expiry check of `canSubscribe`/`canPublish`. Default: `Date.now`. */
+  /** Judges expiry: on every CONNECT (cached tokens included) and in `canSubscribe`/`canPublish`. Default: `Date.now`. */
   clock?: Clock;
+  /**
+   * Realtime tokens already verified are kept in memory (by their exact string, until
+   * they expire), so a reconnect with the same token skips the signature check; the client
+   * id, expiry and revocation are still checked on every CONNECT. `{ max }` bounds the
+   * entries (default 10,000); `{ max: 0 }` turns it off, which a `tokens` issuer whose
+   * verification keys change at run time needs (an entry would outlive a retired key).
+   */
+  tokenCache?: TokenCacheOptions;
   /**
    * Where revocations are read from. Without one (a broker with only the signing key)
    * credentials stay valid until they expire, whatever is revoked meanwhile.
@@ -144,7 +153,12 @@ function hasPassword(password: MqttPassword): boolean {
   return password !== null && password !== undefined && password.length > 0;
 }
 
-export function createRealtimeAuthorizer({ tokens, clock = { now: () => Date.now() }, revocations }: RealtimeAuthorizerOptions): RealtimeAuthorizer {
+type VerifiedRealtimeToken = ReturnType<typeof readSession>;
+
+export function createRealtimeAuthorizer({ tokens, clock = { now: () => Date.now() }, revocations, tokenCache }: RealtimeAuthorizerOptions): RealtimeAuthorizer {
+  // Only what a token says is cached, never a verdict: what can change (revocation, the
+  // clock) and what the CONNECT brings (client id, password) are checked on every call.
+  const verified = new VerifiedTokenCache<VerifiedRealtimeToken>(resolveTokenCacheMax(tokenCache, 'tokenCache'));
   const isRevoked = (session: RealtimeSession): boolean =>
     revocations !== undefined &&
     (revocations.has('token', session.tokenId) ||
@@ -160,16 +174,24 @@ export function createRealtimeAuthorizer({ tokens, clock = { now: () => Date.now
       // that sends one probably expects another scheme. Refuse rather than guess.
       if (hasPassword(password)) throw new RealtimeAuthError('bad_credentials', 'the MQTT password must be empty');
 
-      let claims: Record<string, unknown>;
-      try {
-        claims = tokens.verify(username, 'realtime');
-      } catch (err) {
-        if (isAuthError(err) && err.code === 'token_expired') throw new RealtimeAuthError('token_expired', 'the realtime token has expired');
-        if (isAuthError(err)) throw new RealtimeAuthError('bad_credentials', 'the realtime token is invalid');
-        throw err;
+      const now = clock.now();
+      let token = verified.get(username, now);
+      if (token === undefined) {
+        let claims: Record<string, unknown>;
+        try {
+          claims = tokens.verify(username, 'realtime');
+        } catch (err) {
+          if (isAuthError(err) && err.code === 'token_expired') throw new RealtimeAuthError('token_expired', 'the realtime token has expired');
+          if (isAuthError(err)) throw new RealtimeAuthError('bad_credentials', 'the realtime token is invalid');
+          throw err;
+        }
+        token = readSession(claims);
+        verified.set(username, token);
       }
+      // By this authorizer's clock, as for a cached token (the issuer may keep another one).
+      if (token.expiresAt <= now) throw new RealtimeAuthError('token_expired', 'the realtime token has expired');
 
-      const { cid, ...session } = readSession(claims);
+      const { cid, ...session } = token;
       // Binding the token to one client id stops a leaked token from being used
       // alongside (or to take over the session of) the legitimate client.
       if (clientId !== cid) throw new RealtimeAuthError('client_id_mismatch', 'the MQTT client id does not match the realtime token');

@@ -24,7 +24,8 @@ export interface RevocationWatcherOptions {
 export interface RevocationWatcher extends RealtimeRevocationSource {
   /** Loads the active revocations and starts polling; retried on the next CONNECT if it fails. */
   start(): Promise<void>;
-  stop(): void;
+  /** Stops polling; resolves once the storage's revocation notifications (PostgreSQL LISTEN) are closed too. */
+  stop(): Promise<void>;
 }
 
 /** Pass as `revocations` to `createRealtimeAuthorizer`, next to the `tokens` that verify with the signing key. */

@@ -1204,6 +1204,36 @@ export function runStorageContract(name: string, factory: StorageContractFactory
       });
     });
 
+    describe('job leases (optional)', () => {
+      it('of 10 concurrent claims of a due job exactly one wins, and the next claim wins only once the run is due again', async () => {
+        const jobs = storage.jobs;
+        if (!jobs) return;
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => jobs.claim('purge', `instance-${i}`, NOW, NOW + MINUTE)));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal(await jobs.claim('purge', 'late', NOW + MINUTE - 1, NOW + 2 * MINUTE), false);
+        assert.equal(await jobs.claim('other', 'late', NOW, NOW + MINUTE), true, 'each job has its own lease');
+        assert.equal(await jobs.claim('purge', 'late', NOW + MINUTE, NOW + 2 * MINUTE), true);
+        assert.equal(await jobs.claim('purge', 'again', NOW + MINUTE, NOW + 2 * MINUTE), false);
+      });
+    });
+
+    describe('purge batches', () => {
+      it('purgeExpired with a limit deletes at most that many expired rows per call, and only expired ones', async () => {
+        for (let i = 0; i < 5; i++) await storage.usedTokens.consume(`old-${i}`, NOW - MINUTE);
+        await storage.usedTokens.consume('live', NOW + HOUR);
+        assert.equal(await storage.usedTokens.purgeExpired(NOW, 2), 2);
+        assert.equal(await storage.usedTokens.purgeExpired(NOW, 2), 2);
+        assert.equal(await storage.usedTokens.purgeExpired(NOW, 2), 1);
+        assert.equal(await storage.usedTokens.purgeExpired(NOW, 2), 0);
+        assert.equal(await storage.usedTokens.consume('live', NOW + HOUR), false, 'the live entry is kept');
+        for (let i = 0; i < 3; i++) await storage.revocations.add({ kind: 'token', key: `old-${i}`, expiresAt: NOW - MINUTE, createdAt: NOW - HOUR });
+        await storage.revocations.add({ kind: 'token', key: 'live', expiresAt: NOW + HOUR, createdAt: NOW });
+        assert.equal(await storage.revocations.purgeExpired(NOW, 2), 2);
+        assert.equal(await storage.revocations.purgeExpired(NOW, 2), 1);
+        assert.deepEqual((await storage.revocations.listActive(NOW)).entries.map((e) => e.key), ['live']);
+      });
+    });
+
     describe('revocations', () => {
       it('an empty store lists nothing and its cursor lists nothing new', async () => {
         const page = await storage.revocations.listActive(NOW);

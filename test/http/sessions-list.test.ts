@@ -216,9 +216,11 @@ describe('sessions across two instances on PostgreSQL', function () {
   let b: Harness;
   before(async () => {
     const url = await createTestDatabase('sessions_list');
-    // A long poll interval: only the explicit pollRevocations() below brings revocations across.
-    a = await startHarness({ revocation: { pollInterval: '1h', maxStaleness: '2h' } }, { storage: createKnexStorage(pgConfig(url)) });
-    b = await startHarness({ revocation: { pollInterval: '1h', maxStaleness: '2h' } }, { storage: createKnexStorage(pgConfig(url)) });
+    // A long poll interval and no LISTEN/NOTIFY (test/adapters/revocation-notify.test.ts covers
+    // that): only the explicit pollRevocations() below brings revocations across.
+    const storage = () => createKnexStorage(pgConfig(url), { revocationNotify: false });
+    a = await startHarness({ revocation: { pollInterval: '1h', maxStaleness: '2h' } }, { storage: storage() });
+    b = await startHarness({ revocation: { pollInterval: '1h', maxStaleness: '2h' } }, { storage: storage() });
   });
   after(async () => {
     await a?.close();

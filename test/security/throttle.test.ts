@@ -77,6 +77,16 @@ for (const backend of backends) {
       }
     });
 
+    it('attempts refused for want of a point cost nothing: after 20 parallel right-password sign-ins the owner still signs in', async () => {
+      const user = await signupWithOrg(h.app);
+      const results = await Promise.all(Array.from({ length: 20 }, () => request(server.url).post('/auth/signin').send({ email: user.email, password: PASSWORD })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.every((s) => s === 200 || s === 429), JSON.stringify(statuses)).to.equal(true);
+      expect(statuses.filter((s) => s === 200).length).to.be.at.least(1);
+      const after = await request(server.url).post('/auth/signin').send({ email: user.email, password: PASSWORD });
+      expect(after.status, JSON.stringify(after.body)).to.equal(200);
+    });
+
     it('item 1: 120 parallel sign-ins from one IP (limit 50): at most 50 evaluated, the rest 429', async () => {
       const results = await Promise.all(
         Array.from({ length: 120 }, (_, i) => request(server.url).post('/auth/signin').send({ email: `spray-${i}-${unique()}@example.com`, password: 'wrong password' })),

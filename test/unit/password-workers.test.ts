@@ -200,7 +200,7 @@ describe('password hashing on worker threads', () => {
   describe('through the router', () => {
     it('passwords: { cost, threads: 0 } signs up and in without worker threads', async () => {
       const { started } = await watchWorkers(async () => {
-        const h = await startHarness({ passwords: { cost: 4, threads: 0 } });
+        const h = await startHarness({ passwords: { cost: 4, threads: 0, implementation: 'js' } });
         try {
           const u = await signupWithOrg(h.app);
           expect((await request(h.app).post('/auth/signin').send({ email: u.email, password: `${PASSWORD}?` })).status).to.equal(401);
@@ -214,7 +214,7 @@ describe('password hashing on worker threads', () => {
     it('auth.close() ends the worker threads of the hasher the router made', async () => {
       const storage = createKnexStorage({ filename: ':memory:' });
       const { started, exited } = await watchWorkers(async (seen) => {
-        const auth = createAuthRouter({ storage, tokens: { secret: SECRET }, passwords: { cost: 4, threads: 2 }, logger: { warn: () => {}, error: () => {} } });
+        const auth = createAuthRouter({ storage, tokens: { secret: SECRET }, passwords: { cost: 4, threads: 2, implementation: 'js' }, logger: { warn: () => {}, error: () => {} } });
         const app = express();
         app.use('/auth', auth);
         await auth.ready();

@@ -148,6 +148,36 @@ describe('createJwtTokenIssuer', () => {
       expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...base, jti: 'j' }, SECRET), 'access'), 'invalid_token');
     });
 
+    it('its tokens are byte for byte what jsonwebtoken makes, and tokens jsonwebtoken signed verify here', async () => {
+      const signed = await sign(issuer, { usefor: 'refresh', sub: 'u', ttl: 900, claims: { sid: 'f', auth_time: 5 } });
+      const claims = claimsOf(signed.token);
+      expect(jwt.sign(claims, SECRET, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'refresh+jwt' } })).to.equal(signed.token);
+      const theirs = jwt.sign({ ...claims, jti: 'other-jti' }, SECRET, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'refresh+jwt' } });
+      expect(issuer.verify(theirs, 'refresh')).to.include({ jti: 'other-jti', sid: 'f', auth_time: 5 });
+      expect(jwt.verify(signed.token, SECRET, { algorithms: ['HS256'], issuer: 'gatehouse', audience: 'gatehouse', clockTimestamp: Math.floor(t / 1000) })).to.deep.equal(claims);
+    });
+
+    it('refuses another encoding of the same signature, extra segments, a future nbf and an aud list without ours', async () => {
+      const token = (await sign(issuer, { usefor: 'access', sub: 'u', ttl: 900 })).token;
+      const [head, payload, sig] = token.split('.') as [string, string, string];
+      // 32 bytes are 43 base64url characters: the last one carries 2 unused bits; flipping one keeps the bytes.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const sibling = alphabet[alphabet.indexOf(sig.at(-1) as string) ^ 1] as string;
+      expect(Buffer.from(`${sig.slice(0, -1)}${sibling}`, 'base64url').equals(Buffer.from(sig, 'base64url'))).to.equal(true);
+      expectAuthError(() => issuer.verify(`${head}.${payload}.${sig.slice(0, -1)}${sibling}`, 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(`${token}.`, 'access'), 'invalid_token');
+      expectAuthError(() => issuer.verify(`${head}..${sig}`, 'access'), 'invalid_token');
+      const claims = claimsOf(token);
+      const now = Math.floor(t / 1000);
+      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...claims, nbf: now + 60 }, SECRET), 'access'), 'invalid_token');
+      expect(issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...claims, nbf: now }, SECRET), 'access').sub).to.equal('u');
+      expectAuthError(() => issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...claims, aud: ['another-api'] }, SECRET), 'access'), 'invalid_token');
+      expect(issuer.verify(forge({ alg: 'HS256', typ: 'at+jwt' }, { ...claims, aud: ['another-api', 'gatehouse'] }, SECRET), 'access').sub).to.equal('u');
+      // A payload that is not a JSON object, under a valid MAC.
+      const input = `${b64url({ alg: 'HS256', typ: 'at+jwt' })}.${Buffer.from('"u"').toString('base64url')}`;
+      expectAuthError(() => issuer.verify(`${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`, 'access'), 'invalid_token');
+    });
+
     it('jwks() is null for a symmetric key', () => {
       expect(issuer.jwks()).to.equal(null);
       expect(issuer.verification().algorithms).to.deep.equal(['HS256']);
@@ -173,6 +203,17 @@ describe('createJwtTokenIssuer', () => {
         // Verifiable by anyone holding the public key.
         const verified = jwt.verify(signed.token, pair.publicKey, { algorithms: [algorithm], issuer: 'gatehouse', audience: 'gatehouse' });
         expect(verified).to.include({ sub: 'user-9' });
+      });
+
+      it('verifies tokens jsonwebtoken signed with the key pair, and refuses a re-encoded signature', async () => {
+        const claims = claimsOf((await sign(issuer, { usefor: 'access', sub: 'u', ttl: 300 })).token);
+        const theirs = jwt.sign({ ...claims, jti: 'theirs' }, pair.privateKey, { algorithm, keyid: `${algorithm}-key-1`, header: { alg: algorithm, typ: 'at+jwt' } });
+        expect(issuer.verify(theirs, 'access').jti).to.equal('theirs');
+        // Standard base64 with padding decodes to the same bytes, but is not the token that was signed.
+        const [head, payload, sig] = theirs.split('.') as [string, string, string];
+        const reencoded = Buffer.from(sig, 'base64url').toString('base64');
+        expect(reencoded).not.to.equal(sig);
+        expectAuthError(() => issuer.verify(`${head}.${payload}.${reencoded}`, 'access'), 'invalid_token');
       });
 
       it('accepts PEM strings as well as KeyObjects', async () => {

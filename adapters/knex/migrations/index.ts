@@ -15,6 +15,8 @@ import * as sessionDetails from './012_session_details.js';
 import * as mailTokens from './013_mail_tokens.js';
 import * as refreshSuccessor from './014_refresh_successor.js';
 import * as passkeys from './015_passkeys.js';
+import * as jobLeases from './016_job_leases.js';
+import * as scaleIndexes from './017_scale_indexes.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -42,6 +44,8 @@ const migrations: readonly BundledMigration[] = [
   { name: '013_mail_tokens', ...mailTokens },
   { name: '014_refresh_successor', ...refreshSuccessor },
   { name: '015_passkeys', ...passkeys },
+  { name: '016_job_leases', ...jobLeases },
+  { name: '017_scale_indexes', ...scaleIndexes },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { MailTokenKind, MailTokenRecord, MailTokenRepository } from '../../../src/ports.js';
 import { toNumber } from '../rows.js';
+import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
 
 interface MailTokenRow {
@@ -65,8 +66,8 @@ export function mailTokenRepository(db: Knex, t: TableNames): MailTokenRepositor
       return db(t.mailTokens).where({ user_id: userId, kind }).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
     },
 
-    async purgeExpired(now) {
-      return db(t.mailTokens).where('expires_at', '<', now).delete();
+    async purgeExpired(now, limit) {
+      return deleteRows(db, t.mailTokens, 'id_hash', (q) => q.where('expires_at', '<', now), limit);
     },
   };
 }

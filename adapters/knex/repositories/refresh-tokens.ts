@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { RefreshTokenRepository, SessionRecord } from '../../../src/ports.js';
 import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow } from '../rows.js';
+import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
 
@@ -197,8 +198,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       });
     },
 
-    async purgeExpired(now) {
-      return db(t.refreshTokens).where('family_expires_at', '<=', now).delete();
+    async purgeExpired(now, limit) {
+      return deleteRows(db, t.refreshTokens, 'id_hash', (q) => q.where('family_expires_at', '<=', now), limit);
     },
   };
 }

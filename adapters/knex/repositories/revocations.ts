@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import type { RevocationRepository } from '../../../src/ports.js';
 import { fromRevocationRow, toNumber, type RevocationRow } from '../rows.js';
 import { isPostgres } from '../dialect.js';
+import { REVOCATION_CHANNEL } from '../revocation-notify.js';
+import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
 
 // The cursor is the highest `seq` seen, as a decimal string.
@@ -31,9 +33,14 @@ export function revocationRepository(db: Knex, t: TableNames): RevocationReposit
       // for (SHARE ROW EXCLUSIVE conflicts with itself and with writes, never with
       // reads) until commit makes `seq` order the visibility order. Inside a caller's
       // transaction this runs as a savepoint and the lock lasts until that commits.
+      //
+      // The notification tells listening instances to poll now (see revocation-notify.ts).
+      // PostgreSQL delivers it only when the outermost transaction commits, so a
+      // listener never polls before the row is visible, and never for a rolled-back one.
       await db.transaction(async (trx) => {
         await trx.raw('LOCK TABLE ?? IN SHARE ROW EXCLUSIVE MODE', [t.revocations]);
         await trx(t.revocations).insert(row);
+        await trx.raw('SELECT pg_notify(?, ?)', [REVOCATION_CHANNEL, t.revocations]);
       });
     },
 
@@ -59,8 +66,8 @@ export function revocationRepository(db: Knex, t: TableNames): RevocationReposit
       };
     },
 
-    async purgeExpired(now) {
-      return db(t.revocations).where('expires_at', '<=', now).delete();
+    async purgeExpired(now, limit) {
+      return deleteRows(db, t.revocations, 'seq', (q) => q.where('expires_at', '<=', now), limit);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { UsedTokenRepository } from '../../../src/ports.js';
+import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
 
 export function usedTokenRepository(db: Knex, t: TableNames): UsedTokenRepository {
@@ -11,8 +12,8 @@ export function usedTokenRepository(db: Knex, t: TableNames): UsedTokenRepositor
       return inserted.length === 1;
     },
 
-    async purgeExpired(now) {
-      return db(t.usedTokens).where('expires_at', '<=', now).delete();
+    async purgeExpired(now, limit) {
+      return deleteRows(db, t.usedTokens, 'id_hash', (q) => q.where('expires_at', '<=', now), limit);
     },
   };
 }

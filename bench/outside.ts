@@ -1,0 +1,285 @@
+/**
+ * gatehouse measured from outside, as a user would: the example app (example-app/server.ts,
+ * as `npm run example` starts it, with its MQTT broker and demo page) runs as its own
+ * process, and a separate bare Express process (bench/bare-server.ts) is the reference.
+ * Both run as plain JavaScript on the built package (see build-server.ts) and listen on
+ * 127.0.0.1 at random ports. autocannon loads them in turn (bare, guarded, bare, …), so
+ * drift of a shared machine falls on both sides of each ratio; each guarded run is
+ * compared with the mean of the bare runs just before and after it.
+ *
+ * Figures: GET /api/hello with a Bearer token and GET /auth/iot-credentials with an API
+ * key, as a share of the bare process's requests per second; rps, p99 and the CPU time
+ * each process spent per response (from /proc/<pid>/stat, Linux).
+ *
+ * Environment (optional): BENCH_DURATION (s per run, default 10), BENCH_WARMUP (s, default 2),
+ * BENCH_CONNECTIONS (default 50), BENCH_OUTSIDE_ROUNDS (guarded runs per scenario, default 2),
+ * BENCH_SERVER_FLAGS (Node flags of both processes; default none: Node's defaults, as a user runs it).
+ *
+ * Alone: `npm run build && npx tsx bench/outside.ts`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { removeBuild, transpileToDist } from './build-server.js';
+import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
+import type { BenchSection, Target } from './section.js';
+
+/** USER_HZ of /proc/<pid>/stat: 100 on every mainstream Linux. */
+const CLOCK_TICKS = 100;
+const OUT_DIR = '.bench-outside';
+const TARGETS = { hello: 0.85, iot: 0.65 } as const;
+
+function num(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
+  return value;
+}
+
+/** utime + stime of a process (every thread), in seconds; null off Linux. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  base: string;
+}
+
+/** Starts `node <script>` and resolves with the URL it prints (`… listening on http://…`). */
+function startProcess(name: string, script: string, env: Record<string, string>, flags: string[], timeoutMs: number, children: ChildProcess[]): Promise<Started> {
+  const child = spawn(process.execPath, [...flags, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Known to the caller at once, so it is stopped even when the other process fails to start.
+  children.push(child);
+  // The last lines, for the error when it fails to start; the rest (mails the example logs) is dropped.
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 20));
+  };
+  child.stderr?.on('data', keep);
+  return new Promise((resolveStart, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${name}: ${why}\n${tail.join('\n')}`));
+    };
+    const timer = setTimeout(() => fail(`not listening within ${timeoutMs / 1000} s`), timeoutMs);
+    child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`));
+    let buffered = '';
+    let listening = false;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      if (listening) return;
+      buffered += chunk.toString('utf8');
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(buffered);
+      if (!match?.[1]) return;
+      listening = true;
+      buffered = '';
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolveStart({ child, base: match[1] });
+    });
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** An account with an org, an access token and an API key, made over HTTP as a client would. */
+async function seed(base: string) {
+  const id = randomBytes(4).toString('hex');
+  const email = `outside-${id}@example.com`;
+  const password = 'correct horse battery staple';
+  const user = await call(base, 'POST', '/auth/signup', { email, password, action: 'create', orgCreateProps: { name: `Outside ${id}`, slug: `outside-${id}` } });
+  const pair = await call(base, 'POST', '/auth/signin', { email, password });
+  const bearer = { authorization: `Bearer ${String(pair.access_token)}` };
+  const key = await call(base, 'POST', '/auth/api-keys', { name: 'outside bench' }, bearer);
+  const byKey = { 'x-api-key': String(key.key), 'x-tenant-id': String(user.organizationId) };
+  await call(base, 'GET', '/api/hello', undefined, bearer);
+  await call(base, 'GET', '/auth/iot-credentials', undefined, byKey);
+  return { bearer, byKey };
+}
+
+interface Run {
+  scenario: string;
+  rps: number;
+  p99: number;
+  errors: number;
+  cpuPerRequestUs: number | null;
+}
+
+interface Scenario {
+  key: 'hello' | 'iot';
+  name: string;
+  target: { name: string; goal: number };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+export async function benchOutside(): Promise<BenchSection> {
+  const config = {
+    duration: num('BENCH_DURATION', 10),
+    warmup: num('BENCH_WARMUP', 2),
+    connections: num('BENCH_CONNECTIONS', 50),
+    rounds: Math.max(1, Math.round(num('BENCH_OUTSIDE_ROUNDS', 2))),
+  };
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const scenarios: Scenario[] = [
+    { key: 'hello', name: 'example GET /api/hello, Bearer', target: { name: "outside: example's guarded GET /api/hello vs a bare Express process", goal: TARGETS.hello } },
+    { key: 'iot', name: 'example GET /auth/iot-credentials, API key', target: { name: 'outside: GET /auth/iot-credentials by API key vs a bare Express process', goal: TARGETS.iot } },
+  ];
+  // Bare runs: one per guarded run plus one; each run with its warm-up and a margin.
+  const runs = 2 * config.rounds * scenarios.length + 1 + scenarios.length + 1;
+  const budgetMs = (runs * (config.duration + 5) + 2 * config.warmup + 150) * 1000;
+
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-outside-'));
+  const children: ChildProcess[] = [];
+  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', killAll);
+  let watchdog: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => {
+      killAll();
+      reject(new Error(`bench/outside: still running after ${Math.round(budgetMs / 1000)} s; gave up`));
+    }, budgetMs);
+    watchdog.unref();
+  });
+
+  const work = async (): Promise<BenchSection> => {
+    const build = transpileToDist({
+      files: ['example-app/server.ts', 'example-app/app.ts', 'example-app/broker.ts', 'example-app/demo-page.ts', 'example-app/demo-account.ts', 'bench/bare-server.ts'],
+      outDir: OUT_DIR,
+      // The demo page bundles example-app/web at start.
+      links: ['example-app/web'],
+    });
+    // Both at once: the example bundles its demo page (esbuild) while the bare one starts.
+    const [example, bare] = await Promise.all([
+      startProcess(
+        'example app',
+        join(build, 'example-app', 'server.js'),
+        {
+          HOST: '127.0.0.1',
+          PORT: '0',
+          MQTT_WS_PORT: '0',
+          AUTH_DATABASE: join(dir, 'example.sqlite'),
+          AUTH_SECRET: randomBytes(48).toString('base64'),
+          NODE_ENV: 'production',
+        },
+        flags,
+        90_000,
+        children,
+      ),
+      startProcess('bare Express', join(build, 'bench', 'bare-server.js'), { PORT: '0', NODE_ENV: 'production' }, flags, 30_000, children),
+    ]);
+    const fx = await seed(example.base);
+    const loads: Record<'bare' | Scenario['key'], LoadOptions> = {
+      bare: { url: `${bare.base}/hello`, connections: config.connections, duration: config.duration },
+      hello: { url: `${example.base}/api/hello`, connections: config.connections, duration: config.duration, headers: fx.bearer },
+      iot: { url: `${example.base}/auth/iot-credentials`, connections: config.connections, duration: config.duration, headers: fx.byKey },
+    };
+    const pids = { bare: bare.child.pid as number, hello: example.child.pid as number, iot: example.child.pid as number };
+
+    const measure = async (key: keyof typeof loads): Promise<Run> => {
+      const pid = pids[key];
+      const before = cpuSeconds(pid);
+      const result: LoadSummary = await runLoad(loads[key]);
+      const after = cpuSeconds(pid);
+      const responses = result.ok + result.non2xx;
+      const cpu = before === null || after === null || responses === 0 ? null : ((after - before) * 1e6) / responses;
+      return { scenario: key, rps: result.rps, p99: result.p99, errors: result.errors, cpuPerRequestUs: cpu };
+    };
+
+    if (config.warmup > 0) {
+      for (const key of ['bare', ...scenarios.map((s) => s.key)] as const) await runLoad({ ...loads[key], duration: config.warmup });
+    }
+    // bare, hello, bare, iot, bare, hello, bare, iot, bare …
+    const sequence: Run[] = [await measure('bare')];
+    for (let round = 0; round < config.rounds; round++) {
+      for (const scenario of scenarios) {
+        process.stdout.write(`- outside: ${scenario.name} (round ${round + 1}/${config.rounds})…`);
+        const run = await measure(scenario.key);
+        console.log(` ${fmt(run.rps)} req/s`);
+        sequence.push(run, await measure('bare'));
+      }
+    }
+
+    const bareRuns = sequence.filter((r) => r.scenario === 'bare');
+    const summary = (runs: Run[]) => ({
+      rps: mean(runs.map((r) => r.rps)),
+      p99: Math.max(...runs.map((r) => r.p99)),
+      errors: runs.reduce((n, r) => n + r.errors, 0),
+      cpuPerRequestUs: runs.every((r) => r.cpuPerRequestUs !== null) ? mean(runs.map((r) => r.cpuPerRequestUs as number)) : null,
+    });
+    const bareSummary = summary(bareRuns);
+    const lines: string[] = [];
+    const targets: Target[] = [];
+    const cpu = (us: number | null) => (us === null ? 'n/a' : `${fmt(us)} µs`);
+    lines.push(`bare Express process (GET /hello): ${fmt(bareSummary.rps)} req/s, p99 ${bareSummary.p99} ms, CPU ${cpu(bareSummary.cpuPerRequestUs)}/req, ${bareSummary.errors} errors`);
+    const data: Record<string, unknown> = { config: { ...config, serverFlags: flags }, bare: bareSummary, sequence };
+    for (const scenario of scenarios) {
+      // Each guarded run against the bare runs on either side of it.
+      const ratios = sequence.flatMap((run, i) => {
+        if (run.scenario !== scenario.key) return [];
+        const neighbours = [sequence[i - 1], sequence[i + 1]].filter((r): r is Run => r?.scenario === 'bare');
+        return [run.rps / mean(neighbours.map((r) => r.rps))];
+      });
+      const ratio = mean(ratios);
+      const s = summary(sequence.filter((r) => r.scenario === scenario.key));
+      lines.push(
+        `${scenario.name}: ${fmt(s.rps)} req/s, p99 ${s.p99} ms, CPU ${cpu(s.cpuPerRequestUs)}/req, ${s.errors} errors; ${ratio.toFixed(2)} of bare (runs: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      );
+      targets.push({ name: scenario.target.name, measured: `${ratio.toFixed(2)} of bare`, goal: `>= ${scenario.target.goal.toFixed(2)}`, pass: ratio >= scenario.target.goal && s.errors === 0 });
+      data[scenario.key] = { ...s, ratio, ratios };
+    }
+    lines.push(`(${config.rounds} x ${config.duration} s per scenario, ${config.connections} connections, alternating with the bare process; node ${flags.join(' ') || 'default flags'})`);
+    return { title: 'measured from outside: the example app vs a separate bare Express process', lines, targets, data };
+  };
+
+  try {
+    return await Promise.race([work(), overrun]);
+  } finally {
+    clearTimeout(watchdog);
+    await Promise.all(children.map(stopProcess));
+    process.off('exit', killAll);
+    rmSync(dir, { recursive: true, force: true });
+    removeBuild(OUT_DIR);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
+  const section = await benchOutside();
+  console.log(`\n${section.title}`);
+  for (const line of section.lines) console.log(`  ${line}`);
+  for (const t of section.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
+  process.exitCode = section.targets.every((t) => t.pass) ? 0 : 1;
+}

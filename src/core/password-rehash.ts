@@ -1,0 +1,19 @@
+import type { UserRecord } from '../ports.js';
+import type { CoreContext } from './context.js';
+
+/**
+ * Called once a password has proved right: when the stored hash is of another
+ * algorithm or other parameters than the configured hasher's, stores a new one.
+ * Best effort: the caller's success stands, and a failed upgrade (storage down, or
+ * a password too long for the configured algorithm, as a 100-byte argon2id password
+ * is for bcrypt) is logged and tried again at the next sign-in; the old hash keeps
+ * verifying meanwhile.
+ */
+export async function rehashIfNeeded(ctx: Pick<CoreContext, 'storage' | 'passwords' | 'logger'>, user: UserRecord, password: string): Promise<void> {
+  if (user.passwordHash === null || !ctx.passwords.needsRehash(user.passwordHash)) return;
+  try {
+    await ctx.storage.users.updatePasswordHash(user.id, await ctx.passwords.hash(password));
+  } catch (err) {
+    ctx.logger.warn('gatehouse: could not rehash a password', { userId: user.id, error: (err as Error).message });
+  }
+}
