@@ -60,7 +60,7 @@ const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const wanted = (key: string) => !only || only.has(key);
 
 // Nothing here may run unbounded: a hung server or client ends the run.
-const SCENARIO_COUNT = 11;
+const SCENARIO_COUNT = 13;
 const budgetSeconds = SCENARIO_COUNT * (config.warmup + config.duration + 6) + config.bcryptSeconds + 90;
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${budgetSeconds} s; giving up`);
@@ -309,6 +309,18 @@ async function seed(base: string): Promise<Fixtures> {
   return fixtures;
 }
 
+/** Signs up `count` accounts for the sign-in load; returns their sign-in bodies. */
+async function signinAccounts(base: string, count: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const id = randomBytes(4).toString('hex');
+    const credentials = { email: `bench-signin-${id}@example.com`, password: 'correct horse battery staple' };
+    await call(base, 'POST', '/auth/signup', { ...credentials, action: 'create', orgCreateProps: { name: `Bench ${id}`, slug: `bench-${id}` } });
+    bodies.push(JSON.stringify(credentials));
+  }
+  return bodies;
+}
+
 async function mintRefreshTokens(base: string, userId: string, count: number): Promise<string[]> {
   const body = await call(base, 'GET', `/bench/sessions?user=${encodeURIComponent(userId)}&count=${count}`);
   return body.refresh_tokens as string[];
@@ -422,17 +434,32 @@ async function main(): Promise<void> {
     // The bare route again right after the guarded runs: with the first, the memory
     // reference on both sides of them (the process's RSS drifts over a run).
     if (wanted('bearer') || wanted('api-key')) await measure('bare-mid', 'bare Express route (reference, after the guarded runs)', () => load('/bench/bare'));
-    if (wanted('iot')) await measure('iot', 'GET /auth/iot-credentials, API key', () => load('/auth/iot-credentials', { headers: byKey }));
+    if (wanted('iot')) {
+      await measure('iot', 'GET /auth/iot-credentials, API key', () => load('/auth/iot-credentials', { headers: byKey }));
+      await measure('bare-iot', 'bare Express route (reference, after iot)', () => load('/bench/bare'));
+    }
     if (wanted('refresh')) {
       await measure('refresh', 'POST /auth/refresh (rotation)', async () =>
         load('/auth/refresh', { method: 'POST', setupClient: refreshChain(await mintRefreshTokens(base, fx.userId, config.connections)) }),
       );
+      await measure('bare-refresh', 'bare Express route (reference, after refresh)', () => load('/bench/bare'));
     }
-    const signinBody = JSON.stringify({ email: fx.email, password: fx.password });
-    const signinLoad = (duration: number): LoadOptions =>
-      load('/auth/signin', { method: 'POST', connections: config.signinConnections, duration, headers: { 'content-type': 'application/json' }, body: signinBody });
+    // One account per connection: the throttle lets one (account, IP) pair have only 5
+    // sign-ins in flight, and the rest would measure 429s.
+    const signinBodies = wanted('signin') || wanted('mixed') ? await signinAccounts(base, config.signinConnections) : [];
+    const signinLoad = (duration: number): LoadOptions => {
+      let next = 0;
+      return load('/auth/signin', {
+        method: 'POST',
+        connections: config.signinConnections,
+        duration,
+        headers: { 'content-type': 'application/json' },
+        setupClient: (client) => client.setBody(signinBodies[next++ % signinBodies.length] as string),
+      });
+    };
     // autocannon drops its connections at the end of a run, but the server still hashes
-    // the sign-ins it had queued; one more sign-in returns once that queue has drained.
+    // the sign-ins it had queued; one more sign-in (by an account outside the load) returns
+    // once that queue has drained.
     const drainSignins = () => call(base, 'POST', '/auth/signin', { email: fx.email, password: fx.password });
     let signin: LoadSummary | undefined;
     if (wanted('signin')) signin = await measure('signin', `POST /auth/signin (cost ${config.bcryptCost})`, () => signinLoad(config.duration), drainSignins);
@@ -468,7 +495,16 @@ async function main(): Promise<void> {
 
     const bareEnd = await measure('bare-end', 'bare Express route (reference, end)', () => load('/bench/bare'));
     const bareRps = (bareStart.rps + bareEnd.rps) / 2;
-    for (const row of rows) row.ratio = row.rps / bareRps;
+    // Each row against the bare runs just before and just after it: the machine's and the
+    // process's speed drift over a run (a larger heap after the sign-ins, other load), and
+    // a reference measured minutes away would carry that drift into the ratio.
+    rows.forEach((row, i) => {
+      const isBare = (r: Row) => r.key.startsWith('bare');
+      const before = rows.slice(0, i).reverse().find(isBare);
+      const after = rows.slice(i + 1).find(isBare);
+      const around = [before, after].filter((r): r is Row => r !== undefined);
+      row.ratio = isBare(row) ? row.rps / bareRps : row.rps / (around.reduce((sum, r) => sum + r.rps, 0) / around.length);
+    });
     const hwmMb = (RssSampler.field(pid, 'VmHWM') ?? 0) / 1024 || null;
     memory.end = await settledMemory(child);
 
@@ -480,8 +516,8 @@ async function main(): Promise<void> {
     };
     ratioTarget('bearer', 'guarded GET, Bearer token', 0.92);
     ratioTarget('api-key', 'guarded GET, API key', 0.92);
-    ratioTarget('refresh', 'POST /refresh with rotation', 0.3);
-    ratioTarget('iot', 'GET /iot-credentials by API key', 0.5);
+    ratioTarget('refresh', 'POST /refresh with rotation', 0.4);
+    ratioTarget('iot', 'GET /iot-credentials by API key', 0.7);
     if (signin) {
       const factor = signin.rps / reference.perSecond;
       targets.push({
@@ -557,7 +593,7 @@ async function main(): Promise<void> {
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     table.forEach((cells) => console.log(line(cells)));
     rows.filter((r) => r.note).forEach((r) => console.log(`  ${r.name}: ${r.note}`));
-    console.log(`  bare reference: ${fmt(bareRps)} req/s (mean of start and end); bcryptjs one core: ${fmt(reference.perSecond, 2)} compares/s`);
+    console.log(`  each x bare: against the bare runs just before and after it; bare runs: against the mean of start and end, ${fmt(bareRps)} req/s; bcryptjs one core: ${fmt(reference.perSecond, 2)} compares/s`);
     const guardCost = guardCosts(rows);
     for (const cost of guardCost) {
       console.log(`  guard's own cost, ${cost.name}: ${fmt(cost.ownUs)} µs/request (guarded ${fmt(cost.guardedUs)} − bare ${fmt(cost.bareUs)})`);
@@ -626,17 +662,21 @@ async function runSection(section: (typeof sections)[number], targets: Target[],
 }
 
 /** What the guard itself costs in server CPU per request: a guarded run's µs minus the bare route's (mean of its runs). */
+/** CPU µs per request of the guarded runs minus the bare runs on either side of them (start and mid). */
 function guardCosts(rows: Row[]): Array<{ name: string; guardedUs: number; bareUs: number; ownUs: number }> {
-  const bare = rows.filter((r) => r.key.startsWith('bare') && r.cpuPerRequestUs !== null).map((r) => r.cpuPerRequestUs as number);
-  if (bare.length === 0) return [];
-  const bareUs = bare.reduce((a, b) => a + b, 0) / bare.length;
+  const meanCpu = (keys: string[]) => {
+    const values = rows.filter((r) => keys.includes(r.key) && r.cpuPerRequestUs !== null).map((r) => r.cpuPerRequestUs as number);
+    return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+  };
+  const bareUs = meanCpu(['bare', 'bare-mid']);
+  if (bareUs === null) return [];
   const costs = [];
-  for (const [key, name] of [
-    ['bearer', 'Bearer'],
-    ['api-key', 'API key'],
+  for (const [keys, name] of [
+    [['bearer', 'bearer-repeat'], 'Bearer'],
+    [['api-key'], 'API key'],
   ] as const) {
-    const guardedUs = rows.find((r) => r.key === key)?.cpuPerRequestUs;
-    if (guardedUs !== undefined && guardedUs !== null) costs.push({ name, guardedUs, bareUs, ownUs: guardedUs - bareUs });
+    const guardedUs = meanCpu([...keys]);
+    if (guardedUs !== null) costs.push({ name, guardedUs, bareUs, ownUs: guardedUs - bareUs });
   }
   return costs;
 }
