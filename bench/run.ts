@@ -509,12 +509,18 @@ async function main(): Promise<void> {
     memory.end = await settledMemory(child);
 
     // ------------------------------------------------------------ targets
-    const ratioOf = (key: string) => rows.find((r) => r.key === key)?.ratio ?? null;
-    const ratioTarget = (key: string, name: string, goal: number) => {
-      const ratio = ratioOf(key);
-      if (ratio !== null) targets.push({ name, measured: `${ratio.toFixed(2)} of bare`, goal: `>= ${goal.toFixed(2)}`, pass: ratio >= goal });
+    /** The mean ratio of the runs of a scenario (the Bearer scenario runs twice). */
+    const ratioOf = (keys: string[]) => {
+      const ratios = rows.filter((r) => keys.includes(r.key) && r.ratio !== null).map((r) => r.ratio as number);
+      return ratios.length === 0 ? null : ratios.reduce((a, b) => a + b, 0) / ratios.length;
     };
-    ratioTarget('bearer', 'guarded GET, Bearer token', 0.92);
+    const ratioTarget = (key: string | string[], name: string, goal: number) => {
+      const keys = typeof key === 'string' ? [key] : key;
+      const ratio = ratioOf(keys);
+      const runs = keys.length > 1 ? ` (mean of ${keys.length} runs)` : '';
+      if (ratio !== null) targets.push({ name, measured: `${ratio.toFixed(2)} of bare${runs}`, goal: `>= ${goal.toFixed(2)}`, pass: ratio >= goal });
+    };
+    ratioTarget(['bearer', 'bearer-repeat'], 'guarded GET, Bearer token', 0.92);
     ratioTarget('api-key', 'guarded GET, API key', 0.92);
     ratioTarget('refresh', 'POST /refresh with rotation', 0.4);
     ratioTarget('iot', 'GET /iot-credentials by API key', 0.7);

@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import { AuthError } from '../errors.js';
 import type { Repositories, TokenClaims, UserRecord } from '../ports.js';
 import type { ApiKeys } from './api-keys.js';
@@ -72,6 +71,9 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
       throw new AuthError('mfa_already_enabled', 'TOTP is already on; disable it first to enrol a new device');
     }
     const otpauthUrl = generateURI({ issuer: config.issuer, label: user.email, secret });
+    // Loaded on first enrolment rather than at start: it is only needed here, and every
+    // module kept in the heap adds to the cost of each garbage collection.
+    const { default: QRCode } = await import('qrcode');
     return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
   }
 
