@@ -13,20 +13,19 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { removeBuild, root, transpileToDist } from './build-server.js';
 import { runLoad, type LoadSummary } from './load.js';
+import { call, cpuSeconds, stopChild } from './process.js';
 import type { BenchSection, Target } from './section.js';
 
 const BCRYPT_COST = 10;
 const TARGET_FACTOR = 3;
 const OUT_DIR = '.bench-hashers';
-/** USER_HZ of /proc/<pid>/stat: 100 on every mainstream Linux. */
-const CLOCK_TICKS = 100;
 
 type HasherName = 'js' | 'native' | 'argon2id';
 const HASHERS: Array<{ name: HasherName; label: string; needs?: string }> = [
@@ -104,16 +103,6 @@ async function cpuPerCompare(seconds: number, cost = BCRYPT_COST): Promise<{ js:
   return { js, native };
 }
 
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
 interface Started {
   child: ChildProcess;
   port: number;
@@ -135,30 +124,9 @@ function startServer(script: string, dir: string, hasher: HasherName): Promise<S
     });
   });
   return within(started, 60_000, `starting the ${hasher} server`).catch(async (err: unknown) => {
-    await stopServer(child);
+    await stopChild(child);
     throw err;
   });
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
 }
 
 interface Credentials {
@@ -172,8 +140,8 @@ async function seedAccounts(base: string, count: number): Promise<Credentials[]>
   for (let i = 0; i < count; i += 1) {
     const id = randomBytes(4).toString('hex');
     const credentials = { email: `bench-${id}@example.com`, password: 'correct horse battery staple' };
-    await call(base, '/auth/signup', { ...credentials, action: 'create', orgCreateProps: { name: `Bench ${id}`, slug: `bench-${id}` } });
-    await call(base, '/auth/signin', credentials);
+    await call(base, 'POST', '/auth/signup', { ...credentials, action: 'create', orgCreateProps: { name: `Bench ${id}`, slug: `bench-${id}` } });
+    await call(base, 'POST', '/auth/signin', credentials);
     accounts.push(credentials);
   }
   return accounts;
@@ -212,7 +180,7 @@ async function measureHasher(script: string, name: HasherName, label: string, op
         setupClient: (client) => client.setBody(JSON.stringify(accounts[next++ % accounts.length])),
       });
     // The server keeps hashing what was queued when autocannon stops; one more sign-in returns once that has drained.
-    const drain = () => within(call(base, '/auth/signin', drainer), 60_000, 'draining queued sign-ins');
+    const drain = () => within(call(base, 'POST', '/auth/signin', drainer), 60_000, 'draining queued sign-ins');
     if (opts.warmup > 0) {
       await within(load(opts.warmup), (opts.warmup + 30) * 1000, `${name} warm-up`);
       await drain();
@@ -226,7 +194,7 @@ async function measureHasher(script: string, name: HasherName, label: string, op
     const cpuPerSigninMs = cpuBefore !== null && cpuAfter !== null && result.ok > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.ok : null;
     return { name, label, implementation: hasher.implementation, load: result, cpuPerSigninMs };
   } finally {
-    await stopServer(child);
+    await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,15 +19,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { removeBuild, transpileToDist } from './build-server.js';
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
+import { call, cpuSeconds, stopChild } from './process.js';
 import type { BenchSection, Target } from './section.js';
 
-/** USER_HZ of /proc/<pid>/stat: 100 on every mainstream Linux. */
-const CLOCK_TICKS = 100;
 const OUT_DIR = '.bench-outside';
 const TARGETS = { hello: 0.85, iot: 0.65 } as const;
 
@@ -37,18 +36,6 @@ function num(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
   return value;
-}
-
-/** utime + stime of a process (every thread), in seconds; null off Linux. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
 }
 
 interface Started {
@@ -91,27 +78,6 @@ function startProcess(name: string, script: string, env: Record<string, string>,
       resolveStart({ child, base: match[1] });
     });
   });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
 }
 
 /** An account with an org, an access token and an API key, made over HTTP as a client would. */
@@ -269,7 +235,7 @@ export async function benchOutside(): Promise<BenchSection> {
     return await Promise.race([work(), overrun]);
   } finally {
     clearTimeout(watchdog);
-    await Promise.all(children.map(stopProcess));
+    await Promise.all(children.map(stopChild));
     process.off('exit', killAll);
     rmSync(dir, { recursive: true, force: true });
     removeBuild(OUT_DIR);

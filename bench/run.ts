@@ -20,6 +20,7 @@ import bcrypt from 'bcryptjs';
 import type autocannon from 'autocannon';
 import { runLoad, startLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { removeBuild, transpileToDist } from './build-server.js';
+import { call, cpuSeconds, stopChild } from './process.js';
 import { benchHashers } from './hashers.js';
 import { benchOutside } from './outside.js';
 import { benchRevocationLatency } from './revocation-latency.js';
@@ -27,8 +28,6 @@ import { benchScale } from './scale.js';
 import type { BenchSection, Target } from './section.js';
 
 const here = import.meta.dirname;
-/** USER_HZ of /proc/<pid>/stat: 100 on every mainstream Linux. */
-const CLOCK_TICKS = 100;
 
 function num(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -173,15 +172,6 @@ function startServer(dir: string, secret: string): Promise<{ child: ChildProcess
   });
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** The server's process.memoryUsage() right after a full GC. */
 function serverMemory(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
   return new Promise((resolveUsage, reject) => {
@@ -226,18 +216,6 @@ class RssSampler {
   private timer: NodeJS.Timeout | undefined;
   constructor(private readonly pid: number) {}
 
-  /** utime + stime of the whole process (every thread), in seconds. */
-  static cpuSeconds(pid: number): number | null {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      return null;
-    }
-  }
-
   static field(pid: number, name: 'VmRSS' | 'VmHWM'): number | null {
     try {
       const match = new RegExp(`^${name}:\\s*(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -249,7 +227,7 @@ class RssSampler {
 
   start(): void {
     this.peakKb = 0;
-    this.cpuStart = RssSampler.cpuSeconds(this.pid);
+    this.cpuStart = cpuSeconds(this.pid);
     const sample = () => {
       const kb = RssSampler.field(this.pid, 'VmRSS');
       if (kb !== null && kb > this.peakKb) this.peakKb = kb;
@@ -262,7 +240,7 @@ class RssSampler {
     if (this.timer) clearInterval(this.timer);
     const kb = RssSampler.field(this.pid, 'VmRSS');
     if (kb !== null && kb > this.peakKb) this.peakKb = kb;
-    const cpuEnd = RssSampler.cpuSeconds(this.pid);
+    const cpuEnd = cpuSeconds(this.pid);
     return {
       peakRssMb: this.peakKb > 0 ? this.peakKb / 1024 : null,
       cpuSeconds: cpuEnd !== null && this.cpuStart !== null ? cpuEnd - this.cpuStart : null,
@@ -271,18 +249,6 @@ class RssSampler {
 }
 
 // ---------------------------------------------------------------- HTTP fixtures
-
-async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 interface Fixtures {
   email: string;
@@ -621,7 +587,7 @@ async function main(): Promise<void> {
       server: { peakRssMb: hwmMb, addedMemory: addedMemory ?? null, memoryAfterGc: memory, growthAcrossGuardedRuns: growth ?? null },
     };
   } finally {
-    await stopServer(child);
+    await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
     removeBuild(BUILD_OUT);
   }
