@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { removeBuild, root, transpileToDist } from './build-server.js';
 import { runLoad, type LoadSummary } from './load.js';
-import { call, cpuSeconds, stopChild } from './process.js';
+import { call, cpuSeconds, num, stopChild } from './process.js';
 import type { BenchSection, Target } from './section.js';
 
 const BCRYPT_COST = 10;
@@ -33,14 +33,6 @@ const HASHERS: Array<{ name: HasherName; label: string; needs?: string }> = [
   { name: 'native', label: `@node-rs/bcrypt, native (cost ${BCRYPT_COST})`, needs: '@node-rs/bcrypt' },
   { name: 'argon2id', label: 'argon2id, @node-rs/argon2 (m=19456 KiB, t=2, p=1)', needs: '@node-rs/argon2' },
 ];
-
-function num(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
-  return value;
-}
 
 const installed = (name: string) => {
   try {

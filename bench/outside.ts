@@ -24,19 +24,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { removeBuild, transpileToDist } from './build-server.js';
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
-import { call, cpuSeconds, stopChild } from './process.js';
+import { call, cpuSeconds, num, stopChild } from './process.js';
 import type { BenchSection, Target } from './section.js';
 
 const OUT_DIR = '.bench-outside';
 const TARGETS = { hello: 0.85, iot: 0.65 } as const;
-
-function num(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
-  return value;
-}
 
 interface Started {
   child: ChildProcess;

@@ -1,4 +1,4 @@
-/** What the benchmark modules share about the processes they measure and the HTTP they send. */
+/** What the benchmark modules share: their settings from the environment, the processes they measure, the HTTP they send. */
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 
@@ -15,6 +15,15 @@ export function cpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** A non-negative number from the environment variable `name`, or `fallback` when it is unset or empty. */
+export function num(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
+  return value;
 }
 
 /** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. */

@@ -20,7 +20,7 @@ import bcrypt from 'bcryptjs';
 import type autocannon from 'autocannon';
 import { runLoad, startLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { removeBuild, transpileToDist } from './build-server.js';
-import { call, cpuSeconds, stopChild } from './process.js';
+import { call, cpuSeconds, num, stopChild } from './process.js';
 import { benchHashers } from './hashers.js';
 import { benchOutside } from './outside.js';
 import { benchRevocationLatency } from './revocation-latency.js';
@@ -28,14 +28,6 @@ import { benchScale } from './scale.js';
 import type { BenchSection, Target } from './section.js';
 
 const here = import.meta.dirname;
-
-function num(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got ${raw})`);
-  return value;
-}
 
 const config = {
   duration: num('BENCH_DURATION', 10),
