@@ -17,12 +17,6 @@ export interface RevocationCacheOptions {
    * can still be minted on another instance until it polls). Default 0.
    */
   minLifetimeMs?: number;
-  /**
-   * No longer read: storage is purged by the router's PurgeScheduler (which a broker-only
-   * reader never starts), the cache only forgets expired entries from memory.
-   * @deprecated
-   */
-  purge?: boolean;
 }
 
 /** Told about a revocation as this instance learns of it; must not throw. */

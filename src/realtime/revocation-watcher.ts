@@ -34,7 +34,7 @@ export function createRevocationWatcher(options: RevocationWatcherOptions): Revo
   const maxStalenessMs = toSeconds(options.maxStaleness ?? '60s', 'maxStaleness') * 1000;
   if (maxStalenessMs <= pollIntervalMs) throw new TypeError('maxStaleness must be longer than pollInterval');
   const logger = options.logger ?? { warn: (m, f) => console.warn(m, f ?? ''), error: (m, f) => console.error(m, f ?? '') };
-  const cache = new RevocationCache(options.storage, options.clock ?? { now: () => Date.now() }, logger, { pollIntervalMs, maxStalenessMs, purge: false });
+  const cache = new RevocationCache(options.storage, options.clock ?? { now: () => Date.now() }, logger, { pollIntervalMs, maxStalenessMs });
   const start = () => cache.start();
 
   return {

@@ -1,19 +1,10 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { createJwtTokenIssuer, createRealtimeAuthorizer, RealtimeAuthError, type RealtimeAuthErrorCode, type RealtimeAuthorizer } from 'gatehouse-auth';
+import { createJwtTokenIssuer, createRealtimeAuthorizer, type RealtimeAuthorizer } from 'gatehouse-auth';
 import { SECRET, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
+import { codeOf } from './fixtures.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
-
-function codeOf(fn: () => unknown): RealtimeAuthErrorCode {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(RealtimeAuthError);
-    return (err as RealtimeAuthError).code;
-  }
-  throw new Error('expected a RealtimeAuthError');
-}
 
 /**
  * The router's realtime authorizer keeps realtime tokens it verified (by their exact

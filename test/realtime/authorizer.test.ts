@@ -1,17 +1,7 @@
 import { expect } from 'chai';
-import { createRealtimeAuthorizer, RealtimeAuthError, type RealtimeAuthErrorCode, type RealtimeAuthorizer } from '../../src/realtime/authorizer.js';
+import { createRealtimeAuthorizer, type RealtimeAuthorizer } from '../../src/realtime/authorizer.js';
 import { createJwtTokenIssuer } from '../../src/tokens/jwt-issuer.js';
-import { grant, makeIssuer, pastIssuer, SECRET } from './fixtures.js';
-
-function codeOf(fn: () => unknown): RealtimeAuthErrorCode {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(RealtimeAuthError);
-    return (err as RealtimeAuthError).code;
-  }
-  throw new Error('expected a RealtimeAuthError');
-}
+import { codeOf, grant, makeIssuer, pastIssuer, SECRET } from './fixtures.js';
 
 describe('createRealtimeAuthorizer', () => {
   const issuer = makeIssuer();

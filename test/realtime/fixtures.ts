@@ -1,3 +1,5 @@
+import { expect } from 'chai';
+import { RealtimeAuthError, type RealtimeAuthErrorCode } from '../../src/realtime/authorizer.js';
 import { createJwtTokenIssuer } from '../../src/tokens/jwt-issuer.js';
 import type { Clock, TokenIssuer } from '../../src/ports.js';
 
@@ -32,4 +34,15 @@ export function makeIssuer(clock?: Clock): TokenIssuer {
 /** An issuer whose clock is an hour behind: its tokens are already expired. */
 export function pastIssuer(): TokenIssuer {
   return makeIssuer({ now: () => Date.now() - 3_600_000 });
+}
+
+/** The code of the RealtimeAuthError `fn` throws; fails the test when it throws nothing or something else. */
+export function codeOf(fn: () => unknown): RealtimeAuthErrorCode {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(RealtimeAuthError);
+    return (err as RealtimeAuthError).code;
+  }
+  throw new Error('expected a RealtimeAuthError');
 }
