@@ -57,6 +57,28 @@ export async function startHarness(overrides: Partial<AuthRouterOptions> = {}, o
   };
 }
 
+/** Tables only background jobs touch (mail delivery, the purge lease): their queries can land inside any window. */
+const BACKGROUND_TABLES = /\b\w*(mail_outbox|job_leases)\b/;
+
+/**
+ * Records the SQL the router sends while `fn` runs, leaving out the background jobs'
+ * queries, which may run at any moment. Returns the statements, so a failed "no query"
+ * assertion shows which ones ran.
+ */
+export async function queriesDuring(storage: KnexStorage, fn: () => Promise<unknown>, filter: (sql: string) => boolean = () => true): Promise<string[]> {
+  const seen: string[] = [];
+  const record = (q: { sql: string }) => {
+    if (!BACKGROUND_TABLES.test(q.sql) && filter(q.sql)) seen.push(q.sql);
+  };
+  storage.knex.on('query', record);
+  try {
+    await fn();
+  } finally {
+    storage.knex.off('query', record);
+  }
+  return seen;
+}
+
 let counter = 0;
 /** A unique suffix per call, for emails and slugs. */
 export function unique(): string {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { addMember, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
+import { addMember, queriesDuring, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -150,14 +150,14 @@ describe('API keys', () => {
       await new Promise((r) => setTimeout(r, 50));
       const first = (await h.storage.apiKeys.findByPrefix(body.prefix))?.lastUsedAt;
       expect(first).to.equal(now);
-      let writes = 0;
-      const count = (q: { sql: string }) => {
-        if (/^update/i.test(q.sql)) writes += 1;
-      };
-      h.storage.knex.on('query', count);
-      for (let i = 0; i < 5; i += 1) await request(h.app).get('/api/hello').set(withKey(body.key, owner.orgId));
-      h.storage.knex.off('query', count);
-      expect(writes).to.equal(0);
+      const writes = await queriesDuring(
+        h.storage,
+        async () => {
+          for (let i = 0; i < 5; i += 1) await request(h.app).get('/api/hello').set(withKey(body.key, owner.orgId));
+        },
+        (sql) => /^update/i.test(sql),
+      );
+      expect(writes).to.deep.equal([]);
       const list = await request(h.app).get('/auth/api-keys').set(bearer(owner.access));
       expect(list.body.apiKeys[0].lastUsedAt).to.equal(new Date(now).toISOString());
     });
@@ -165,16 +165,12 @@ describe('API keys', () => {
     it('serves repeated requests from memory: no storage read per request', async () => {
       const { body } = await createKey(owner);
       await request(h.app).get('/api/hello').set(withKey(body.key, owner.orgId));
-      let queries = 0;
-      const count = () => {
-        queries += 1;
-      };
-      h.storage.knex.on('query', count);
-      for (let i = 0; i < 5; i += 1) {
-        expect((await request(h.app).get('/api/hello').set(withKey(body.key, owner.orgId))).status).to.equal(200);
-      }
-      h.storage.knex.off('query', count);
-      expect(queries).to.equal(0);
+      const queries = await queriesDuring(h.storage, async () => {
+        for (let i = 0; i < 5; i += 1) {
+          expect((await request(h.app).get('/api/hello').set(withKey(body.key, owner.orgId))).status).to.equal(200);
+        }
+      });
+      expect(queries).to.deep.equal([]);
     });
   });
 

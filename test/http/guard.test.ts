@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { addMember, SECRET, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
+import { addMember, queriesDuring, SECRET, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 
 describe('requireAuth() on host routes', () => {
   let h: Harness;
@@ -79,19 +79,12 @@ describe('requireAuth() on host routes', () => {
 
   it('needs no database round trip per request', async () => {
     const u = await signupWithOrg(h.app);
-    let queries = 0;
-    const count = () => {
-      queries += 1;
-    };
-    h.storage.knex.on('query', count);
-    try {
+    const queries = await queriesDuring(h.storage, async () => {
       for (let i = 0; i < 5; i += 1) {
         expect((await request(h.app).get('/api/hello').set('Authorization', `Bearer ${u.access}`)).status).to.equal(200);
       }
-    } finally {
-      h.storage.knex.off('query', count);
-    }
-    expect(queries).to.equal(0);
+    });
+    expect(queries).to.deep.equal([]);
   });
 
   it('answers the host’s error handler nothing: failures are written by the guard itself', async () => {
