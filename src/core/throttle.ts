@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AuthError } from '../errors.js';
 import { sha256Hex } from './secrets.js';
@@ -80,7 +81,30 @@ const MAX_RAW_KEY = 160;
 
 /** The key for an account's sign-ins from one client address. */
 export function accountIpKey(account: string, ip: string | undefined): string {
-  return `${ip ?? 'unknown'} ${account}`;
+  return `${ip === undefined ? 'unknown' : addressKey(ip)} ${account}`;
+}
+
+/**
+ * The unit a client address is counted in: an IPv4 address as it is (also when it comes
+ * IPv4-mapped, `::ffff:192.0.2.1`), an IPv6 address by its /64. A single host is usually
+ * given a whole /64, so counting each of its 2^64 addresses apart would make per-address
+ * limits free to dodge.
+ */
+export function addressKey(ip: string): string {
+  const bare = ip.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(bare)) return ip;
+  const [head = '', tail] = bare.split('::');
+  const left = head ? head.split(':') : [];
+  // Groups elided by `::` (a trailing dotted quad counts for two): only their number matters here.
+  const right = tail ? tail.split(':') : [];
+  const written = left.length + right.length + (bare.includes('.') ? 1 : 0);
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - written).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /**
@@ -201,9 +225,10 @@ export class Throttle {
     const limiters = this.limiters;
     if (!limiters) return [];
     return ORDER.flatMap((kind): Array<[RateLimiterAbstract, string]> => {
-      const key = keys[kind];
+      let key = keys[kind];
       const limiter = limiters[kind];
       if (key === undefined || limiter === undefined) return [];
+      if (kind === 'ip' || kind === 'mailIp') key = addressKey(key);
       return [[limiter, key.length > MAX_RAW_KEY ? `sha256:${sha256Hex(key)}` : key]];
     });
   }

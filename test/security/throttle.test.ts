@@ -129,4 +129,24 @@ describe('security: a stranger cannot lock the owner out', function () {
       await h.close();
     }
   });
+
+  it('counts an IPv6 client by its /64, and an IPv4-mapped address as the IPv4 one', async () => {
+    const h = await startHarness();
+    h.app.set('trust proxy', true);
+    try {
+      const owner = await signupWithOrg(h.app);
+      const from = (ip: string, password: string) => request(h.app).post('/auth/signin').set('X-Forwarded-For', ip).send({ email: owner.email, password });
+      // Five addresses of one /64, each written differently.
+      for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:DB8:1:2:0:0:0:3', '2001:0db8:0001:0002:ffff::4', '2001:db8:1:2:5:6:7:8']) {
+        expect((await from(ip, 'wrong password')).status).to.equal(401);
+      }
+      expect((await from('2001:db8:1:2:abcd::99', PASSWORD)).status).to.equal(429);
+      expect((await from('2001:db8:1:3::1', PASSWORD)).status).to.equal(200);
+
+      for (let i = 0; i < 5; i += 1) expect((await from('::ffff:203.0.113.9', 'wrong password')).status).to.equal(401);
+      expect((await from('203.0.113.9', PASSWORD)).status).to.equal(429);
+    } finally {
+      await h.close();
+    }
+  });
 });
