@@ -14,12 +14,14 @@
  * Environment (optional): BENCH_DURATION (s per run, default 10), BENCH_WARMUP (s, default 2),
  * BENCH_CONNECTIONS (default 50), BENCH_OUTSIDE_ROUNDS (guarded runs per scenario, default 2),
  * BENCH_SERVER_FLAGS (Node flags of both processes; default none: Node's defaults, as a user runs it).
+ * With `--trace-gc` among them, the report adds each process's garbage-collection time per
+ * request and its heap after the last full collection (V8's own log lines on stdout).
  *
  * Alone: `npm run build && npx tsx bench/outside.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { removeBuild, transpileToDist } from './build-server.js';
@@ -33,6 +35,46 @@ const TARGETS = { hello: 0.85, iot: 0.65 } as const;
 interface Started {
   child: ChildProcess;
   base: string;
+  gc: GcLog;
+}
+
+/** Totals of the `--trace-gc` lines a process printed so far (all zero without that flag). */
+interface GcLog {
+  scavenges: number;
+  scavengeMs: number;
+  markCompacts: number;
+  markCompactMs: number;
+  /** Heap after the last full (mark-compact) collection, MB: about the live heap. */
+  heapAfterFullMb: number | null;
+}
+
+// `[pid:0x…]  1234 ms: Scavenge 23.5 (58.2) -> 15.2 (58.2) MB, 6.22 / 0.37 ms  …`
+const GC_LINE = /: (Scavenge|Mark-Compact|Mark-Sweep)[^,]* -> ([\d.]+) \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
+
+function readGcLines(text: string, gc: GcLog): void {
+  for (const line of text.split('\n')) {
+    const match = GC_LINE.exec(line);
+    if (!match) continue;
+    const [, kind, after, ms] = match;
+    if (kind === 'Scavenge') {
+      gc.scavenges++;
+      gc.scavengeMs += Number(ms);
+    } else {
+      gc.markCompacts++;
+      gc.markCompactMs += Number(ms);
+      gc.heapAfterFullMb = Number(after);
+    }
+  }
+}
+
+/** VmRSS of a process, MB; null off Linux. */
+function rssMb(pid: number): number | null {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
+  } catch {
+    return null;
+  }
 }
 
 /** Starts `node <script>` and resolves with the URL it prints (`… listening on http://…`). */
@@ -47,6 +89,15 @@ function startProcess(name: string, script: string, env: Record<string, string>,
     tail.splice(0, Math.max(0, tail.length - 20));
   };
   child.stderr?.on('data', keep);
+  const gc: GcLog = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, heapAfterFullMb: null };
+  // A line can be split between chunks: only whole lines are read.
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const end = text.lastIndexOf('\n') + 1;
+    partial = text.slice(end);
+    readGcLines(text.slice(0, end), gc);
+  });
   return new Promise((resolveStart, reject) => {
     const fail = (why: string) => {
       clearTimeout(timer);
@@ -67,7 +118,7 @@ function startProcess(name: string, script: string, env: Record<string, string>,
       buffered = '';
       clearTimeout(timer);
       child.removeAllListeners('exit');
-      resolveStart({ child, base: match[1] });
+      resolveStart({ child, base: match[1], gc });
     });
   });
 }
@@ -93,6 +144,8 @@ interface Run {
   p99: number;
   errors: number;
   cpuPerRequestUs: number | null;
+  /** Garbage-collection time per response, µs (scavenges, mark-compacts); null without `--trace-gc`. */
+  gcPerRequestUs: { scavenge: number; markCompact: number } | null;
 }
 
 interface Scenario {
@@ -166,15 +219,24 @@ export async function benchOutside(): Promise<BenchSection> {
       iot: { url: `${example.base}/auth/iot-credentials`, connections: config.connections, duration: config.duration, headers: fx.byKey },
     };
     const pids = { bare: bare.child.pid as number, hello: example.child.pid as number, iot: example.child.pid as number };
+    const gcLogs = { bare: bare.gc, hello: example.gc, iot: example.gc };
+    // After start and the seeding requests, before any load.
+    const rssAfterStart = { example: rssMb(example.child.pid as number), bare: rssMb(bare.child.pid as number) };
 
     const measure = async (key: keyof typeof loads): Promise<Run> => {
       const pid = pids[key];
+      const gc = gcLogs[key];
+      const gcBefore = { ...gc };
       const before = cpuSeconds(pid);
       const result: LoadSummary = await runLoad(loads[key]);
       const after = cpuSeconds(pid);
       const responses = result.ok + result.non2xx;
       const cpu = before === null || after === null || responses === 0 ? null : ((after - before) * 1e6) / responses;
-      return { scenario: key, rps: result.rps, p99: result.p99, errors: result.errors, cpuPerRequestUs: cpu };
+      const traced = gc.scavenges + gc.markCompacts > 0 && responses > 0;
+      const gcPerRequestUs = traced
+        ? { scavenge: ((gc.scavengeMs - gcBefore.scavengeMs) * 1000) / responses, markCompact: ((gc.markCompactMs - gcBefore.markCompactMs) * 1000) / responses }
+        : null;
+      return { scenario: key, rps: result.rps, p99: result.p99, errors: result.errors, cpuPerRequestUs: cpu, gcPerRequestUs };
     };
 
     if (config.warmup > 0) {
@@ -197,13 +259,27 @@ export async function benchOutside(): Promise<BenchSection> {
       p99: Math.max(...runs.map((r) => r.p99)),
       errors: runs.reduce((n, r) => n + r.errors, 0),
       cpuPerRequestUs: runs.every((r) => r.cpuPerRequestUs !== null) ? mean(runs.map((r) => r.cpuPerRequestUs as number)) : null,
+      gcPerRequestUs: runs.every((r) => r.gcPerRequestUs !== null)
+        ? { scavenge: mean(runs.map((r) => r.gcPerRequestUs!.scavenge)), markCompact: mean(runs.map((r) => r.gcPerRequestUs!.markCompact)) }
+        : null,
     });
     const bareSummary = summary(bareRuns);
     const lines: string[] = [];
     const targets: Target[] = [];
     const cpu = (us: number | null) => (us === null ? 'n/a' : `${fmt(us)} µs`);
-    lines.push(`bare Express process (GET /hello): ${fmt(bareSummary.rps)} req/s, p99 ${bareSummary.p99} ms, CPU ${cpu(bareSummary.cpuPerRequestUs)}/req, ${bareSummary.errors} errors`);
-    const data: Record<string, unknown> = { config: { ...config, serverFlags: flags }, bare: bareSummary, sequence };
+    const gcText = (gc: Run['gcPerRequestUs']) => (gc === null ? '' : `, GC ${fmt(gc.scavenge, 1)} µs scavenging + ${fmt(gc.markCompact, 1)} µs full/req`);
+    lines.push(`bare Express process (GET /hello): ${fmt(bareSummary.rps)} req/s, p99 ${bareSummary.p99} ms, CPU ${cpu(bareSummary.cpuPerRequestUs)}/req${gcText(bareSummary.gcPerRequestUs)}, ${bareSummary.errors} errors`);
+    const mbText = (mb: number | null) => (mb === null ? 'n/a' : `${fmt(mb, 1)} MB`);
+    const heapText = (gc: GcLog) => (gc.heapAfterFullMb === null ? '' : `, heap after the last full GC ${mbText(gc.heapAfterFullMb)}`);
+    lines.push(
+      `memory: example RSS after start ${mbText(rssAfterStart.example)}${heapText(example.gc)}; bare RSS after start ${mbText(rssAfterStart.bare)}${heapText(bare.gc)}`,
+    );
+    const data: Record<string, unknown> = {
+      config: { ...config, serverFlags: flags },
+      memory: { rssAfterStartMb: rssAfterStart, heapAfterLastFullGcMb: { example: example.gc.heapAfterFullMb, bare: bare.gc.heapAfterFullMb } },
+      bare: bareSummary,
+      sequence,
+    };
     for (const scenario of scenarios) {
       // Each guarded run against the bare runs on either side of it.
       const ratios = sequence.flatMap((run, i) => {
@@ -214,7 +290,7 @@ export async function benchOutside(): Promise<BenchSection> {
       const ratio = mean(ratios);
       const s = summary(sequence.filter((r) => r.scenario === scenario.key));
       lines.push(
-        `${scenario.name}: ${fmt(s.rps)} req/s, p99 ${s.p99} ms, CPU ${cpu(s.cpuPerRequestUs)}/req, ${s.errors} errors; ${ratio.toFixed(2)} of bare (runs: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+        `${scenario.name}: ${fmt(s.rps)} req/s, p99 ${s.p99} ms, CPU ${cpu(s.cpuPerRequestUs)}/req${gcText(s.gcPerRequestUs)}, ${s.errors} errors; ${ratio.toFixed(2)} of bare (runs: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
       );
       targets.push({ name: scenario.target.name, measured: `${ratio.toFixed(2)} of bare`, goal: `>= ${scenario.target.goal.toFixed(2)}`, pass: ratio >= scenario.target.goal && s.errors === 0 });
       data[scenario.key] = { ...s, ratio, ratios };

@@ -5,7 +5,8 @@
  * row mappers), on SQLite and on an embedded PostgreSQL, then measures the p99 of
  * sign-in, refresh, a Bearer-guarded GET and list members over real HTTP against the
  * same measurements on a store holding only the measured accounts (requests to the
- * two alternate, so the machine's noise hits both alike), and the revocation list's
+ * two alternate, so the machine's noise hits both alike; each store is served by a
+ * process of its own, bench/scale-server.ts), and the revocation list's
  * load at startup. A churn run then signs in, refreshes and logs out with short
  * lifetimes and a 1 s purge, and prints the purged tables' row counts over time.
  *
@@ -16,18 +17,18 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import express from 'express';
 import type { Knex } from 'knex';
-import { createAuthRouter, type AuthRouter, type AuthRouterOptions } from '../src/index.js';
-import { createKnexStorage, type KnexStorage } from '../adapters/knex/index.js';
+import { createAuthRouter } from '../src/index.js';
+import type { KnexStorage } from '../adapters/knex/index.js';
 import { toOrgRow, toRefreshTokenRow, toUserRow } from '../adapters/knex/rows.js';
 import { tableNames } from '../adapters/knex/tables.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
 import type { BenchSection, Target } from './section.js';
+import { BCRYPT_COST, closeWithin, openStore, serve, startScaleServer, type Running, type StoreConfig } from './scale-server.js';
 
 const num = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -42,8 +43,6 @@ const TIMEOUT_MS = 10 * 60 * 1000;
 
 const SECRET = randomBytes(32).toString('hex');
 const PASSWORD = 'scale bench password';
-/** Low on purpose: bcrypt at cost 10 would hide the database's share of a sign-in. Both stores use it. */
-const BCRYPT_COST = 4;
 /** Accounts the requests use: owners of the first orgs, each org with its members (the same in both stores). */
 const MEASURED = 50;
 const TABLES = tableNames('auth_');
@@ -138,64 +137,36 @@ async function seed(storage: KnexStorage, counts: SeedCounts, passwordHash: stri
   return performance.now() - started;
 }
 
-/** `auth.close()`, bounded: a stalled close must not hang the bench. */
-async function closeWithin(auth: AuthRouter, ms = 5000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      progress(`router close did not finish within ${ms} ms; going on`);
-      resolve();
-    }, ms);
-  });
-  await Promise.race([auth.close(), late]);
-  clearTimeout(timer);
-}
+/**
+ * node:http with keep-alive rather than fetch: the client shares its process with the
+ * seeding, and fetch's per-request objects (streams, abort signals, finalization
+ * registrations) outlive young-generation collections, so its own pauses landed on
+ * the requests being timed.
+ */
+const agent = new http.Agent({ keepAlive: true });
 
-interface Running {
-  url: string;
-  auth: AuthRouter;
-  storage: KnexStorage;
-  close(): Promise<void>;
-}
-
-async function serve(storage: KnexStorage, overrides: Partial<AuthRouterOptions> = {}): Promise<Running> {
-  const auth = createAuthRouter({
-    storage,
-    tokens: { secret: SECRET },
-    passwords: { cost: BCRYPT_COST },
-    logger: { warn: () => {}, error: () => {} },
-    mail: { worker: { autoStart: false } },
-    purge: { enabled: false },
-    ...overrides,
-  } as AuthRouterOptions);
-  const app = express();
-  app.use('/auth', auth);
-  app.get('/api/hello', auth.requireAuth(), (_req, res) => void res.json({ ok: true }));
-  await auth.ready();
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+function call(url: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const payload = init.body !== undefined ? JSON.stringify(init.body) : undefined;
+  const headers: Record<string, string> = {};
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  return new Promise((done, fail) => {
+    const req = http.request(url, { method: init.method ?? 'GET', headers, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          done({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        } catch (err) {
+          fail(err as Error);
+        }
+      });
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end(payload);
   });
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    auth,
-    storage,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await closeWithin(auth);
-    },
-  };
-}
-
-async function call(url: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
 interface Session {
@@ -287,7 +258,7 @@ async function startupMs(open: () => KnexStorage): Promise<{ ms: number; loaded:
     const ms = performance.now() - started;
     // Closing a router whose PostgreSQL LISTEN connection is still opening can stall: let it settle.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    await closeWithin(auth);
+    await closeWithin(auth, 5000, progress);
     const loaded = (await storage.revocations.listActive(Date.now())).entries.length;
     return { ms, loaded };
   } finally {
@@ -311,7 +282,7 @@ interface ChurnSample {
 async function churn(storage: KnexStorage, passwordHash: string): Promise<ChurnSample[]> {
   await seed(storage, { users: 200, orgs: 20, refreshTokens: 0, revocations: 0 }, passwordHash);
   const window = { points: 1000, duration: 2 };
-  const running = await serve(storage, {
+  const running = await serve(storage, SECRET, {
     tokens: { secret: SECRET, accessTtl: 1, refreshTtl: 2, sessionMaxAge: 3 },
     rotation: { reuseGrace: 0 },
     purge: { interval: 1 },
@@ -368,16 +339,17 @@ async function runDatabase(kind: 'sqlite' | 'postgres', passwordHash: string, li
   const opened: KnexStorage[] = [];
   const running: Running[] = [];
   try {
-    let open: (name: string) => KnexStorage;
+    let config: (name: string) => StoreConfig;
     progress(`${kind}: starting`);
     if (kind === 'postgres') {
       cluster = await startPostgresCluster();
       const urls = new Map<string, string>();
       for (const name of ['empty', 'full', 'churn']) urls.set(name, await cluster.createDatabase(`scale_${name}`));
-      open = (name) => createKnexStorage({ client: 'pg', connection: { connectionString: urls.get(name) }, pool: { min: 0, max: 10 } });
+      config = (name) => ({ client: 'pg', url: urls.get(name)! });
     } else {
-      open = (name) => createKnexStorage({ filename: join(dir, `${name}.sqlite`) });
+      config = (name) => ({ client: 'sqlite', filename: join(dir, `${name}.sqlite`) });
     }
+    const open = (name: string) => openStore(config(name));
     const store = (name: string) => {
       const s = open(name);
       opened.push(s);
@@ -392,7 +364,10 @@ async function runDatabase(kind: 'sqlite' | 'postgres', passwordHash: string, li
       `${kind}: seeded ${FULL.users.toLocaleString('en')} users, ${FULL.orgs.toLocaleString('en')} orgs, ${FULL.refreshTokens.toLocaleString('en')} refresh tokens, ${FULL.revocations.toLocaleString('en')} revocations in ${(seedMs / 1000).toFixed(1)} s`,
     );
     progress(`${kind}: measuring`);
-    running.push(await serve(empty), await serve(full));
+    // Each store served by a process of its own, as a deployment would: their requests then
+    // wait only on their own server's garbage collections, not on the seeding's, the other
+    // store's or the client's (see bench/scale-server.ts).
+    running.push(await startScaleServer(config('empty'), SECRET), await startScaleServer(config('full'), SECRET));
     const [emptyRun, fullRun] = running as [Running, Running];
     const p99s = await measure(emptyRun, fullRun);
     for (const op of OPERATIONS) {
@@ -453,6 +428,7 @@ export async function benchScale(): Promise<BenchSection> {
     ]);
   } finally {
     clearTimeout(timer);
+    agent.destroy();
   }
   lines.push(
     `total ${((performance.now() - started) / 1000).toFixed(0)} s; p50/p99: median of ${ROUNDS} rounds of sequential requests per store (${OPERATIONS.map((op) => `${op} ${Math.round((SAMPLES * SAMPLE_FACTOR[op]) / 2)}`).join(', ')}); bcrypt cost ${BCRYPT_COST}`,

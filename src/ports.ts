@@ -314,6 +314,14 @@ export interface RefreshTokenRepository {
    * record when this call won, null otherwise.
    */
   rotate(idHash: string, now: EpochMs, successor: string): Promise<RefreshTokenRecord | null>;
+  /**
+   * A rotation as one atomic step: `consume` (or `rotate`, when `successor` is given) of
+   * `idHash`, and, only when that call won, `insert` of `next`, the token replacing it.
+   * Either both happen or neither: a loser (or a failure) inserts nothing. Returns the
+   * consumed record when this call won, null otherwise. Optional: without it, rotation
+   * inserts first and consumes after, in two calls.
+   */
+  replace?(idHash: string, now: EpochMs, successor: string | null, next: NewRefreshToken): Promise<RefreshTokenRecord | null>;
   /** Revokes every token of the family. Returns how many were not revoked yet. */
   revokeFamily(familyId: string, now: EpochMs): Promise<number>;
   /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */

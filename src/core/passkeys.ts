@@ -1,15 +1,12 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import type * as WebAuthn from '@simplewebauthn/server';
 import { toSeconds, type Duration } from '../duration.js';
 import { AuthError, StorageConflictError } from '../errors.js';
 import type { PasskeyRecord } from '../ports.js';
@@ -88,6 +85,20 @@ function clientData(response: { response: { clientDataJSON: string } }): { chall
   throw new AuthError('passkey_verification_failed', 'clientDataJSON is not the JSON a browser sends');
 }
 
+/**
+ * @simplewebauthn/server (about 4 MB of heap with its CBOR and ASN.1 parsers), loaded on
+ * the first passkey request rather than at start: a process that never sees one does not
+ * keep it, and every module kept in the heap adds to the cost of each garbage collection.
+ */
+let webauthn: Promise<typeof WebAuthn> | undefined;
+function loadWebAuthn(): Promise<typeof WebAuthn> {
+  webauthn ??= import('@simplewebauthn/server').catch((err: unknown) => {
+    webauthn = undefined;
+    throw err;
+  });
+  return webauthn;
+}
+
 function verificationError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   const message = err instanceof Error ? err.message : String(err);
@@ -144,6 +155,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     const user = await storage.users.findById(userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     const existing = await storage.passkeys.listForUser(userId);
+    const { generateRegistrationOptions } = await loadWebAuthn();
     return generateRegistrationOptions({
       rpName: config.rpName,
       rpID: config.rpID,
@@ -161,6 +173,8 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
   }
 
   async function verifyRegistration(userId: string, response: RegistrationResponseJSON, name: string | null): Promise<PasskeyRecord> {
+    // Loaded before the challenge is used up, so a failed load leaves it usable.
+    const { verifyRegistrationResponse } = await loadWebAuthn();
     const { userId: issuedTo, expected } = await takeChallenge(challengeFrom(response), 'register');
     if (issuedTo !== userId) throw new AuthError('passkey_challenge_invalid', 'this challenge was issued to another account');
     let info;
@@ -204,6 +218,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     // empty list as no email at all, so the answer does not tell who has an account.
     const user = email === undefined ? null : await storage.users.findByEmail(email.trim().toLowerCase());
     const passkeys = user ? await storage.passkeys.listForUser(user.id) : [];
+    const { generateAuthenticationOptions } = await loadWebAuthn();
     return generateAuthenticationOptions({
       rpID: config.rpID,
       challenge: issueChallenge('signin', null),
@@ -218,6 +233,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
    * it is two factors in one and skips TOTP; without, TOTP still follows when it is on.
    */
   async function signIn(response: AuthenticationResponseJSON): Promise<SignInResult> {
+    const { verifyAuthenticationResponse } = await loadWebAuthn();
     const { expected } = await takeChallenge(challengeFrom(response), 'signin');
     const passkey = await storage.passkeys.findByCredentialId(response.id);
     if (!passkey) throw new AuthError('passkey_unknown', 'this passkey is not registered here (it may have been removed)');

@@ -57,6 +57,10 @@ function addRevocableBy(claims: Record<string, unknown>, principal: RealtimePrin
   if (principal.accessTokenId !== undefined) claims.ati = principal.accessTokenId;
 }
 
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as Partial<PromiseLike<T>>).then === 'function';
+}
+
 export function createRealtimeCredentials(ctx: CoreContext, config: RealtimeConfig) {
   const presignedWssUrl =
     config.mode === 'aws-iot'
@@ -75,12 +79,14 @@ export function createRealtimeCredentials(ctx: CoreContext, config: RealtimeConf
     const clientId = `${owner}-${randomUUID()}`;
     const claims: Record<string, unknown> = { org: principal.orgId, tp: topicPrefix, cid: clientId };
     addRevocableBy(claims, principal);
-    const signed = await ctx.tokens.sign({
+    const pending = ctx.tokens.sign({
       usefor: 'realtime',
       sub: principal.userId,
       ttl: principal.notAfter === undefined ? config.ttl : Math.max(1, Math.min(config.ttl, Math.floor((principal.notAfter - ctx.clock.now()) / 1000))),
       claims,
     });
+    // The default issuer signs synchronously: no await (a microtask and a resumption) for it.
+    const signed = isPromiseLike(pending) ? await pending : pending;
     return {
       endpoint,
       presignedWssUrl,

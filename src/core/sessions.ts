@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
-import type { Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
+import type { NewRefreshToken, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { sha256Hex } from './secrets.js';
@@ -56,6 +56,18 @@ export function createSessions(ctx: CoreContext) {
     repos: Repositories = storage,
     client?: ClientInfo,
   ): Promise<TokenPair> {
+    const { pair, record } = await signPair(scope, family, repos, client);
+    await repos.refreshTokens.insert(record);
+    return pair;
+  }
+
+  /** The pair `issuePair` hands out, and the record of its refresh token, not stored yet. */
+  async function signPair(
+    scope: SessionScope,
+    family: { id: string; expiresAt: number } | undefined,
+    repos: Repositories,
+    client: ClientInfo | undefined,
+  ): Promise<{ pair: TokenPair; record: NewRefreshToken }> {
     const now = clock.now();
     const familyId = family?.id ?? randomUUID();
     const familyExpiresAt = family?.expiresAt ?? now + config.sessionMaxAge * 1000;
@@ -66,7 +78,7 @@ export function createSessions(ctx: CoreContext) {
     // auth_time rides in the refresh token so that rotation hands it on unchanged.
     const refreshClaims = config.claims === 'minimal' ? {} : { sid: familyId, ...(scope.authTime === undefined ? {} : { auth_time: scope.authTime }) };
     const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: refreshClaims });
-    await repos.refreshTokens.insert({
+    const record: NewRefreshToken = {
       idHash: sha256Hex(refresh.jti),
       familyId,
       userId: scope.userId,
@@ -75,8 +87,8 @@ export function createSessions(ctx: CoreContext) {
       familyExpiresAt,
       createdAt: now,
       ...clientFields(client),
-    });
-    return { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope };
+    };
+    return { pair: { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope }, record };
   }
 
   /**
@@ -172,11 +184,12 @@ export function createSessions(ctx: CoreContext) {
    * `refreshReuseGrace` of the consumption, get that same pair back. A consumed token
    * presented later means it leaked, so its whole family is revoked.
    *
-   * The new pair is recorded before the old token is consumed, as separate writes
-   * rather than one transaction (a transaction costs more than the rest of the
-   * rotation together): a failure before the consume leaves the old token usable, so
-   * the client can retry, and the new refresh token of a rotation that lost the race
-   * was never handed out; it is consumed unused below.
+   * The consume and the record of the new refresh token are one atomic storage step
+   * (`replace`): a rotation that lost the race, or failed, stores nothing, and the old
+   * token stays usable after a failure, so the client can retry. With an adapter
+   * without `replace`, the new pair is recorded first and the old token consumed after;
+   * the new refresh token of a rotation that lost the race was never handed out, and is
+   * consumed unused.
    */
   async function refresh(refreshToken: string, client?: ClientInfo): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
@@ -197,15 +210,21 @@ export function createSessions(ctx: CoreContext) {
           throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
         }
       } else {
-        const pair = await issuePair({ userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) }, { id: row.familyId, expiresAt: row.familyExpiresAt }, storage, client);
-        // Strict rotation never hands a successor out twice: no need to store it.
-        const won =
-          config.refreshReuseGrace > 0
-            ? await storage.refreshTokens.rotate(idHash, clock.now(), sealPair(pair))
-            : await storage.refreshTokens.consume(idHash, clock.now());
-        if (won) return pair;
-        // Lost the race: this pair is never handed out, so its refresh token can go at once.
-        await storage.refreshTokens.consume(sha256Hex(pair.refresh.jti), clock.now());
+        const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
+        const family = { id: row.familyId, expiresAt: row.familyExpiresAt };
+        const { refreshTokens } = storage;
+        if (refreshTokens.replace) {
+          const { pair, record } = await signPair(scope, family, storage, client);
+          // Strict rotation never hands a successor out twice: no need to store it.
+          if (await refreshTokens.replace(idHash, clock.now(), config.refreshReuseGrace > 0 ? sealPair(pair) : null, record)) return pair;
+        } else {
+          const pair = await issuePair(scope, family, storage, client);
+          const won =
+            config.refreshReuseGrace > 0 ? await refreshTokens.rotate(idHash, clock.now(), sealPair(pair)) : await refreshTokens.consume(idHash, clock.now());
+          if (won) return pair;
+          // Lost the race: this pair is never handed out, so its refresh token can go at once.
+          await refreshTokens.consume(sha256Hex(pair.refresh.jti), clock.now());
+        }
       }
       // Another rotation (or a logout) got there first: judge the token by what it left.
       row = (await storage.refreshTokens.find(idHash)) ?? row;

@@ -1,6 +1,6 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import { withClient } from '../core/client-info.js';
+import { withClient, type ClientInfo } from '../core/client-info.js';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
 import { findNulCharacters } from './input-checks.js';
@@ -128,6 +128,34 @@ function readBody(req: Request, optional: boolean): unknown {
   throw new AuthError('invalid_request', 'a JSON body is required', { errors: [{ path: '', message: 'a JSON object is required' }] });
 }
 
+/**
+ * The client of a request, read only when a session records it: `req.ip` (proxy-addr
+ * walking X-Forwarded-For by the trust setting) costs a few µs on routes that never ask.
+ */
+class RequestClient implements ClientInfo {
+  constructor(private readonly req: Request) {}
+  get ip(): string | undefined {
+    return this.req.ip;
+  }
+  get userAgent(): string | undefined {
+    return this.req.get('user-agent');
+  }
+}
+
+/**
+ * Every answer is about one client's account and often holds credentials: it goes out with
+ * `Cache-Control: no-store` (RFC 6749 §5.1 for token answers) and without the ETag
+ * (a hash of the body) that `res.json` adds, a validator no cache may keep.
+ */
+function sendNoStore(res: Response, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json, 'utf8'));
+  res.end(json, 'utf8');
+}
+
 export type AnyEndpoint = Endpoint<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthMode>;
 
 export interface MountOptions {
@@ -148,7 +176,12 @@ export interface MountOptions {
  */
 export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[], { guards, ready, writeError, assertFresh }: MountOptions): void {
   const json = express.json({ limit: '32kb', type: ['application/json', 'application/*+json'] });
-  const parseBody: RequestHandler = (req, res, next) => json(req, res, (err?: unknown) => (err ? writeError(res, bodyReadError(req, err)) : next()));
+  const parseBody: RequestHandler = (req, res, next) => {
+    // A request without a body (most GETs) skips the parser: body-parser's own test for it
+    // (type-is's hasBody, the same two headers) comes only after per-request work of its own.
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) return next();
+    json(req, res, (err?: unknown) => (err ? writeError(res, bodyReadError(req, err)) : next()));
+  };
   // Once storage and revocations are loaded they stay loaded (as in the guard): from then on no promise per request.
   let isReady = false;
   const prepare: RequestHandler = (req, res, next) => {
@@ -175,10 +208,10 @@ export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[]
           assertFresh(req.auth);
         }
         // Sessions started or refreshed by the handler record this client (GET /sessions).
-        const client = { ip: req.ip, userAgent: req.get('user-agent') };
+        const client = new RequestClient(req);
         const reply = await withClient(client, () => ep.handler({ body, params, query, auth: req.auth as never, req }));
         if (reply.body === undefined) res.status(reply.status).end();
-        else res.status(reply.status).json(reply.body);
+        else sendNoStore(res, reply.status, reply.body);
       })().catch((err: unknown) => writeError(res, err));
     };
     const guard = ep.endsSession && ep.auth === 'jwt' ? guards.endsSession : ep.auth === 'none' ? undefined : guards[ep.auth];

@@ -13,6 +13,7 @@ import type {
   NewUser,
   OrgRecord,
   RefreshTokenRecord,
+  RefreshTokenRepository,
   RevocationRecord,
   StorageAdapter,
 } from '../ports.js';
@@ -580,6 +581,69 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         const stored = await storage.refreshTokens.find('token-hash-1');
         assert.equal(stored?.usedAt, NOW);
         assert.equal(stored?.successor, won[0]?.successor);
+      });
+
+      describe('replace (optional: these pass trivially for an adapter without it)', () => {
+        type Replace = NonNullable<RefreshTokenRepository['replace']>;
+        const replace = (...args: Parameters<Replace>) => (storage.refreshTokens.replace as Replace)(...args);
+        const ifReplace = (fn: () => Promise<void>) => async () => {
+          if (storage.refreshTokens.replace) await fn();
+        };
+
+        it('consumes the token, stores its successor and inserts the next token, once', ifReplace(async () => {
+          const t1 = newToken('1', 'fam-1', 'user-a', { orgId: 'org-x' });
+          await storage.refreshTokens.insert(t1);
+          const next = newToken('2', 'fam-1', 'user-a', { orgId: 'org-x', createdAt: NOW + 5, userAgent: 'agent', ip: '10.0.0.1' });
+          const expected: RefreshTokenRecord = { ...t1, usedAt: NOW + 5, revokedAt: null, successor: 'sealed-1' };
+          assert.deepEqual(await replace('token-hash-1', NOW + 5, 'sealed-1', next), expected);
+          assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), expected);
+          assert.deepEqual(await storage.refreshTokens.find('token-hash-2'), { ...next, usedAt: null, revokedAt: null });
+          // A loser changes nothing and inserts nothing.
+          assert.equal(await replace('token-hash-1', NOW + 6, 'sealed-2', newToken('3', 'fam-1', 'user-a')), null);
+          assert.deepEqual(await storage.refreshTokens.find('token-hash-1'), expected);
+          assert.equal(await storage.refreshTokens.find('token-hash-3'), null);
+        }));
+
+        it('without a successor consumes as consume does; refuses expired, revoked and unknown tokens, inserting nothing', ifReplace(async () => {
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+          await storage.refreshTokens.insert(newToken('past', 'fam-2', 'user-a', { expiresAt: NOW - 1 }));
+          await storage.refreshTokens.insert(newToken('gone', 'fam-3', 'user-a'));
+          await storage.refreshTokens.revokeFamily('fam-3', NOW);
+          const won = await replace('token-hash-1', NOW + 1, null, newToken('2', 'fam-1', 'user-a'));
+          assert.equal(won?.usedAt, NOW + 1);
+          assert.ok(!won?.successor);
+          assert.ok(await storage.refreshTokens.find('token-hash-2'));
+          assert.equal(await replace('token-hash-past', NOW, null, newToken('3', 'fam-2', 'user-a')), null);
+          assert.equal(await replace('token-hash-gone', NOW, 'sealed', newToken('4', 'fam-3', 'user-a')), null);
+          assert.equal(await replace('token-hash-zzz', NOW, null, newToken('5', 'fam-1', 'user-a')), null);
+          for (const n of ['3', '4', '5']) assert.equal(await storage.refreshTokens.find(`token-hash-${n}`), null, n);
+          assert.equal((await storage.refreshTokens.find('token-hash-past'))?.usedAt, null);
+        }));
+
+        it('is all or nothing: when the insert fails, the token stays unused', ifReplace(async () => {
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+          await storage.refreshTokens.insert(newToken('taken', 'fam-1', 'user-a'));
+          // The next token's id is already stored: the insert fails, so the consume is undone.
+          await assert.rejects(replace('token-hash-1', NOW, 'sealed-1', newToken('taken', 'fam-1', 'user-a')), StorageConflictError);
+          const row = await storage.refreshTokens.find('token-hash-1');
+          assert.equal(row?.usedAt, null);
+          assert.ok(!row?.successor);
+          assert.ok(await replace('token-hash-1', NOW, 'sealed-1', newToken('2', 'fam-1', 'user-a')));
+        }));
+
+        it('of 10 concurrent replaces of one token exactly one wins, and only its next token is stored', ifReplace(async () => {
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => replace('token-hash-1', NOW, `sealed-${i}`, newToken(`next-${i}`, 'fam-1', 'user-a'))),
+          );
+          const won = winners(results);
+          assert.equal(won.length, 1);
+          const stored = await storage.refreshTokens.find('token-hash-1');
+          assert.equal(stored?.successor, won[0]?.successor);
+          const next = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.refreshTokens.find(`token-hash-next-${i}`)));
+          assert.equal(winners(next).length, 1);
+          assert.equal(`sealed-${next.findIndex((row) => row !== null)}`, won[0]?.successor);
+        }));
       });
 
       it('revokeFamily revokes every token of the family and counts those not revoked yet', async () => {

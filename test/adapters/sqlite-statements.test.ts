@@ -64,6 +64,26 @@ describe('knex adapter on SQLite: direct statements and group commit', () => {
     expect((await storage.refreshTokens.find('second'))?.usedAt).to.equal(null);
   });
 
+  it('reads join the batch in the order asked: a read asked after a write sees it, one asked before does not', async () => {
+    const [before, , after] = await Promise.all([storage.refreshTokens.find('batched'), storage.refreshTokens.insert(token('batched')), storage.refreshTokens.find('batched')]);
+    expect(before).to.equal(null);
+    expect(after?.idHash).to.equal('batched');
+  });
+
+  it('a read of a batch whose statements are all reads settles like any other', async () => {
+    await storage.refreshTokens.insert(token('read-1'));
+    const rows = await Promise.all(['read-1', 'missing', 'read-1'].map((id) => storage.refreshTokens.find(id)));
+    expect(rows.map((row) => row?.idHash ?? null)).to.deep.equal(['read-1', null, 'read-1']);
+  });
+
+  it('replace: of concurrent rotations of one token one wins, and the losers leave no row behind', async () => {
+    await storage.refreshTokens.insert(token('old'));
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => storage.refreshTokens.replace?.('old', Date.now(), `sealed-${i}`, token(`next-${i}`))));
+    expect(results.filter((row) => row)).to.have.length(1);
+    const next = await Promise.all(Array.from({ length: 5 }, (_, i) => storage.refreshTokens.find(`next-${i}`)));
+    expect(next.filter((row) => row !== null)).to.have.length(1);
+  });
+
   it('waits for a knex transaction that holds the connection, and never joins it', async () => {
     const order: string[] = [];
     let fastWrite: Promise<void> | undefined;

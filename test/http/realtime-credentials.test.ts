@@ -46,6 +46,20 @@ describe('GET|POST /auth/iot-credentials', () => {
       expect(res.body.clientId).to.match(new RegExp(`^k-${key.id.slice(0, 8)}-`));
     });
 
+    it('is never stored by a cache: Cache-Control no-store, no ETag, JSON with its length; HEAD has no body', async () => {
+      const res = await request(h.app).get('/auth/iot-credentials').set('Authorization', `Bearer ${owner.access}`);
+      expect(res.status).to.equal(200);
+      expect(res.headers['cache-control']).to.equal('no-store');
+      expect(res.headers).not.to.have.property('etag');
+      expect(res.headers['content-type']).to.equal('application/json; charset=utf-8');
+      expect(Number(res.headers['content-length'])).to.equal(Buffer.byteLength(res.text));
+      expect(Object.keys(JSON.parse(res.text) as object).sort()).to.deep.equal([...FIELDS].sort());
+      const head = await request(h.app).head('/auth/iot-credentials').set('Authorization', `Bearer ${owner.access}`);
+      expect(head.status).to.equal(200);
+      expect(head.headers['cache-control']).to.equal('no-store');
+      expect(head.text ?? '').to.equal('');
+    });
+
     it('issues a fresh client id every time', async () => {
       const ids = new Set<string>();
       for (let i = 0; i < 3; i += 1) {

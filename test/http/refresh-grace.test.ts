@@ -104,6 +104,13 @@ function graceSuite(label: string, make: MakeSetup): void {
 describe('retry-safe rotation (rotation.reuseGrace)', () => {
   graceSuite('on SQLite', async (clock) => [await startHarness({ clock })]);
 
+  // An adapter written before the optional `refreshTokens.replace`: rotation inserts, then consumes.
+  graceSuite('on SQLite, with storage that has no refreshTokens.replace', async (clock) => {
+    const storage = createKnexStorage(':memory:');
+    delete (storage.refreshTokens as { replace?: unknown }).replace;
+    return [await startHarness({ clock }, { storage })];
+  });
+
   graceSuite('on PostgreSQL, two router instances on one database', async (clock) => {
     const url = await createTestDatabase('refresh_grace');
     const a = await startHarness({ clock }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });

@@ -25,6 +25,19 @@ describe('POST /auth/signin', () => {
     expect(refresh).not.to.have.property('role');
   });
 
+  it('is never cached: the token answers and account data carry Cache-Control no-store and no ETag', async () => {
+    const u = await signupWithOrg(h.app);
+    const signin = await request(h.app).post('/auth/signin').send({ email: u.email, password: PASSWORD });
+    const refresh = await request(h.app).post('/auth/refresh').send({ refresh_token: signin.body.refresh_token });
+    const me = await request(h.app).get('/auth/me').set('Authorization', `Bearer ${refresh.body.access_token}`);
+    for (const res of [signin, refresh, me]) {
+      expect(res.status).to.equal(200);
+      expect(res.headers['cache-control']).to.equal('no-store');
+      expect(res.headers).not.to.have.property('etag');
+      expect(res.headers['content-type']).to.equal('application/json; charset=utf-8');
+    }
+  });
+
   it('answers unknown email and wrong password identically', async () => {
     const u = await signupWithOrg(h.app);
     const wrong = await request(h.app).post('/auth/signin').send({ email: u.email, password: 'wrong password!' });

@@ -157,6 +157,17 @@ describe('createJwtTokenIssuer', () => {
       expect(jwt.verify(signed.token, SECRET, { algorithms: ['HS256'], issuer: 'gatehouse', audience: 'gatehouse', clockTimestamp: Math.floor(t / 1000) })).to.deep.equal(claims);
     });
 
+    it('signs every kind of token byte for byte as jsonwebtoken does, non-ASCII claims included', async () => {
+      const kinds = { access: 'at+jwt', refresh: 'refresh+jwt', mfa: 'mfa+jwt', realtime: 'realtime+jwt' } as const;
+      for (const [usefor, typ] of Object.entries(kinds) as Array<[keyof typeof kinds, string]>) {
+        const signed = await sign(issuer, { usefor, sub: 'u', ttl: 60, claims: { name: 'Zoë € 雪', nested: { list: [1, 'two'] } } });
+        const claims = claimsOf(signed.token);
+        expect(claims).to.include({ name: 'Zoë € 雪', usefor });
+        expect(jwt.sign(claims, SECRET, { algorithm: 'HS256', header: { alg: 'HS256', typ } }), usefor).to.equal(signed.token);
+        expect(issuer.verify(signed.token, usefor)).to.deep.equal(claims);
+      }
+    });
+
     it('refuses another encoding of the same signature, extra segments, a future nbf and an aud list without ours', async () => {
       const token = (await sign(issuer, { usefor: 'access', sub: 'u', ttl: 900 })).token;
       const [head, payload, sig] = token.split('.') as [string, string, string];

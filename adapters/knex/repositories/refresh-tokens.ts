@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
-import type { RefreshTokenRepository, SessionRecord } from '../../../src/ports.js';
+import type { NewRefreshToken, RefreshTokenRepository, SessionRecord } from '../../../src/ports.js';
 import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow } from '../rows.js';
 import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
+import { isPostgres } from '../dialect.js';
 
 const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id', 'user_agent', 'ip', 'last_used_at'] as const;
 type FamilyEnd = { familyId: string; familyExpiresAt: number };
@@ -36,6 +37,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
     consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
     rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
+    remove: `delete from ${table} where "id_hash" = ?`,
   };
 
   const find = async (idHash: string) => {
@@ -66,6 +68,71 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       .where('expires_at', '>', now)
       .update(successor === null ? { used_at: now } : { used_at: now, successor });
     return changed === 1 ? find(idHash) : null;
+  }
+
+  const rowOf = (token: NewRefreshToken): RefreshTokenRow =>
+    toRefreshTokenRow({ ...token, appId: token.appId ?? null, userAgent: token.userAgent ?? null, ip: token.ip ?? null, lastUsedAt: null, usedAt: null, revokedAt: null });
+  /** A new token's row as statement parameters, in COLUMNS order (built directly: a rotation makes one). */
+  const valuesOf = (token: NewRefreshToken): Array<string | number | null> => [
+    token.idHash,
+    token.familyId,
+    token.userId,
+    token.orgId,
+    token.expiresAt,
+    token.familyExpiresAt,
+    token.createdAt,
+    null,
+    null,
+    token.appId ?? null,
+    token.userAgent ?? null,
+    token.ip ?? null,
+    null,
+  ];
+
+  // PostgreSQL: the consume and the insert of its successor in one statement (one round
+  // trip, atomic); the insert takes its one row from what the UPDATE matched, so a loser
+  // inserts nothing. Casts, as a bare parameter in a SELECT list would be text.
+  const BIGINT_COLUMNS = new Set<string>(['expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'last_used_at']);
+  const pgReplace = `with consumed as (update ?? set "used_at" = ?, "successor" = coalesce(?, "successor") where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *),
+    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}) select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')} from consumed)
+    select * from consumed`;
+
+  /** Consumes `idHash` (storing `successor` when given) and, only if that won, inserts `next`: all or nothing. */
+  async function replaceWith(idHash: string, now: number, successor: string | null, next: NewRefreshToken) {
+    const values = valuesOf(next);
+    if (fast) {
+      // Insert first: a failed insert leaves nothing behind (each statement is all or
+      // nothing), and what a lost or failed consume leaves is deleted in the same
+      // transaction, so no one ever sees it.
+      const won = await fast.writeSteps((run) => {
+        run.run(sql.insert, values);
+        let consumed: RefreshTokenRow | undefined;
+        try {
+          consumed = successor === null ? run.get<RefreshTokenRow>(sql.consume, [now, idHash, now]) : run.get<RefreshTokenRow>(sql.rotate, [now, successor, idHash, now]);
+        } finally {
+          if (!consumed) run.run(sql.remove, [next.idHash]);
+        }
+        return consumed;
+      });
+      return won ? fromRefreshTokenRow(won) : null;
+    }
+    if (isPostgres(db)) {
+      const result = (await db.raw(pgReplace, [t.refreshTokens, now, successor, idHash, now, t.refreshTokens, ...values])) as { rows: RefreshTokenRow[] };
+      const won = result.rows[0];
+      return won ? fromRefreshTokenRow(won) : null;
+    }
+    return db.transaction(async (trx) => {
+      const changed = await trx(t.refreshTokens)
+        .where({ id_hash: idHash })
+        .whereNull('used_at')
+        .whereNull('revoked_at')
+        .where('expires_at', '>', now)
+        .update(successor === null ? { used_at: now } : { used_at: now, successor });
+      if (changed !== 1) return null;
+      await trx(t.refreshTokens).insert(rowOf(next));
+      const won = await trx<RefreshTokenRow>(t.refreshTokens).where({ id_hash: idHash }).first();
+      return won ? fromRefreshTokenRow(won) : null;
+    });
   }
 
   /** Revokes the families with a live token among the rows `select` narrows to. */
@@ -106,17 +173,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
 
   return {
     async insert(token) {
-      const row = toRefreshTokenRow({
-        ...token,
-        appId: token.appId ?? null,
-        userAgent: token.userAgent ?? null,
-        ip: token.ip ?? null,
-        lastUsedAt: null,
-        usedAt: null,
-        revokedAt: null,
-      });
-      if (fast) await fast.write(sql.insert, COLUMNS.map((column) => row[column]));
-      else await db(t.refreshTokens).insert(row);
+      if (fast) await fast.write(sql.insert, valuesOf(token));
+      else await db(t.refreshTokens).insert(rowOf(token));
     },
 
     find,
@@ -128,6 +186,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     rotate(idHash, now, successor) {
       return consumeWith(idHash, now, successor);
     },
+
+    replace: replaceWith,
 
     async revokeFamily(familyId, now) {
       return db(t.refreshTokens).where({ family_id: familyId }).whereNull('revoked_at').update({ revoked_at: now });

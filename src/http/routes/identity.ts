@@ -52,10 +52,8 @@ export function identityEndpoints(services: Services, cookies: PairTransport = b
       summary: 'A single-use nonce (10 minutes) for signing in with an ID token: have Google put it in the token, then POST /google with {idToken, nonce}',
       auth: 'none',
       responses: { 200: googleNonce },
-      async handler({ req }) {
+      async handler() {
         const { nonce, expiresAt } = identities.issueGoogleNonce();
-        // Each caller needs its own: no cache may hand one nonce to two clients.
-        req.res?.setHeader('Cache-Control', 'no-store');
         return { status: 200, body: { nonce, expiresAt: new Date(expiresAt).toISOString() } };
       },
     }),

@@ -80,8 +80,7 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       auth: 'jwt',
       stepUp: true,
       responses: { 200: creationOptions, 403: r.problem },
-      async handler({ auth, req }) {
-        req.res?.setHeader('Cache-Control', 'no-store');
+      async handler({ auth }) {
         return { status: 200, body: await passkeys.registrationOptions(auth.userId) };
       },
     }),
@@ -128,8 +127,7 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       responses: { 200: requestOptions },
       body: authenticationOptionsBody,
       bodyOptional: true,
-      async handler({ body, req }) {
-        req.res?.setHeader('Cache-Control', 'no-store');
+      async handler({ body }) {
         return { status: 200, body: await passkeys.authenticationOptions(body.email) };
       },
     }),
