@@ -16,12 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { removeBuild, root, transpileToDist } from './build-server.js';
 import { runLoad, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
-import type { BenchSection, Target } from './section.js';
+import { runAlone, type BenchSection, type Target } from './section.js';
 
 const BCRYPT_COST = 10;
 const TARGET_FACTOR = 3;
@@ -269,10 +269,4 @@ export async function benchHashers(): Promise<BenchSection> {
   };
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  const section = await benchHashers();
-  console.log(`\n${section.title}`);
-  for (const line of section.lines) console.log(`  ${line}`);
-  for (const t of section.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
-  process.exitCode = section.targets.every((t) => t.pass) ? 0 : 1;
-}
+await runAlone(import.meta.filename, benchHashers);

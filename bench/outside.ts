@@ -23,11 +23,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { removeBuild, transpileToDist } from './build-server.js';
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
-import type { BenchSection, Target } from './section.js';
+import { runAlone, type BenchSection, type Target } from './section.js';
 
 const OUT_DIR = '.bench-outside';
 const TARGETS = { hello: 0.85, iot: 0.65 } as const;
@@ -310,10 +310,4 @@ export async function benchOutside(): Promise<BenchSection> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  const section = await benchOutside();
-  console.log(`\n${section.title}`);
-  for (const line of section.lines) console.log(`  ${line}`);
-  for (const t of section.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
-  process.exitCode = section.targets.every((t) => t.pass) ? 0 : 1;
-}
+await runAlone(import.meta.filename, benchOutside);

@@ -12,12 +12,11 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import express from 'express';
 import { createAuthRouter, type AuthRouter } from '../src/index.js';
 import { createKnexStorage, type KnexStorage } from '../adapters/knex/index.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
-import type { BenchSection } from './section.js';
+import { runAlone, type BenchSection } from './section.js';
 
 const TARGET_P99_MS = 250;
 const POLL_EVERY_MS = 2;
@@ -153,10 +152,4 @@ export async function benchRevocationLatency(): Promise<BenchSection> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  const section = await benchRevocationLatency();
-  console.log(`\n${section.title}`);
-  for (const line of section.lines) console.log(`  ${line}`);
-  for (const t of section.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
-  process.exitCode = section.targets.every((t) => t.pass) ? 0 : 1;
-}
+await runAlone(import.meta.filename, benchRevocationLatency);

@@ -25,7 +25,7 @@ import { benchHashers } from './hashers.js';
 import { benchOutside } from './outside.js';
 import { benchRevocationLatency } from './revocation-latency.js';
 import { benchScale } from './scale.js';
-import type { BenchSection, Target } from './section.js';
+import { targetLine, type BenchSection, type Target } from './section.js';
 
 const here = import.meta.dirname;
 
@@ -589,7 +589,7 @@ async function main(): Promise<void> {
 
   console.log('');
   console.log('targets');
-  for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`);
+  for (const t of targets) console.log(`  ${targetLine(t)}`);
   const out = resolve(here, 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'latest.json'), JSON.stringify({ ...results, sections: sectionData, targets }, null, 2) + '\n');
@@ -625,7 +625,6 @@ async function runSection(section: (typeof sections)[number], targets: Target[],
   }
 }
 
-/** What the guard itself costs in server CPU per request: a guarded run's µs minus the bare route's (mean of its runs). */
 /** CPU µs per request of the guarded runs minus the bare runs on either side of them (start and mid). */
 function guardCosts(rows: Row[]): Array<{ name: string; guardedUs: number; bareUs: number; ownUs: number }> {
   const meanCpu = (keys: string[]) => {

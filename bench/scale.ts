@@ -27,7 +27,7 @@ import type { KnexStorage } from '../adapters/knex/index.js';
 import { toOrgRow, toRefreshTokenRow, toUserRow } from '../adapters/knex/rows.js';
 import { tableNames } from '../adapters/knex/tables.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
-import type { BenchSection, Target } from './section.js';
+import { runAlone, type BenchSection, type Target } from './section.js';
 import { BCRYPT_COST, closeWithin, openStore, serve, startScaleServer, type Running, type StoreConfig } from './scale-server.js';
 
 const num = (name: string, fallback: number) => {
@@ -436,9 +436,4 @@ export async function benchScale(): Promise<BenchSection> {
   return { title: 'cost as data grows (BENCH_SCALE=1)', lines, targets, data };
 }
 
-if (import.meta.filename === process.argv[1]) {
-  const section = await benchScale();
-  process.stdout.write(`\n${section.title}\n${section.lines.map((l) => `  ${l}`).join('\n')}\n\n`);
-  for (const t of section.targets) process.stdout.write(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})\n`);
-  process.exit(0);
-}
+await runAlone(import.meta.filename, benchScale);

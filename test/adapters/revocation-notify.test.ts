@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { expect } from 'chai';
 import pg from 'pg';
 import request from 'supertest';
@@ -6,7 +5,7 @@ import type { Knex } from 'knex';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { signin, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 import { eventually } from '../helpers/eventually.js';
-import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
+import { createTestDatabase, freePort, pgConfig } from '../helpers/postgres.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const withKey = (key: string, tenant: string) => ({ 'X-API-Key': key, 'X-Tenant-Id': tenant });
@@ -120,7 +119,7 @@ describe('revocations pushed across instances (PostgreSQL LISTEN/NOTIFY)', funct
     const logs: string[] = [];
 
     before(async () => {
-      deadPort = await unusedPort();
+      deadPort = await freePort();
       // A knex connection provider: knex's pool calls it once and keeps the settings, the
       // LISTEN connection calls it on every reconnect. While `refusing`, it names a port
       // nothing listens on, so B's LISTEN stays down until the test lets it back.
@@ -242,14 +241,3 @@ describe('revocations pushed across instances (PostgreSQL LISTEN/NOTIFY)', funct
     });
   });
 });
-
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

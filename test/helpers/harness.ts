@@ -79,6 +79,16 @@ export async function queriesDuring(storage: KnexStorage, fn: () => Promise<unkn
   return seen;
 }
 
+/** A second router ("instance") on the harness's storage, as another process of the same app would have. The caller closes its `auth`. */
+export async function secondInstance(h: Harness): Promise<{ app: express.Express; auth: AuthRouter }> {
+  const auth = createAuthRouter({ storage: h.storage, tokens: { secret: SECRET }, passwords: { cost: 4 }, logger: { warn: () => {}, error: () => {} } });
+  const app = express();
+  app.use('/auth', auth);
+  app.get('/api/hello', auth.requireAuth(), (_req, res) => void res.json({ ok: true }));
+  await auth.ready();
+  return { app, auth };
+}
+
 let counter = 0;
 /** A unique suffix per call, for emails and slugs. */
 export function unique(): string {

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import express from 'express';
 import request from 'supertest';
 import { createAuthRouter, createJwtTokenIssuer, type AuthRouterOptions } from 'gatehouse-auth';
 import { VerifiedTokenCache } from '../../src/tokens/verified-token-cache.js';
-import { addMember, claimsOf, expectProblem, PASSWORD, SECRET, signin, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
+import { addMember, claimsOf, expectProblem, PASSWORD, SECRET, secondInstance, signin, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const withKey = (key: string, tenant: string) => ({ 'X-API-Key': key, 'X-Tenant-Id': tenant });
@@ -228,13 +227,3 @@ describe('VerifiedTokenCache', () => {
     expect(off.max).to.equal(0);
   });
 });
-
-/** A second router on the harness's storage, as another instance of the same app. */
-async function secondInstance(h: Harness) {
-  const auth = createAuthRouter({ storage: h.storage, tokens: { secret: SECRET }, passwords: { cost: 4 }, logger: { warn: () => {}, error: () => {} } });
-  const app = express();
-  app.use('/auth', auth);
-  app.get('/api/hello', auth.requireAuth(), (_req, res) => void res.json({ ok: true }));
-  await auth.ready();
-  return { app, auth };
-}

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { createAuthRouter } from 'gatehouse-auth';
-import { addMember, claimsOf, PASSWORD, SECRET, signin, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
+import { addMember, claimsOf, PASSWORD, SECRET, secondInstance, signin, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -175,7 +175,7 @@ describe('sessions: refresh and logout', () => {
 
     it('reaches another instance on the same storage within the poll interval', async () => {
       const u = await signupWithOrg(h.app);
-      const other = await startHarnessOn(h);
+      const other = await secondInstance(h);
       try {
         expect((await request(other.app).get('/api/hello').set(bearer(u.access))).status).to.equal(200);
         await request(h.app).post('/auth/logout').set(bearer(u.access));
@@ -217,14 +217,3 @@ describe('sessions: refresh and logout', () => {
     expect((await request(h.app).get('/api/hello').set(bearer(res.body.access_token))).status).to.equal(200);
   });
 });
-
-/** A second router ("instance") on the same storage, as another process would have. */
-async function startHarnessOn(h: Harness) {
-  const express = (await import('express')).default;
-  const auth = createAuthRouter({ storage: h.storage, tokens: { secret: SECRET }, passwords: { cost: 4 }, logger: { warn: () => {}, error: () => {} } });
-  const app = express();
-  app.use('/auth', auth);
-  app.get('/api/hello', auth.requireAuth(), (_req, res) => void res.json({ ok: true }));
-  await auth.ready();
-  return { app, auth };
-}

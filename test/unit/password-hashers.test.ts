@@ -19,21 +19,13 @@ import {
 } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { SECRET } from '../helpers/harness.js';
+import { rejection } from '../helpers/rejection.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Small argon2id parameters, so the suite stays fast; the defaults are checked separately. */
 const FAST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('password hashers: bcrypt (native and bcryptjs) and argon2id', () => {
   const made: ManagedPasswordHasher[] = [];

@@ -12,6 +12,7 @@ import request from 'supertest';
 import { createAuthRouter, createBcryptHasher, type BcryptHasher } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { PASSWORD, SECRET, signin, signupWithOrg, startHarness } from '../helpers/harness.js';
+import { rejection } from '../helpers/rejection.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,15 +33,6 @@ async function watchWorkers<T>(fn: (seen: { started: number; exited: number }) =
   } finally {
     dc.unsubscribe('worker_threads', onWorker);
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('password hashing on worker threads', () => {

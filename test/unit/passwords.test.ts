@@ -4,15 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { AuthError, BCRYPT_MAX_BYTES, createAuthRouter, createBcryptHasher } from 'gatehouse-auth';
 import { PASSWORD, SECRET, signin, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejection } from '../helpers/rejection.js';
 
 const signupBody = (email: string, password: string) => {
   const id = unique();
