@@ -3,16 +3,18 @@
  * as `npm run example` starts it, with its MQTT broker and demo page) runs as its own
  * process, and a separate bare Express process (bench/bare-server.ts) is the reference.
  * Both run as plain JavaScript on the built package (see build-server.ts) and listen on
- * 127.0.0.1 at random ports. autocannon loads them in turn (bare, guarded, bare, …), so
- * drift of a shared machine falls on both sides of each ratio; each guarded run is
- * compared with the mean of the bare runs just before and after it.
+ * 127.0.0.1 at random ports. autocannon loads them in turn, in short rounds paired with
+ * a bare round in alternating order (bare hello, bare iot, hello bare, iot bare, …), so
+ * drift of a shared machine falls on both sides: each guarded round is divided by the
+ * bare round of its pair, and the figure is the median of those ratios (bench/rounds.ts).
  *
  * Figures: GET /api/hello with a Bearer token and GET /auth/iot-credentials with an API
  * key, as a share of the bare process's requests per second; rps, p99 and the CPU time
  * each process spent per response (from /proc/<pid>/stat, Linux).
  *
- * Environment (optional): BENCH_DURATION (s per run, default 10), BENCH_WARMUP (s, default 2),
- * BENCH_CONNECTIONS (default 50), BENCH_OUTSIDE_ROUNDS (guarded runs per scenario, default 2),
+ * Environment (optional): BENCH_ROUND_SECONDS (s per round, default BENCH_DURATION / 5, at least 1;
+ * BENCH_DURATION defaults to 10), BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 50),
+ * BENCH_OUTSIDE_ROUNDS (guarded rounds per scenario, default 10),
  * BENCH_SERVER_FLAGS (Node flags of both processes; default none: Node's defaults, as a user runs it).
  * With `--trace-gc` among them, the report adds each process's garbage-collection time per
  * request and its heap after the last full collection (V8's own log lines on stdout).
@@ -27,6 +29,7 @@ import { join } from 'node:path';
 import { removeBuild, transpileToDist } from './build-server.js';
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
+import { bareFirst, median, pairRatios, pairUp, roundSecondsOf } from './rounds.js';
 import { runAlone, type BenchSection, type Target } from './section.js';
 
 const OUT_DIR = '.bench-outside';
@@ -143,7 +146,14 @@ interface Run {
   rps: number;
   p99: number;
   errors: number;
+  /** Responses, 2xx and others, and the CPU time the process spent on them (null off Linux). */
+  responses: number;
+  cpuSeconds: number | null;
+  /** CPU time of this process (autocannon, the client) during the round. */
+  clientCpuSeconds: number;
   cpuPerRequestUs: number | null;
+  /** The number of the pair of rounds (one guarded, one bare) the round ran in. */
+  pair: number;
   /** Garbage-collection time per response, µs (scavenges, mark-compacts); null without `--trace-gc`. */
   gcPerRequestUs: { scavenge: number; markCompact: number } | null;
 }
@@ -158,20 +168,21 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFracti
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 export async function benchOutside(): Promise<BenchSection> {
+  const duration = num('BENCH_DURATION', 10);
   const config = {
-    duration: num('BENCH_DURATION', 10),
+    roundSeconds: roundSecondsOf(duration),
     warmup: num('BENCH_WARMUP', 2),
     connections: num('BENCH_CONNECTIONS', 50),
-    rounds: Math.max(1, Math.round(num('BENCH_OUTSIDE_ROUNDS', 2))),
+    rounds: Math.max(1, Math.round(num('BENCH_OUTSIDE_ROUNDS', 10))),
   };
   const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const scenarios: Scenario[] = [
     { key: 'hello', name: 'example GET /api/hello, Bearer', target: { name: "outside: example's guarded GET /api/hello vs a bare Express process", goal: TARGETS.hello } },
     { key: 'iot', name: 'example GET /auth/iot-credentials, API key', target: { name: 'outside: GET /auth/iot-credentials by API key vs a bare Express process', goal: TARGETS.iot } },
   ];
-  // Bare runs: one per guarded run plus one; each run with its warm-up and a margin.
-  const runs = 2 * config.rounds * scenarios.length + 1 + scenarios.length + 1;
-  const budgetMs = (runs * (config.duration + 5) + 2 * config.warmup + 150) * 1000;
+  // A bare round per guarded round; each round with a margin, and the warm-ups.
+  const runs = 2 * config.rounds * scenarios.length;
+  const budgetMs = (runs * (config.roundSeconds + 4) + (scenarios.length + 1) * (config.warmup + 5) + 150) * 1000;
 
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-outside-'));
   const children: ChildProcess[] = [];
@@ -214,21 +225,23 @@ export async function benchOutside(): Promise<BenchSection> {
     ]);
     const fx = await seed(example.base);
     const loads: Record<'bare' | Scenario['key'], LoadOptions> = {
-      bare: { url: `${bare.base}/hello`, connections: config.connections, duration: config.duration },
-      hello: { url: `${example.base}/api/hello`, connections: config.connections, duration: config.duration, headers: fx.bearer },
-      iot: { url: `${example.base}/auth/iot-credentials`, connections: config.connections, duration: config.duration, headers: fx.byKey },
+      bare: { url: `${bare.base}/hello`, connections: config.connections, duration: config.roundSeconds },
+      hello: { url: `${example.base}/api/hello`, connections: config.connections, duration: config.roundSeconds, headers: fx.bearer },
+      iot: { url: `${example.base}/auth/iot-credentials`, connections: config.connections, duration: config.roundSeconds, headers: fx.byKey },
     };
     const pids = { bare: bare.child.pid as number, hello: example.child.pid as number, iot: example.child.pid as number };
     const gcLogs = { bare: bare.gc, hello: example.gc, iot: example.gc };
     // After start and the seeding requests, before any load.
     const rssAfterStart = { example: rssMb(example.child.pid as number), bare: rssMb(bare.child.pid as number) };
 
-    const measure = async (key: keyof typeof loads): Promise<Run> => {
+    const measure = async (key: keyof typeof loads, pair: number): Promise<Run> => {
       const pid = pids[key];
       const gc = gcLogs[key];
       const gcBefore = { ...gc };
       const before = cpuSeconds(pid);
+      const client = process.cpuUsage();
       const result: LoadSummary = await runLoad(loads[key]);
+      const clientUsed = process.cpuUsage(client);
       const after = cpuSeconds(pid);
       const responses = result.ok + result.non2xx;
       const cpu = before === null || after === null || responses === 0 ? null : ((after - before) * 1e6) / responses;
@@ -236,29 +249,55 @@ export async function benchOutside(): Promise<BenchSection> {
       const gcPerRequestUs = traced
         ? { scavenge: ((gc.scavengeMs - gcBefore.scavengeMs) * 1000) / responses, markCompact: ((gc.markCompactMs - gcBefore.markCompactMs) * 1000) / responses }
         : null;
-      return { scenario: key, rps: result.rps, p99: result.p99, errors: result.errors, cpuPerRequestUs: cpu, gcPerRequestUs };
+      const cpuUsed = before === null || after === null ? null : after - before;
+      return {
+        scenario: key,
+        rps: result.rps,
+        p99: result.p99,
+        errors: result.errors,
+        responses,
+        cpuSeconds: cpuUsed,
+        clientCpuSeconds: (clientUsed.user + clientUsed.system) / 1e6,
+        cpuPerRequestUs: cpu,
+        pair,
+        gcPerRequestUs,
+      };
     };
 
     if (config.warmup > 0) {
       for (const key of ['bare', ...scenarios.map((s) => s.key)] as const) await runLoad({ ...loads[key], duration: config.warmup });
     }
-    // bare, hello, bare, iot, bare, hello, bare, iot, bare …
-    const sequence: Run[] = [await measure('bare')];
+    // Pairs: bare hello, bare iot, hello bare, iot bare, bare hello, …
+    const sequence: Run[] = [];
     for (let round = 0; round < config.rounds; round++) {
-      for (const scenario of scenarios) {
-        process.stdout.write(`- outside: ${scenario.name} (round ${round + 1}/${config.rounds})…`);
-        const run = await measure(scenario.key);
-        console.log(` ${fmt(run.rps)} req/s`);
-        sequence.push(run, await measure('bare'));
+      process.stdout.write(`- outside, round ${round + 1}/${config.rounds}:`);
+      for (const [index, scenario] of scenarios.entries()) {
+        // Each scenario's own pairs alternate order: its rounds 0, 2, … bare first, 1, 3, … bare after.
+        const pair = round * scenarios.length + index;
+        let run: Run;
+        let bareRun: Run;
+        if (bareFirst(round)) {
+          bareRun = await measure('bare', pair);
+          run = await measure(scenario.key, pair);
+          sequence.push(bareRun, run);
+        } else {
+          run = await measure(scenario.key, pair);
+          bareRun = await measure('bare', pair);
+          sequence.push(run, bareRun);
+        }
+        process.stdout.write(` ${scenario.key} ${fmt(run.rps)}, bare ${fmt(bareRun.rps)};`);
       }
+      console.log(' req/s');
     }
 
     const bareRuns = sequence.filter((r) => r.scenario === 'bare');
     const summary = (runs: Run[]) => ({
       rps: mean(runs.map((r) => r.rps)),
-      p99: Math.max(...runs.map((r) => r.p99)),
+      // Median of the rounds' p99: the highest of many short rounds would be the worst burst of other work.
+      p99: median(runs.map((r) => r.p99)),
       errors: runs.reduce((n, r) => n + r.errors, 0),
-      cpuPerRequestUs: runs.every((r) => r.cpuPerRequestUs !== null) ? mean(runs.map((r) => r.cpuPerRequestUs as number)) : null,
+      // The rounds' CPU time over their responses.
+      cpuPerRequestUs: runs.every((r) => r.cpuSeconds !== null) ? (runs.reduce((t, r) => t + (r.cpuSeconds as number), 0) * 1e6) / Math.max(1, runs.reduce((n, r) => n + r.responses, 0)) : null,
       gcPerRequestUs: runs.every((r) => r.gcPerRequestUs !== null)
         ? { scavenge: mean(runs.map((r) => r.gcPerRequestUs!.scavenge)), markCompact: mean(runs.map((r) => r.gcPerRequestUs!.markCompact)) }
         : null,
@@ -281,21 +320,33 @@ export async function benchOutside(): Promise<BenchSection> {
       sequence,
     };
     for (const scenario of scenarios) {
-      // Each guarded run against the bare runs on either side of it.
-      const ratios = sequence.flatMap((run, i) => {
-        if (run.scenario !== scenario.key) return [];
-        const neighbours = [sequence[i - 1], sequence[i + 1]].filter((r): r is Run => r?.scenario === 'bare');
-        return [run.rps / mean(neighbours.map((r) => r.rps))];
-      });
-      const ratio = mean(ratios);
+      // Each guarded round against the bare round of its pair; the median of those.
+      const pairs = pairUp(
+        sequence,
+        (r) => r.pair,
+        (r) => r.scenario === 'bare',
+      ).filter(([r]) => r.scenario === scenario.key);
+      const ratios = pairRatios(pairs, (r) => r.rps);
       const s = summary(sequence.filter((r) => r.scenario === scenario.key));
+      const spread = `${ratios.min.toFixed(2)}-${ratios.max.toFixed(2)}`;
+      // Not a target: the same median for responses per CPU second of the process and the
+      // client together, as a check on the ratios when other work took a varying share of the machine.
+      const perCpu = sequence.every((r) => r.cpuSeconds !== null) ? pairRatios(pairs, (r) => r.responses / ((r.cpuSeconds as number) + r.clientCpuSeconds)) : null;
+      const cpuText = perCpu ? `; per CPU second of process and client: ${perCpu.median.toFixed(2)} (${perCpu.min.toFixed(2)}-${perCpu.max.toFixed(2)})` : '';
       lines.push(
-        `${scenario.name}: ${fmt(s.rps)} req/s, p99 ${s.p99} ms, CPU ${cpu(s.cpuPerRequestUs)}/req${gcText(s.gcPerRequestUs)}, ${s.errors} errors; ${ratio.toFixed(2)} of bare (runs: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+        `${scenario.name}: ${fmt(s.rps)} req/s, p99 ${s.p99} ms, CPU ${cpu(s.cpuPerRequestUs)}/req${gcText(s.gcPerRequestUs)}, ${s.errors} errors; ${ratios.median.toFixed(2)} of bare, median of ${ratios.ratios.length} pairs of rounds (${spread}, pooled ${ratios.pooled.toFixed(2)}; pairs: ${ratios.ratios.map((r) => r.toFixed(2)).join(', ')})${cpuText}`,
       );
-      targets.push({ name: scenario.target.name, measured: `${ratio.toFixed(2)} of bare`, goal: `>= ${scenario.target.goal.toFixed(2)}`, pass: ratio >= scenario.target.goal && s.errors === 0 });
-      data[scenario.key] = { ...s, ratio, ratios };
+      targets.push({
+        name: scenario.target.name,
+        measured: `${ratios.median.toFixed(2)} of bare (median of ${ratios.ratios.length} pairs of rounds; ${spread}, pooled ${ratios.pooled.toFixed(2)})`,
+        goal: `>= ${scenario.target.goal.toFixed(2)}`,
+        pass: ratios.median >= scenario.target.goal && s.errors === 0,
+      });
+      data[scenario.key] = { ...s, ratio: ratios.median, ratioMin: ratios.min, ratioMax: ratios.max, ratioPooled: ratios.pooled, ratios: ratios.ratios };
     }
-    lines.push(`(${config.rounds} x ${config.duration} s per scenario, ${config.connections} connections, alternating with the bare process; node ${flags.join(' ') || 'default flags'})`);
+    lines.push(
+      `(${config.rounds} rounds of ${config.roundSeconds} s per scenario, ${config.connections} connections, each paired with a round of the bare process, in alternating order; p99: median of the rounds'; node ${flags.join(' ') || 'default flags'})`,
+    );
     return { title: 'measured from outside: the example app vs a separate bare Express process', lines, targets, data };
   };
 

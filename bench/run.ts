@@ -4,7 +4,8 @@
  * the targets of the performance issue. See docs/benchmarks.md.
  *
  * Environment (all optional): BENCH_DURATION (s per scenario, default 10),
- * BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 50),
+ * BENCH_WARMUP (s, default 2), BENCH_ROUNDS (rounds of each ratio scenario, each paired with a bare one, default 6),
+ * BENCH_ROUND_SECONDS (s per round, default BENCH_DURATION / 5, at least 1), BENCH_CONNECTIONS (default 50),
  * BENCH_SIGNIN_CONNECTIONS (default 20), BENCH_BCRYPT_SECONDS (default 3),
  * BENCH_ONLY (comma-separated scenario and section keys; the bare reference always runs),
  * BENCH_SERVER_FLAGS (Node flags of the server; default none, see DEFAULT_SERVER_FLAGS),
@@ -25,6 +26,7 @@ import { benchHashers } from './hashers.js';
 import { benchOutside } from './outside.js';
 import { benchRevocationLatency } from './revocation-latency.js';
 import { benchScale } from './scale.js';
+import { bareFirst, median, pairRatios, pairUp, roundSettings, type RatioSummary } from './rounds.js';
 import { targetLine, type BenchSection, type Target } from './section.js';
 
 const here = import.meta.dirname;
@@ -36,7 +38,11 @@ const config = {
   signinConnections: num('BENCH_SIGNIN_CONNECTIONS', 20),
   bcryptSeconds: num('BENCH_BCRYPT_SECONDS', 3),
   bcryptCost: 10,
+  // The ratio scenarios are measured in rounds paired with rounds of the bare route (bench/rounds.ts says why).
+  ...roundSettings(num('BENCH_DURATION', 10), 6),
 };
+/** The Bearer scenario runs as two halves (for the memory check between them), each of this many rounds. */
+const bearerHalf = Math.ceil(config.rounds / 2);
 /**
  * Node flags of the server process: none, so memory is measured as a host running Node
  * with its defaults sees it. The memory target is what gatehouse adds over the bare route
@@ -51,8 +57,18 @@ const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const wanted = (key: string) => !only || only.has(key);
 
 // Nothing here may run unbounded: a hung server or client ends the run.
-const SCENARIO_COUNT = 13;
-const budgetSeconds = SCENARIO_COUNT * (config.warmup + config.duration + 6) + config.bcryptSeconds + 90;
+// Single runs: bare (start, end), signin, mixed; rounds: a bare one per scenario one.
+const SINGLE_RUNS = 4;
+const BLOCKS = 5;
+const ROUND_RUNS = 2 * (2 * bearerHalf) + 3 * (2 * config.rounds);
+const budgetSeconds =
+  SINGLE_RUNS * (config.warmup + config.duration + 6) +
+  2 * config.warmup +
+  BLOCKS * (config.warmup + 6) +
+  ROUND_RUNS * (config.roundSeconds + 4) +
+  30 +
+  config.bcryptSeconds +
+  90;
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${budgetSeconds} s; giving up`);
   server?.kill('SIGKILL');
@@ -82,13 +98,43 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
-  /** rps / bare reference rps. */
+  /** rps / bare reference rps; for a scenario measured in rounds, the median of its pairs' ratios. */
   ratio: number | null;
   /** Peak VmRSS of the server process during the measured part, MB. */
   peakRssMb: number | null;
   /** CPU time the server process (all its threads) spent per response, µs: a load-independent view of cost. */
   cpuPerRequestUs: number | null;
   note?: string;
+  /** A scenario measured in rounds paired with rounds of the bare route: the pairs and their ratios. */
+  alternating?: Alternating;
+}
+
+/** One measured run: a single one, or one round of a scenario or of the bare route beside it. */
+interface Run {
+  key: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Responses, 2xx and others: what CPU time is divided by. */
+  responses: number;
+  cpuSeconds: number | null;
+  /** CPU time of this process (autocannon, the client) during the run. */
+  clientCpuSeconds: number;
+  peakRssMb: number | null;
+  /** For a round: the number of its pair (a scenario round and a bare round), counted over the scenario. */
+  pair?: number;
+}
+
+interface Alternating extends RatioSummary {
+  rounds: number;
+  roundSeconds: number;
+  /** The bare rounds paired with the scenario's, taken together. */
+  bare: { rps: number; cpuPerRequestUs: number | null; meanPeakRssMb: number | null };
+  /** Mean of the scenario rounds' peak RSS, MB (the row's peakRssMb is the highest). */
+  meanPeakRssMb: number | null;
+  /** The rounds in pairs of alternating order (bare X, X bare, …), as they ran. */
+  runs: Run[];
 }
 
 // ---------------------------------------------------------------- machine
@@ -324,7 +370,7 @@ async function main(): Promise<void> {
   const info = machine();
   console.log(`gatehouse bench: ${info.cores} cores, ${info.cpuModel}, Node ${info.node}, ${info.date}`);
   console.log(
-    `  ${config.duration} s per scenario after ${config.warmup} s warm-up, ${config.connections} connections (${config.signinConnections} for sign-in), bcrypt cost ${config.bcryptCost}`,
+    `  ${config.duration} s per scenario after ${config.warmup} s warm-up; bearer, api-key, iot, refresh: ${config.rounds} rounds of ${config.roundSeconds} s, each paired with a bare one (Bearer: 2 x ${bearerHalf}); ${config.connections} connections (${config.signinConnections} for sign-in), bcrypt cost ${config.bcryptCost}`,
   );
   console.log(`  server: node ${serverFlags.join(' ') || '(default flags)'}, on dist/ (the built package)`);
 
@@ -354,7 +400,38 @@ async function main(): Promise<void> {
       ...extra,
     });
 
-    /** Warm-up (discarded), then the measured run with RSS sampled. `make` builds fresh options per run. */
+    /**
+     * Every measured run in order, singles and rounds alike: a single run's ratio is
+     * against the bare runs nearest to it in time.
+     */
+    const timeline: Run[] = [];
+    const singleAt = new Map<Row, number>();
+
+    /** One measured run with RSS and CPU sampled; `make` builds fresh options per run. */
+    async function run(key: string, make: () => Promise<LoadOptions> | LoadOptions, duration: number, pair?: number): Promise<{ run: Run; result: LoadSummary }> {
+      const options = await make();
+      sampler.start();
+      const client = process.cpuUsage();
+      const result = await runLoad({ ...options, duration });
+      const clientUsed = process.cpuUsage(client);
+      const { peakRssMb, cpuSeconds } = sampler.stop();
+      const measured: Run = {
+        key,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        errors: result.errors,
+        responses: result.ok + result.non2xx,
+        cpuSeconds,
+        clientCpuSeconds: (clientUsed.user + clientUsed.system) / 1e6,
+        peakRssMb,
+        ...(pair === undefined ? {} : { pair }),
+      };
+      timeline.push(measured);
+      return { run: measured, result };
+    }
+
+    /** Warm-up (discarded), then one measured run of `config.duration`. */
     async function measure(
       key: string,
       name: string,
@@ -368,39 +445,97 @@ async function main(): Promise<void> {
         await runLoad({ ...(await make()), duration: warmup });
         await settle();
       }
-      const options = await make();
-      sampler.start();
-      const result = await runLoad(options);
-      const { peakRssMb, cpuSeconds } = sampler.stop();
+      const { run: measured, result } = await run(key, make, config.duration);
       await settle();
-      rows.push({ key, name, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors, ratio: null, peakRssMb, cpuPerRequestUs: perRequest(cpuSeconds, result) });
+      const row: Row = {
+        key,
+        name,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        errors: result.errors,
+        ratio: null,
+        peakRssMb: measured.peakRssMb,
+        cpuPerRequestUs: perRequest(measured.cpuSeconds, result),
+      };
+      rows.push(row);
+      singleAt.set(row, timeline.length - 1);
       console.log(` ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${result.errors} errors`);
       return result;
     }
 
-    const bareStart = await measure('bare', 'bare Express route (reference, start)', () => load('/bench/bare'));
+    const bareLoad = () => load('/bench/bare');
+    /**
+     * Warm-up of the scenario (discarded), then `rounds` pairs of a round of it and a round
+     * of the bare route on the same server, the order flipping from pair to pair: bare X,
+     * X bare, bare X, … (bench/rounds.ts says why). `firstPair` continues the order of an
+     * earlier block of the same scenario.
+     */
+    async function alternate(key: string, name: string, make: () => Promise<LoadOptions> | LoadOptions, rounds: number, firstPair = 0): Promise<Row> {
+      process.stdout.write(`- ${name}, ${rounds} rounds of ${config.roundSeconds} s paired with bare ones…`);
+      if (config.warmup > 0) await runLoad({ ...(await make()), duration: config.warmup });
+      const runs: Run[] = [];
+      for (let pair = firstPair; pair < firstPair + rounds; pair += 1) {
+        const bare = async () => runs.push((await run('bare', bareLoad, config.roundSeconds, pair)).run);
+        const scenario = async () => runs.push((await run(key, make, config.roundSeconds, pair)).run);
+        if (bareFirst(pair)) {
+          await bare();
+          await scenario();
+        } else {
+          await scenario();
+          await bare();
+        }
+      }
+      const own = runs.filter((r) => r.key === key);
+      const bare = runs.filter((r) => r.key === 'bare');
+      const ratios = pairRatios(pairsOf(runs), (r) => r.rps);
+      const row: Row = {
+        key,
+        name,
+        rps: meanOf(own.map((r) => r.rps)),
+        p50: median(own.map((r) => r.p50)),
+        p99: median(own.map((r) => r.p99)),
+        errors: own.reduce((n, r) => n + r.errors, 0),
+        ratio: ratios.median,
+        peakRssMb: maxOrNull(own.map((r) => r.peakRssMb)),
+        cpuPerRequestUs: cpuPerResponse(own),
+        alternating: {
+          ...ratios,
+          rounds,
+          roundSeconds: config.roundSeconds,
+          bare: { rps: meanOf(bare.map((r) => r.rps)), cpuPerRequestUs: cpuPerResponse(bare), meanPeakRssMb: meanOrNull(bare.map((r) => r.peakRssMb)) },
+          meanPeakRssMb: meanOrNull(own.map((r) => r.peakRssMb)),
+          runs,
+        },
+      };
+      rows.push(row);
+      console.log(` ${fmt(row.rps)} req/s, ${ratios.median.toFixed(2)} (${ratios.min.toFixed(2)}-${ratios.max.toFixed(2)}) of bare, ${row.errors} errors`);
+      return row;
+    }
 
-    let guardedIdle: LoadSummary | undefined;
+    const bareStart = await measure('bare', 'bare Express route (reference, start)', bareLoad);
+
+    let guardedIdleRps: number | undefined;
     if (wanted('bearer')) {
+      // Two halves, with the server's settled memory before, between and after them: the RSS-growth check.
       memory.beforeGuarded = await settledMemory(child);
-      guardedIdle = await measure('bearer', 'guarded GET, Bearer token', () => load('/api/hello', { headers: bearer }));
+      const first = await alternate('bearer', 'guarded GET, Bearer token', () => load('/api/hello', { headers: bearer }), bearerHalf);
       memory.afterGuarded1 = await settledMemory(child);
-      await measure('bearer-repeat', 'guarded GET, Bearer token (repeat)', () => load('/api/hello', { headers: bearer }));
+      const second = await alternate('bearer-repeat', 'guarded GET, Bearer token (repeat)', () => load('/api/hello', { headers: bearer }), bearerHalf, bearerHalf);
       memory.afterGuarded2 = await settledMemory(child);
+      // The mixed scenario's idle reference: the mean of the Bearer rounds.
+      guardedIdleRps = (first.rps + second.rps) / 2;
     }
-    if (wanted('api-key')) await measure('api-key', 'guarded GET, API key + X-Tenant-Id', () => load('/api/hello', { headers: byKey }));
-    // The bare route again right after the guarded runs: with the first, the memory
-    // reference on both sides of them (the process's RSS drifts over a run).
-    if (wanted('bearer') || wanted('api-key')) await measure('bare-mid', 'bare Express route (reference, after the guarded runs)', () => load('/bench/bare'));
-    if (wanted('iot')) {
-      await measure('iot', 'GET /auth/iot-credentials, API key', () => load('/auth/iot-credentials', { headers: byKey }));
-      await measure('bare-iot', 'bare Express route (reference, after iot)', () => load('/bench/bare'));
-    }
+    if (wanted('api-key')) await alternate('api-key', 'guarded GET, API key + X-Tenant-Id', () => load('/api/hello', { headers: byKey }), config.rounds);
+    if (wanted('iot')) await alternate('iot', 'GET /auth/iot-credentials, API key', () => load('/auth/iot-credentials', { headers: byKey }), config.rounds);
     if (wanted('refresh')) {
-      await measure('refresh', 'POST /auth/refresh (rotation)', async () =>
-        load('/auth/refresh', { method: 'POST', setupClient: refreshChain(await mintRefreshTokens(base, fx.userId, config.connections)) }),
+      // Fresh refresh families for every round: a round ends with rotations in flight, whose successors the client never sees.
+      await alternate(
+        'refresh',
+        'POST /auth/refresh (rotation)',
+        async () => load('/auth/refresh', { method: 'POST', setupClient: refreshChain(await mintRefreshTokens(base, fx.userId, config.connections)) }),
+        config.rounds,
       );
-      await measure('bare-refresh', 'bare Express route (reference, after refresh)', () => load('/bench/bare'));
     }
     // One account per connection: the throttle lets one (account, IP) pair have only 5
     // sign-ins in flight, and the rest would measure 429s.
@@ -429,13 +564,13 @@ async function main(): Promise<void> {
       const lead = Math.max(1, Math.min(2, config.warmup));
       const hammer = startLoad(signinLoad(lead + config.duration + 5));
       await new Promise((done) => setTimeout(done, lead * 1000));
-      sampler.start();
-      mixed = await runLoad(load('/api/hello', { headers: bearer }));
-      const { peakRssMb } = sampler.stop();
+      const measured = await run('mixed', () => load('/api/hello', { headers: bearer }), config.duration);
+      mixed = measured.result;
+      const { peakRssMb } = measured.run;
       hammer.stop();
       const background = await hammer.done;
       await drainSignins();
-      rows.push({
+      const row: Row = {
         key: 'mixed',
         name: 'guarded GET during sign-in saturation',
         rps: mixed.rps,
@@ -447,36 +582,42 @@ async function main(): Promise<void> {
         // Shared with the sign-ins running meanwhile: not a cost of the guarded GET alone.
         cpuPerRequestUs: null,
         note: `meanwhile ${fmt(background.rps, 1)} sign-ins/s, ${background.errors} sign-in errors`,
-      });
+      };
+      rows.push(row);
+      singleAt.set(row, timeline.length - 1);
       console.log(` ${fmt(mixed.rps)} req/s, p99 ${mixed.p99} ms (sign-ins meanwhile: ${fmt(background.rps, 1)}/s)`);
     }
 
-    const bareEnd = await measure('bare-end', 'bare Express route (reference, end)', () => load('/bench/bare'));
+    const bareEnd = await measure('bare-end', 'bare Express route (reference, end)', bareLoad);
     const bareRps = (bareStart.rps + bareEnd.rps) / 2;
-    // Each row against the bare runs just before and just after it: the machine's and the
-    // process's speed drift over a run (a larger heap after the sign-ins, other load), and
-    // a reference measured minutes away would carry that drift into the ratio.
-    rows.forEach((row, i) => {
-      const isBare = (r: Row) => r.key.startsWith('bare');
-      const before = rows.slice(0, i).reverse().find(isBare);
-      const after = rows.slice(i + 1).find(isBare);
-      const around = [before, after].filter((r): r is Row => r !== undefined);
-      row.ratio = isBare(row) ? row.rps / bareRps : row.rps / (around.reduce((sum, r) => sum + r.rps, 0) / around.length);
-    });
+    // A single run against the bare runs (rounds included) just before and just after it:
+    // the machine's and the process's speed drift over a run (a larger heap after the
+    // sign-ins, other load), and a reference measured minutes away would carry that drift
+    // into the ratio. The scenarios in rounds have their median ratio already.
+    for (const [row, at] of singleAt) {
+      const isBare = (r: Run) => r.key.startsWith('bare');
+      const before = timeline.slice(0, at).reverse().find(isBare);
+      const after = timeline.slice(at + 1).find(isBare);
+      const around = [before, after].filter((r): r is Run => r !== undefined);
+      row.ratio = isBare(timeline[at] as Run) ? row.rps / bareRps : row.rps / meanOf(around.map((r) => r.rps));
+    }
     const hwmMb = (RssSampler.field(pid, 'VmHWM') ?? 0) / 1024 || null;
     memory.end = await settledMemory(child);
 
     // ------------------------------------------------------------ targets
-    /** The mean ratio of the runs of a scenario (the Bearer scenario runs twice). */
-    const ratioOf = (keys: string[]) => {
-      const ratios = rows.filter((r) => keys.includes(r.key) && r.ratio !== null).map((r) => r.ratio as number);
-      return ratios.length === 0 ? null : ratios.reduce((a, b) => a + b, 0) / ratios.length;
-    };
+    /** The rounds of the scenario's rows (the Bearer scenario's two halves) with their bare partners. */
+    const alternatingOf = (keys: string[]) => rows.filter((r) => keys.includes(r.key)).flatMap((r) => (r.alternating ? [r.alternating] : []));
+    /** The median of the ratios of all the scenario's pairs (both halves of Bearer's), their lowest and highest, and all its rounds pooled. */
     const ratioTarget = (key: string | string[], name: string, goal: number) => {
-      const keys = typeof key === 'string' ? [key] : key;
-      const ratio = ratioOf(keys);
-      const runs = keys.length > 1 ? ` (mean of ${keys.length} runs)` : '';
-      if (ratio !== null) targets.push({ name, measured: `${ratio.toFixed(2)} of bare${runs}`, goal: `>= ${goal.toFixed(2)}`, pass: ratio >= goal });
+      const runs = alternatingOf(typeof key === 'string' ? [key] : key).flatMap((a) => a.runs);
+      if (runs.length === 0) return;
+      const summary = pairRatios(pairsOf(runs), (r) => r.rps);
+      targets.push({
+        name,
+        measured: `${summary.median.toFixed(2)} of bare (median of ${summary.ratios.length} pairs of rounds; ${summary.min.toFixed(2)}-${summary.max.toFixed(2)}, pooled ${summary.pooled.toFixed(2)})`,
+        goal: `>= ${goal.toFixed(2)}`,
+        pass: summary.median >= goal,
+      });
     };
     ratioTarget(['bearer', 'bearer-repeat'], 'guarded GET, Bearer token', 0.92);
     ratioTarget('api-key', 'guarded GET, API key', 0.92);
@@ -491,8 +632,8 @@ async function main(): Promise<void> {
         pass: factor >= 1.7,
       });
     }
-    if (mixed && guardedIdle) {
-      const share = mixed.rps / guardedIdle.rps;
+    if (mixed && guardedIdleRps !== undefined) {
+      const share = mixed.rps / guardedIdleRps;
       targets.push({
         name: 'guarded GET during sign-in saturation',
         measured: `${share.toFixed(2)} of idle, p99 ${mixed.p99} ms`,
@@ -500,15 +641,13 @@ async function main(): Promise<void> {
         pass: share >= 0.5 && mixed.p99 < 100,
       });
     }
-    // What gatehouse adds: the peak RSS of the guarded runs over the bare route's, in the
-    // same process. Means of each, bare runs taken just before and just after the guarded
-    // ones, so a drift of the process's RSS over time weighs on both sides alike.
-    const meanPeak = (keys: string[]) => {
-      const peaks = keys.map((key) => rows.find((r) => r.key === key)?.peakRssMb ?? null).filter((mb): mb is number => mb !== null);
-      return peaks.length === 0 ? null : peaks.reduce((a, b) => a + b, 0) / peaks.length;
-    };
-    const barePeak = meanPeak(['bare', 'bare-mid']);
-    const guardedPeak = meanPeak(['bearer', 'bearer-repeat', 'api-key']);
+    // What gatehouse adds: the peak RSS of the guarded rounds over the bare route's, in the
+    // same process: the mean of the rounds' peaks on each side, the bare rounds being the
+    // ones paired with the guarded ones, so a drift of the process's RSS over time weighs
+    // on both sides alike.
+    const guardedRuns = alternatingOf(['bearer', 'bearer-repeat', 'api-key']).flatMap((a) => a.runs);
+    const barePeak = meanOrNull(guardedRuns.filter((r) => r.key === 'bare').map((r) => r.peakRssMb));
+    const guardedPeak = meanOrNull(guardedRuns.filter((r) => r.key !== 'bare').map((r) => r.peakRssMb));
     let addedMemory: { guardedPeakMb: number; barePeakMb: number; addedMb: number } | undefined;
     if (barePeak !== null && guardedPeak !== null) {
       addedMemory = { guardedPeakMb: guardedPeak, barePeakMb: barePeak, addedMb: guardedPeak - barePeak };
@@ -531,7 +670,7 @@ async function main(): Promise<void> {
       const rssOk = growth.rssMb <= Math.max(5, 0.05 * mb(memory.afterGuarded1.rss));
       const heapOk = growth.heapUsedMb <= 2;
       targets.push({
-        name: 'RSS not growing across two guarded-GET runs',
+        name: 'RSS not growing across two halves of guarded-GET rounds',
         measured: `RSS ${growth.rssMb >= 0 ? '+' : ''}${growth.rssMb.toFixed(1)} MB, heap ${growth.heapUsedMb >= 0 ? '+' : ''}${growth.heapUsedMb.toFixed(1)} MB (after GC)`,
         goal: 'RSS <= +5 MB (or 5 %), heap <= +2 MB',
         pass: rssOk && heapOk,
@@ -540,7 +679,7 @@ async function main(): Promise<void> {
 
     // ------------------------------------------------------------ report
     console.log('');
-    const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x bare', 'CPU µs/req', 'peak RSS MB'];
+    const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x bare', '(min-max)', 'CPU µs/req', 'bare CPU µs/req', 'peak RSS MB'];
     const table = rows.map((r) => [
       r.name,
       fmt(r.rps),
@@ -548,7 +687,9 @@ async function main(): Promise<void> {
       String(r.p99),
       String(r.errors),
       r.ratio === null ? '' : r.ratio.toFixed(2),
+      r.alternating ? `(${r.alternating.min.toFixed(2)}-${r.alternating.max.toFixed(2)})` : '',
       r.cpuPerRequestUs === null ? '' : fmt(r.cpuPerRequestUs),
+      r.alternating?.bare.cpuPerRequestUs == null ? '' : fmt(r.alternating.bare.cpuPerRequestUs),
       r.peakRssMb === null ? '' : r.peakRssMb.toFixed(1),
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((cells) => (cells[i] as string).length)));
@@ -557,14 +698,30 @@ async function main(): Promise<void> {
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     table.forEach((cells) => console.log(line(cells)));
     rows.filter((r) => r.note).forEach((r) => console.log(`  ${r.name}: ${r.note}`));
-    console.log(`  each x bare: against the bare runs just before and after it; bare runs: against the mean of start and end, ${fmt(bareRps)} req/s; bcryptjs one core: ${fmt(reference.perSecond, 2)} compares/s`);
+    for (const r of rows) {
+      if (!r.alternating) continue;
+      const a = r.alternating;
+      // Not a target: what the ratio would be if every round had got the same CPU time,
+      // as a check on the ratios when other work on the machine took a varying share of it.
+      const perCpu = a.runs.every((run) => run.cpuSeconds !== null)
+        ? pairRatios(pairsOf(a.runs), (run) => run.responses / ((run.cpuSeconds as number) + run.clientCpuSeconds))
+        : null;
+      const cpuText = perCpu ? `; responses per CPU second of server and client, x bare: ${perCpu.median.toFixed(2)} (${perCpu.min.toFixed(2)}-${perCpu.max.toFixed(2)})` : '';
+      console.log(`  ${r.name}: pairs ${a.ratios.map((x) => x.toFixed(2)).join(', ')} of bare, pooled ${a.pooled.toFixed(2)}${cpuText}`);
+    }
+    console.log(
+      `  rows with rounds: ${config.roundSeconds} s rounds paired with bare ones on the same server, in alternating order (bare X, X bare, …); x bare is the median of the pairs' ratios, (min-max) their lowest and highest, pooled: all the rounds' req/s over all the bare rounds'; req/s the rounds' mean, p50 and p99 their medians, peak RSS their highest; CPU µs/req of the rounds, and of the bare rounds paired with them`,
+    );
+    console.log(
+      `  other rows: x bare against the bare runs just before and after it; bare start and end: against their mean, ${fmt(bareRps)} req/s; bcryptjs one core: ${fmt(reference.perSecond, 2)} compares/s`,
+    );
     const guardCost = guardCosts(rows);
     for (const cost of guardCost) {
       console.log(`  guard's own cost, ${cost.name}: ${fmt(cost.ownUs)} µs/request (guarded ${fmt(cost.guardedUs)} − bare ${fmt(cost.bareUs)})`);
     }
     if (addedMemory) {
       console.log(
-        `  memory gatehouse adds: ${addedMemory.addedMb.toFixed(1)} MB (peak RSS, mean of the guarded runs ${addedMemory.guardedPeakMb.toFixed(1)} MB − mean of the bare runs around them ${addedMemory.barePeakMb.toFixed(1)} MB)`,
+        `  memory gatehouse adds: ${addedMemory.addedMb.toFixed(1)} MB (peak RSS, mean over the guarded rounds ${addedMemory.guardedPeakMb.toFixed(1)} MB − mean over the bare rounds paired with them ${addedMemory.barePeakMb.toFixed(1)} MB)`,
       );
     }
     if (hwmMb !== null) console.log(`  server peak RSS over the whole run (VmHWM): ${hwmMb.toFixed(1)} MB`);
@@ -625,23 +782,48 @@ async function runSection(section: (typeof sections)[number], targets: Target[],
   }
 }
 
-/** CPU µs per request of the guarded runs minus the bare runs on either side of them (start and mid). */
+/** CPU µs per request of the guarded rounds minus the bare rounds paired with them. */
 function guardCosts(rows: Row[]): Array<{ name: string; guardedUs: number; bareUs: number; ownUs: number }> {
-  const meanCpu = (keys: string[]) => {
-    const values = rows.filter((r) => keys.includes(r.key) && r.cpuPerRequestUs !== null).map((r) => r.cpuPerRequestUs as number);
-    return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
-  };
-  const bareUs = meanCpu(['bare', 'bare-mid']);
-  if (bareUs === null) return [];
   const costs = [];
   for (const [keys, name] of [
     [['bearer', 'bearer-repeat'], 'Bearer'],
     [['api-key'], 'API key'],
   ] as const) {
-    const guardedUs = meanCpu([...keys]);
-    if (guardedUs !== null) costs.push({ name, guardedUs, bareUs, ownUs: guardedUs - bareUs });
+    const runs = rows.filter((r) => (keys as readonly string[]).includes(r.key)).flatMap((r) => r.alternating?.runs ?? []);
+    const guardedUs = cpuPerResponse(runs.filter((r) => r.key !== 'bare'));
+    const bareUs = cpuPerResponse(runs.filter((r) => r.key === 'bare'));
+    if (guardedUs !== null && bareUs !== null) costs.push({ name, guardedUs, bareUs, ownUs: guardedUs - bareUs });
   }
   return costs;
+}
+
+/** [scenario round, bare round] per pair of the rounds given. */
+function pairsOf(runs: Run[]): Array<[Run, Run]> {
+  return pairUp(
+    runs,
+    (r) => r.pair,
+    (r) => r.key === 'bare',
+  );
+}
+
+/** Server CPU µs per response over runs taken together: their CPU time over their responses. */
+function cpuPerResponse(runs: Run[]): number | null {
+  const responses = runs.reduce((n, r) => n + r.responses, 0);
+  if (runs.length === 0 || responses === 0 || runs.some((r) => r.cpuSeconds === null)) return null;
+  return (runs.reduce((sum, r) => sum + (r.cpuSeconds as number), 0) * 1e6) / responses;
+}
+
+const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** The mean of the known values (null: not measured, off Linux), or null when there are none. */
+function meanOrNull(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : meanOf(known);
+}
+
+function maxOrNull(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : Math.max(...known);
 }
 
 main().catch((err: unknown) => {

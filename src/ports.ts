@@ -322,6 +322,12 @@ export interface RefreshTokenRepository {
    * inserts first and consumes after, in two calls.
    */
   replace?(idHash: string, now: EpochMs, successor: string | null, next: NewRefreshToken): Promise<RefreshTokenRecord | null>;
+  /**
+   * `find`, and in the same read the role of the token's user in the token's org: null
+   * for a token without an org, or when that membership is gone. Null when the token is
+   * unknown. Optional: without it, rotation reads the membership in a second call.
+   */
+  findForRotation?(idHash: string): Promise<{ token: RefreshTokenRecord; role: Role | null } | null>;
   /** Revokes every token of the family. Returns how many were not revoked yet. */
   revokeFamily(familyId: string, now: EpochMs): Promise<number>;
   /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */

@@ -198,7 +198,7 @@ export function toRefreshTokenRow(token: RefreshTokenRecord): RefreshTokenRow {
 }
 
 export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
-  return {
+  const record: RefreshTokenRecord = {
     idHash: row.id_hash,
     familyId: row.family_id,
     userId: row.user_id,
@@ -212,9 +212,11 @@ export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
     userAgent: row.user_agent ?? null,
     ip: row.ip ?? null,
     lastUsedAt: toNullableNumber(row.last_used_at ?? null),
-    // Only on a consumed row that has one, so records of other tokens read as before it existed.
-    ...(row.successor ? { successor: row.successor } : {}),
   };
+  // Only on a consumed row that has one, so records of other tokens read as before it
+  // existed. Assigned, not spread: every rotation converts two rows.
+  if (row.successor) record.successor = row.successor;
+  return record;
 }
 
 export function fromRevocationRow(row: RevocationRow): RevocationRecord {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { generateSecret, generateURI, verify } from 'otplib';
 import { AuthError } from '../errors.js';
+import { lazyPackage } from './lazy-package.js';
 import type { Repositories, TokenClaims, UserRecord } from '../ports.js';
 import type { ApiKeys } from './api-keys.js';
 import type { CoreContext } from './context.js';
@@ -40,6 +40,14 @@ const RECOVERY_GROUPS = 4;
 const RECOVERY_GROUP_LENGTH = 4;
 const STEP_SECONDS = 30;
 
+/** otplib (about 0.8 MB of heap with its hash and base32 plugins). */
+const loadOtplib = lazyPackage('TOTP', 'the package otplib', () => import('otplib'));
+
+/** Loads otplib when the proof is a TOTP code; recovery codes and passwords need none. */
+async function loadFor(proof: SecondFactor | { password: string }): Promise<void> {
+  if ('code' in proof) await loadOtplib();
+}
+
 function newRecoveryCode(): string {
   const group = () => Array.from({ length: RECOVERY_GROUP_LENGTH }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
   return Array.from({ length: RECOVERY_GROUPS }, group).join('-');
@@ -66,14 +74,15 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
 
   /** Starts enrolment: a new secret, pending until `enable` confirms a code from it. */
   async function setup(user: UserRecord): Promise<TotpEnrolment> {
+    const { generateSecret, generateURI } = await loadOtplib();
+    // Loaded on first enrolment rather than at start, like otplib, and before the pending
+    // secret is saved.
+    const { default: QRCode } = await import('qrcode');
     const secret = generateSecret();
     if (!(await storage.mfa.savePendingTotp(user.id, config.box.seal(secret), clock.now()))) {
       throw new AuthError('mfa_already_enabled', 'TOTP is already on; disable it first to enrol a new device');
     }
     const otpauthUrl = generateURI({ issuer: config.issuer, label: user.email, secret });
-    // Loaded on first enrolment rather than at start: it is only needed here, and every
-    // module kept in the heap adds to the cost of each garbage collection.
-    const { default: QRCode } = await import('qrcode');
     return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
   }
 
@@ -82,6 +91,8 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
    * time step in one conditional write, so a code (or an older one) never works twice.
    */
   async function acceptCode(userId: string, code: string, ciphertext: string, repos: Repositories = storage): Promise<boolean> {
+    // Already loaded by the caller (loadFor) before anything was spent.
+    const { verify } = await loadOtplib();
     const result = await verify({
       secret: config.box.open(ciphertext),
       token: code,
@@ -97,6 +108,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     const totp = await storage.mfa.findTotp(userId);
     if (!totp) throw new AuthError('mfa_setup_required', 'call /mfa/totp/setup first');
     if (totp.enabledAt !== null) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
+    await loadOtplib();
     await guarded(userId, async () => acceptCode(userId, code, totp.secretCiphertext), 'mfa_confirmation_failed');
     const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
     await storage.transaction(async (tx) => {
@@ -112,6 +124,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   async function disable(user: UserRecord, proof: SecondFactor | { password: string }, currentSessionId: string | undefined): Promise<void> {
     const totp = await storage.mfa.findTotp(user.id);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on');
+    await loadFor(proof);
     await guarded(user.id, async () => {
       if ('password' in proof) return user.passwordHash !== null && passwords.verify(proof.password, user.passwordHash);
       return checkFactor(user.id, proof, totp.secretCiphertext);
@@ -153,6 +166,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     const claims = tokens.verify(mfaToken, 'mfa');
     const totp = await storage.mfa.findTotp(claims.sub);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
+    await loadFor(factor);
     await guarded(claims.sub, () =>
       storage.transaction(async (tx) => {
         if (!(await checkFactor(claims.sub, factor, totp.secretCiphertext, tx))) return false;

@@ -6,7 +6,6 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type * as WebAuthn from '@simplewebauthn/server';
 import { toSeconds, type Duration } from '../duration.js';
 import { AuthError, StorageConflictError } from '../errors.js';
 import type { PasskeyRecord } from '../ports.js';
@@ -14,6 +13,7 @@ import type { Accounts, SignInResult } from './accounts.js';
 import type { CoreContext } from './context.js';
 import type { Sessions } from './sessions.js';
 import { sha256Hex } from './secrets.js';
+import { lazyPackage } from './lazy-package.js';
 
 /** The relying party passkeys are bound to (option `passkeys`). */
 export interface PasskeyConfig {
@@ -85,19 +85,8 @@ function clientData(response: { response: { clientDataJSON: string } }): { chall
   throw new AuthError('passkey_verification_failed', 'clientDataJSON is not the JSON a browser sends');
 }
 
-/**
- * @simplewebauthn/server (about 4 MB of heap with its CBOR and ASN.1 parsers), loaded on
- * the first passkey request rather than at start: a process that never sees one does not
- * keep it, and every module kept in the heap adds to the cost of each garbage collection.
- */
-let webauthn: Promise<typeof WebAuthn> | undefined;
-function loadWebAuthn(): Promise<typeof WebAuthn> {
-  webauthn ??= import('@simplewebauthn/server').catch((err: unknown) => {
-    webauthn = undefined;
-    throw err;
-  });
-  return webauthn;
-}
+/** @simplewebauthn/server (about 4 MB of heap with its CBOR and ASN.1 parsers). */
+const loadWebAuthn = lazyPackage('passkeys', 'the package @simplewebauthn/server', () => import('@simplewebauthn/server'));
 
 function verificationError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;

@@ -36,8 +36,11 @@ export function createSecretBox(keyMaterial: Buffer, purpose: string): SecretBox
     seal(plaintext) {
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return [VERSION, iv, body, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+      const body = cipher.update(plaintext, 'utf8');
+      // GCM is a stream mode: final() adds no bytes (it only computes the tag), so no concat.
+      const rest = cipher.final();
+      const sealedBody = rest.length === 0 ? body : Buffer.concat([body, rest]);
+      return `${VERSION}.${iv.toString('base64url')}.${sealedBody.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
     },
     open(sealed) {
       const [version, iv, body, tag] = sealed.split('.');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
-import type { NewRefreshToken, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
+import type { NewRefreshToken, RefreshTokenRecord, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { sha256Hex } from './secrets.js';
@@ -73,11 +73,16 @@ export function createSessions(ctx: CoreContext) {
     const familyExpiresAt = family?.expiresAt ?? now + config.sessionMaxAge * 1000;
     const refreshTtl = Math.min(config.refreshTtl, Math.floor((familyExpiresAt - now) / 1000));
     if (refreshTtl < 1) throw new AuthError('token_expired', 'the session reached its maximum age; sign in again');
-    const sub = await subjectOf(scope.userId, repos);
-    const access = await signAccess(scope, familyId, {}, sub);
+    const sub = config.subject === 'id' ? scope.userId : await subjectOf(scope.userId, repos);
+    const access = await signAccess(scope, familyId, undefined, sub);
     // auth_time rides in the refresh token so that rotation hands it on unchanged.
-    const refreshClaims = config.claims === 'minimal' ? {} : { sid: familyId, ...(scope.authTime === undefined ? {} : { auth_time: scope.authTime }) };
+    const refreshClaims: Record<string, unknown> = {};
+    if (config.claims !== 'minimal') {
+      refreshClaims.sid = familyId;
+      if (scope.authTime !== undefined) refreshClaims.auth_time = scope.authTime;
+    }
     const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: refreshClaims });
+    const { userAgent, ip } = clientFields(client);
     const record: NewRefreshToken = {
       idHash: sha256Hex(refresh.jti),
       familyId,
@@ -86,7 +91,8 @@ export function createSessions(ctx: CoreContext) {
       expiresAt: refresh.exp * 1000,
       familyExpiresAt,
       createdAt: now,
-      ...clientFields(client),
+      userAgent,
+      ip,
     };
     return { pair: { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope }, record };
   }
@@ -100,13 +106,15 @@ export function createSessions(ctx: CoreContext) {
   async function signAccess(scope: SessionScope, familyId: string | undefined, extra: Record<string, unknown> = {}, sub?: string): Promise<SignedToken> {
     const subject = sub ?? (await subjectOf(scope.userId, storage));
     if (config.claims === 'minimal') return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims: extra });
-    const claims = {
-      ...extra,
-      ...(scope.orgId === null ? {} : { org: scope.orgId, role: scope.role }),
-      ...(scope.appId === undefined ? {} : { app: scope.appId }),
-      ...(scope.authTime === undefined ? {} : { auth_time: scope.authTime }),
-      sid: familyId,
-    };
+    // Assigned in this order rather than spread: one object per token, not one per part.
+    const claims: Record<string, unknown> = Object.assign({}, extra);
+    if (scope.orgId !== null) {
+      claims.org = scope.orgId;
+      claims.role = scope.role;
+    }
+    if (scope.appId !== undefined) claims.app = scope.appId;
+    if (scope.authTime !== undefined) claims.auth_time = scope.authTime;
+    claims.sid = familyId;
     return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims });
   }
 
@@ -194,15 +202,21 @@ export function createSessions(ctx: CoreContext) {
   async function refresh(refreshToken: string, client?: ClientInfo): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
     const idHash = sha256Hex(claims.jti);
-    let row = await storage.refreshTokens.find(idHash);
+    const { refreshTokens } = storage;
+    let row: RefreshTokenRecord | null;
+    let role: Role | null = null;
+    if (refreshTokens.findForRotation) {
+      // The token and the membership in one read (one storage round trip, not two).
+      const found = await refreshTokens.findForRotation(idHash);
+      row = found === null ? null : found.token;
+      if (found !== null) role = found.role;
+    } else row = await refreshTokens.find(idHash);
     if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
     if (row.usedAt === null && row.revokedAt === null && row.expiresAt > clock.now()) {
       let membershipEnded = false;
-      let role: Role | null = null;
       if (row.orgId !== null) {
-        const membership = await storage.memberships.find(row.userId, row.orgId);
-        if (membership) role = membership.role;
-        else membershipEnded = true;
+        if (!refreshTokens.findForRotation) role = (await storage.memberships.find(row.userId, row.orgId))?.role ?? null;
+        membershipEnded = role === null;
       }
       if (membershipEnded) {
         if (await storage.refreshTokens.consume(idHash, clock.now())) {
@@ -212,7 +226,6 @@ export function createSessions(ctx: CoreContext) {
       } else {
         const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
         const family = { id: row.familyId, expiresAt: row.familyExpiresAt };
-        const { refreshTokens } = storage;
         if (refreshTokens.replace) {
           const { pair, record } = await signPair(scope, family, storage, client);
           // Strict rotation never hands a successor out twice: no need to store it.

@@ -1,6 +1,5 @@
-import { errors as jose } from 'jose';
-import { ClientError, ResponseBodyError } from 'openid-client';
 import { AuthError } from '../errors.js';
+import type { IdentityPackages } from './packages.js';
 
 /** Why a token was refused, in the `reason` member of the problem. */
 export type TokenRefusal =
@@ -65,7 +64,7 @@ function isNetworkError(err: unknown): boolean {
 }
 
 /** Maps a jose verification failure; key-set fetch failures mean the provider is unavailable. */
-export function fromJoseError(err: unknown, code: TokenCode): AuthError {
+export function fromJoseError({ jose: { errors: jose } }: IdentityPackages, err: unknown, code: TokenCode): AuthError {
   if (err instanceof AuthError) return err;
   if (err instanceof jose.JWTExpired) return refused(code, 'expired');
   if (err instanceof jose.JWTClaimValidationFailed) return refused(code, claimReason(err.claim));
@@ -79,7 +78,7 @@ export function fromJoseError(err: unknown, code: TokenCode): AuthError {
 }
 
 /** Maps an openid-client failure of discovery or of the code exchange. */
-export function fromOidcError(err: unknown): AuthError {
+export function fromOidcError({ oidc: { ClientError, ResponseBodyError } }: IdentityPackages, err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   if (err instanceof ResponseBodyError) {
     if (err.error === 'invalid_grant') {

@@ -1,8 +1,9 @@
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import type { Clock } from '../ports.js';
 import type { ExternalTokenVerifier } from '../core/identities.js';
 import type { ExternalClaims, ExternalIssuerConfig } from './config.js';
 import { fromJoseError, refused } from './errors.js';
+import { loadIdentityPackages } from './packages.js';
 
 const CLOCK_TOLERANCE_S = 5;
 
@@ -14,13 +15,15 @@ const CLOCK_TOLERANCE_S = 5;
  * every 30 s when a token names an unknown key).
  */
 export function createExternalTokenVerifier(issuers: ExternalIssuerConfig[], clock: Clock): ExternalTokenVerifier {
-  const byIssuer = new Map<string, { config: ExternalIssuerConfig; jwks: JWTVerifyGetKey }>(
-    issuers.map((config) => [config.issuer, { config, jwks: createRemoteJWKSet(config.jwksUri, { timeoutDuration: 5000 }) }]),
-  );
+  // Built with the packages, on the first token.
+  let byIssuer: Map<string, { config: ExternalIssuerConfig; jwks: JWTVerifyGetKey }> | undefined;
 
   async function verify(token: string): Promise<ExternalClaims> {
+    const packages = await loadIdentityPackages('external token exchange');
+    const { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } = packages.jose;
+    byIssuer ??= new Map(issuers.map((config) => [config.issuer, { config, jwks: createRemoteJWKSet(config.jwksUri, { timeoutDuration: 5000 }) }]));
     let unverifiedIssuer: unknown;
-    let header: ReturnType<typeof decodeProtectedHeader>;
+    let header: ProtectedHeaderParameters;
     try {
       header = decodeProtectedHeader(token);
       unverifiedIssuer = decodeJwt(token).iss;
@@ -45,7 +48,7 @@ export function createExternalTokenVerifier(issuers: ExternalIssuerConfig[], clo
         clockTolerance: CLOCK_TOLERANCE_S,
       }));
     } catch (err) {
-      throw fromJoseError(err, 'invalid_external_token');
+      throw fromJoseError(packages, err, 'invalid_external_token');
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw refused('invalid_external_token', 'claims', 'the token has no subject');
     return payload as ExternalClaims;

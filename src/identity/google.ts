@@ -1,13 +1,15 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import * as oidc from 'openid-client';
+import type { JWTVerifyGetKey } from 'jose';
+import type * as OpenIdClient from 'openid-client';
 import { AuthError } from '../errors.js';
 import type { Clock, Logger } from '../ports.js';
 import type { GoogleCodeInput, OidcProviderClient, VerifiedClaims } from '../core/identities.js';
 import type { GoogleConfig } from './config.js';
 import { fromJoseError, fromOidcError, providerUnavailable, refused } from './errors.js';
+import { loadIdentityPackages, type IdentityPackages } from './packages.js';
 
 interface Discovered {
-  config: oidc.Configuration;
+  packages: IdentityPackages;
+  config: OpenIdClient.Configuration;
   jwks: JWTVerifyGetKey;
   issuers: string[];
   algorithms: string[];
@@ -27,7 +29,8 @@ const CLOCK_TOLERANCE_S = 5;
 export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger: Logger): OidcProviderClient {
   let discovering: Promise<Discovered> | undefined;
 
-  function discover(): Promise<Discovered> {
+  function discover(packages: IdentityPackages): Promise<Discovered> {
+    const { oidc, jose } = packages;
     discovering ??= (async () => {
       const config = await oidc.discovery(settings.issuer, settings.clientId, undefined, oidc.ClientSecretPost(settings.clientSecret), {
         timeout: settings.timeoutSeconds,
@@ -38,8 +41,9 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
       const issuers = metadata.issuer === GOOGLE_ISSUER ? [GOOGLE_ISSUER, 'accounts.google.com'] : [metadata.issuer];
       const advertised = (metadata.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => ASYMMETRIC.test(alg));
       return {
+        packages,
         config,
-        jwks: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: settings.timeoutSeconds * 1000 }),
+        jwks: jose.createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: settings.timeoutSeconds * 1000 }),
         issuers,
         algorithms: advertised.length > 0 ? advertised : ['RS256'],
       };
@@ -51,8 +55,10 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
   }
 
   async function provider(): Promise<Discovered> {
+    // Outside the try: a package that failed to load is a 500 naming it, not an unavailable provider.
+    const packages = await loadIdentityPackages('Google sign-in');
     try {
-      return await discover();
+      return await discover(packages);
     } catch (err) {
       // Unreachable, not OpenID metadata, or another issuer: nothing the client can fix.
       logger.warn('gatehouse: OpenID discovery failed', { issuer: settings.issuer.href, error: err instanceof Error ? err.message : String(err) });
@@ -61,10 +67,10 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
   }
 
   async function verifyIdToken(idToken: string, nonce?: string): Promise<VerifiedClaims> {
-    const { jwks, issuers, algorithms } = await provider();
+    const { packages, jwks, issuers, algorithms } = await provider();
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(idToken, jwks, {
+      ({ payload } = await packages.jose.jwtVerify(idToken, jwks, {
         issuer: issuers,
         audience: settings.clientId,
         algorithms,
@@ -73,7 +79,7 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
         clockTolerance: CLOCK_TOLERANCE_S,
       }));
     } catch (err) {
-      throw fromJoseError(err, 'invalid_id_token');
+      throw fromJoseError(packages, err, 'invalid_id_token');
     }
     // With several audiences the token must have been issued to us (OIDC Core 3.1.3.7).
     if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== settings.clientId) throw refused('invalid_id_token', 'audience');
@@ -87,7 +93,7 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
     if (redirectUri === undefined || !settings.redirectUris.includes(redirectUri)) {
       throw new AuthError('invalid_request', 'the request body is invalid', { errors: [{ path: 'redirectUri', message: 'is not one of the configured redirect URIs' }] });
     }
-    const { config } = await provider();
+    const { packages, config } = await provider();
     // openid-client reads the code (and the `iss` a provider may require) from the
     // callback URL and sends its origin and path as redirect_uri.
     const callback = new URL(redirectUri);
@@ -95,14 +101,14 @@ export function createGoogleClient(settings: GoogleConfig, clock: Clock, logger:
     callback.searchParams.set('iss', config.serverMetadata().issuer);
     let idToken: string | undefined;
     try {
-      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      const tokens = await packages.oidc.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: input.codeVerifier,
         expectedNonce: input.nonce,
         idTokenExpected: true,
       });
       idToken = tokens.id_token;
     } catch (err) {
-      throw fromOidcError(err);
+      throw fromOidcError(packages, err);
     }
     if (idToken === undefined) throw refused('invalid_id_token', 'malformed', 'the provider returned no ID token');
     // openid-client checked the claims; the same validation as a posted ID token adds the signature.

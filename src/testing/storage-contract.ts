@@ -646,6 +646,53 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         }));
       });
 
+      describe('findForRotation (optional: these pass trivially for an adapter without it)', () => {
+        type FindForRotation = NonNullable<RefreshTokenRepository['findForRotation']>;
+        const findForRotation = (idHash: string) => (storage.refreshTokens.findForRotation as FindForRotation)(idHash);
+        const ifOffered = (fn: () => Promise<void>) => async () => {
+          if (storage.refreshTokens.findForRotation) await fn();
+        };
+        beforeEach(async () => {
+          await storage.orgs.create(newOrg('x'));
+          await storage.orgs.create(newOrg('y'));
+        });
+
+        it('reads the token as find does, with its user\'s current role in its org', ifOffered(async () => {
+          await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'admin', createdAt: NOW });
+          await storage.memberships.add({ userId: 'user-a', orgId: 'org-y', role: 'owner', createdAt: NOW });
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a', { orgId: 'org-x', userAgent: 'agent', ip: '10.0.0.1' }));
+          assert.deepEqual(await findForRotation('token-hash-1'), { token: await storage.refreshTokens.find('token-hash-1'), role: 'admin' });
+          await storage.memberships.updateRole('user-a', 'org-x', 'member');
+          assert.equal((await findForRotation('token-hash-1'))?.role, 'member');
+          // A consumed token reads back with its successor, as find reads it.
+          await storage.refreshTokens.rotate('token-hash-1', NOW + 1, 'sealed-1');
+          const consumed = await findForRotation('token-hash-1');
+          assert.deepEqual(consumed, { token: await storage.refreshTokens.find('token-hash-1'), role: 'member' });
+          assert.equal(consumed?.token.successor, 'sealed-1');
+        }));
+
+        it('gives no role once the membership is gone, nor for another user\'s membership', ifOffered(async () => {
+          await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+          await storage.memberships.add({ userId: 'user-b', orgId: 'org-y', role: 'owner', createdAt: NOW });
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a', { orgId: 'org-x' }));
+          await storage.refreshTokens.insert(newToken('2', 'fam-2', 'user-a', { orgId: 'org-y' }));
+          assert.equal((await findForRotation('token-hash-1'))?.role, 'owner');
+          assert.equal(await storage.memberships.remove('user-a', 'org-x'), true);
+          const found = await findForRotation('token-hash-1');
+          assert.deepEqual(found, { token: await storage.refreshTokens.find('token-hash-1'), role: null });
+          // user-b is in org-y, user-a is not.
+          assert.deepEqual(await findForRotation('token-hash-2'), { token: await storage.refreshTokens.find('token-hash-2'), role: null });
+        }));
+
+        it('gives no role for a token without an org, and null for an unknown token', ifOffered(async () => {
+          await storage.memberships.add({ userId: 'user-a', orgId: 'org-x', role: 'owner', createdAt: NOW });
+          const t1 = newToken('1', 'fam-1', 'user-a');
+          await storage.refreshTokens.insert(t1);
+          assert.deepEqual(await findForRotation('token-hash-1'), { token: { ...t1, usedAt: null, revokedAt: null }, role: null });
+          assert.equal(await findForRotation('token-hash-zzz'), null);
+        }));
+      });
+
       it('revokeFamily revokes every token of the family and counts those not revoked yet', async () => {
         await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a'));
         await storage.refreshTokens.insert(newToken('2', 'fam-1', 'user-a'));

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { NewRefreshToken, RefreshTokenRepository, SessionRecord } from '../../../src/ports.js';
+import type { NewRefreshToken, RefreshTokenRepository, Role, SessionRecord } from '../../../src/ports.js';
 import { fromRefreshTokenRow, toNumber, toRefreshTokenRow, type RefreshTokenRow } from '../rows.js';
 import { deleteRows } from '../purge.js';
 import type { TableNames } from '../tables.js';
@@ -32,12 +32,16 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // A rotation's statements, straight on better-sqlite3 (see sqlite-statements.ts).
   const fast = sqliteStatements(db);
   const table = quoted(t.refreshTokens);
+  // A consumed row comes back without its successor: the caller gave it (no copy of a long string per rotation).
+  const returning = `returning ${COLUMNS.map(quoted).join(', ')}`;
   const sql = {
     find: `select * from ${table} where "id_hash" = ? limit 1`,
     insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
-    consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
-    rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *`,
+    consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
+    rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
     remove: `delete from ${table} where "id_hash" = ?`,
+    // The token and its user's role in its org, one read: a rotation needs both.
+    findForRotation: `select t.*, m."role" as "membership_role" from ${table} t left join ${quoted(t.memberships)} m on m."user_id" = t."user_id" and m."org_id" = t."org_id" where t."id_hash" = ? limit 1`,
   };
 
   const find = async (idHash: string) => {
@@ -59,9 +63,17 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
         successor === null
           ? await fast.writeGet<RefreshTokenRow>(sql.consume, [now, idHash, now])
           : await fast.writeGet<RefreshTokenRow>(sql.rotate, [now, successor, idHash, now]);
-      return row ? fromRefreshTokenRow(row) : null;
+      return row ? consumedRecord(row, successor) : null;
     }
     return (await spend(db, idHash, now, successor)) === 1 ? find(idHash) : null;
+  }
+
+  /** The record of a token this call consumed, read without its successor: `successor` is what the call stored. */
+  function consumedRecord(row: RefreshTokenRow, successor: string | null) {
+    const record = fromRefreshTokenRow(row);
+    // A token is consumed once, so the only successor its row can have is this call's.
+    if (successor) record.successor = successor;
+    return record;
   }
 
   /** The conditional UPDATE that spends a token (storing its successor when given): 1 when this call won. */
@@ -118,7 +130,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
         }
         return consumed;
       });
-      return won ? fromRefreshTokenRow(won) : null;
+      return won ? consumedRecord(won, successor) : null;
     }
     if (isPostgres(db)) {
       const result = (await db.raw(pgReplace, [t.refreshTokens, now, successor, idHash, now, t.refreshTokens, ...values])) as { rows: RefreshTokenRow[] };
@@ -126,6 +138,18 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       return won ? fromRefreshTokenRow(won) : null;
     }
     throw new Error('replace is only offered on better-sqlite3 and PostgreSQL');
+  }
+
+  async function findForRotation(idHash: string) {
+    let row: (RefreshTokenRow & { membership_role: string | null }) | undefined;
+    if (fast) row = await fast.get(sql.findForRotation, [idHash]);
+    else if (isPostgres(db)) {
+      // The same statement with knex's placeholders (?? would be an identifier).
+      const result = (await db.raw(sql.findForRotation, [idHash])) as { rows: Array<RefreshTokenRow & { membership_role: string | null }> };
+      row = result.rows[0];
+    } else throw new Error('findForRotation is only offered on better-sqlite3 and PostgreSQL');
+    if (!row) return null;
+    return { token: fromRefreshTokenRow(row), role: (row.org_id === null ? null : row.membership_role) as Role | null };
   }
 
   /** Revokes the families with a live token among the rows `select` narrows to. */
@@ -181,7 +205,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     },
 
     // Elsewhere (another driver, a repository inside a transaction) rotation takes the port's two-call path.
-    ...(fast || isPostgres(db) ? { replace: replaceWith } : {}),
+    ...(fast || isPostgres(db) ? { replace: replaceWith, findForRotation } : {}),
 
     async revokeFamily(familyId, now) {
       return db(t.refreshTokens).where({ family_id: familyId }).whereNull('revoked_at').update({ revoked_at: now });
