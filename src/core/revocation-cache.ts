@@ -41,8 +41,9 @@ export class RevocationCache {
   private timer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private loaded = false;
-  private polling = false;
-  /** An announcement arrived while a poll was running, which may have read before that commit: poll once more. */
+  /** The poll running, with the reads queued behind it. */
+  private running: Promise<void> | null = null;
+  /** A poll was asked for while one was running, which may have read before that commit: read once more. */
   private pollAgain = false;
   private unwatch: (() => Promise<void>) | undefined;
   /** Whether the loss of storage's announcements was logged, so recovery is logged once too. */
@@ -149,31 +150,43 @@ export class RevocationCache {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Reads revocations added since the last poll. Exposed so tests and hosts can sync on demand. */
-  async poll(): Promise<void> {
-    if (this.polling || !this.loaded) return;
-    this.polling = true;
-    try {
-      const page = await this.storage.revocations.listSince(this.cursor);
-      page.entries.forEach((entry) => this.remember(entry, true));
-      this.cursor = page.cursor;
-      this.lastSync = performance.now();
-      if (this.clock.now() - this.lastForget > FORGET_EVERY_MS) this.forgetExpired();
-    } catch (err) {
-      this.logger.warn('gatehouse: could not poll revocations', { error: (err as Error).message });
-    } finally {
-      this.polling = false;
+  /**
+   * Reads revocations added since the last poll. Exposed so tests and hosts can sync on
+   * demand: it resolves once a read that started after the call has finished. A call
+   * while a poll runs (say, one an announcement started) queues one more read and waits
+   * for it, since the running read may predate what the caller wants to see.
+   */
+  poll(): Promise<void> {
+    if (!this.loaded) return Promise.resolve();
+    if (this.running) {
+      this.pollAgain = true;
+      return this.running;
     }
-    if (this.pollAgain) {
-      this.pollAgain = false;
-      await this.poll();
-    }
+    this.running = this.readUntilCaughtUp().finally(() => {
+      this.running = null;
+    });
+    return this.running;
   }
 
-  /** Polls now for an announced revocation: bursts coalesce into one poll running and one queued. */
+  /** Reads, and reads again while more polls were asked for meanwhile: bursts coalesce into one running read and one queued. */
+  private async readUntilCaughtUp(): Promise<void> {
+    do {
+      this.pollAgain = false;
+      try {
+        const page = await this.storage.revocations.listSince(this.cursor);
+        page.entries.forEach((entry) => this.remember(entry, true));
+        this.cursor = page.cursor;
+        this.lastSync = performance.now();
+        if (this.clock.now() - this.lastForget > FORGET_EVERY_MS) this.forgetExpired();
+      } catch (err) {
+        this.logger.warn('gatehouse: could not poll revocations', { error: (err as Error).message });
+      }
+    } while (this.pollAgain);
+  }
+
+  /** Polls now for an announced revocation. */
   private pollSoon(): void {
-    if (this.polling) this.pollAgain = true;
-    else void this.poll();
+    void this.poll();
   }
 
   private onWatchState(state: 'listening' | 'lost', reason?: string): void {

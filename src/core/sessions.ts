@@ -389,7 +389,7 @@ export function createSessions(ctx: CoreContext) {
     }
   }
 
-  /** Picks up revocations made by other instances now instead of at the next poll. */
+  /** Picks up revocations made by other instances now instead of at the next poll: what was stored before the call is known once it resolves. */
   function pollRevocations(): Promise<void> {
     return revocations.poll();
   }
