@@ -85,7 +85,7 @@ export class RevocationCache {
     return this.loaded;
   }
 
-  /** Stops polling and unsubscribes from storage's announcements (resolves once their connection is closed). */
+  /** Stops polling and unsubscribes from storage's announcements (resolves once their connection is closed and a read under way has ended). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -93,6 +93,8 @@ export class RevocationCache {
     const unwatch = this.unwatch;
     this.unwatch = undefined;
     await unwatch?.();
+    // A read under way finishes (and queues no other) before the host closes storage.
+    await this.running;
   }
 
   /** Throws 503 when the list could be missing revocations made elsewhere. */
@@ -157,7 +159,7 @@ export class RevocationCache {
    * for it, since the running read may predate what the caller wants to see.
    */
   poll(): Promise<void> {
-    if (!this.loaded) return Promise.resolve();
+    if (!this.loaded || this.stopped) return Promise.resolve();
     if (this.running) {
       this.pollAgain = true;
       return this.running;
@@ -181,7 +183,7 @@ export class RevocationCache {
       } catch (err) {
         this.logger.warn('gatehouse: could not poll revocations', { error: (err as Error).message });
       }
-    } while (this.pollAgain);
+    } while (this.pollAgain && !this.stopped);
   }
 
   /** Polls now for an announced revocation. */

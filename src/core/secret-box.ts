@@ -37,7 +37,7 @@ export function createSecretBox(keyMaterial: Buffer, purpose: string): SecretBox
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const body = cipher.update(plaintext, 'utf8');
-      // GCM is a stream mode: final() adds no bytes (it only computes the tag), so no concat.
+      // GCM is a stream mode: final() adds no bytes (it computes the tag), so usually no concat.
       const rest = cipher.final();
       const sealedBody = rest.length === 0 ? body : Buffer.concat([body, rest]);
       return `${VERSION}.${iv.toString('base64url')}.${sealedBody.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;

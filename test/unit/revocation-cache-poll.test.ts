@@ -62,6 +62,36 @@ describe('revocation cache: poll on demand', () => {
     expect(reads).to.equal(2);
   });
 
+  it('stop waits for a read under way and queues no other, so storage can be closed right after', async () => {
+    let reads = 0;
+    let firstReadDone: () => void = () => {};
+    const firstRead = new Promise<void>((resolve) => (firstReadDone = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const revocations = {
+      ...storage.revocations,
+      listSince: async (cursor: string): Promise<RevocationPage> => {
+        const page = await storage.revocations.listSince(cursor);
+        reads++;
+        firstReadDone();
+        await gate;
+        return page;
+      },
+    };
+    cache = new RevocationCache({ ...storage, revocations } as StorageAdapter, { now: () => Date.now() }, { warn() {}, error() {} }, { pollIntervalMs: 3_600_000, maxStalenessMs: 7_200_000 });
+    await cache.start();
+    const running = cache.poll();
+    await firstRead;
+    void cache.poll();
+    let stopped = false;
+    const stopping = cache.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stopped).to.equal(false);
+    release();
+    await stopping;
+    await running;
+    expect(reads).to.equal(1);
+  });
+
   it('polls in a burst share one running read and one queued read', async () => {
     let reads = 0;
     const revocations = {
