@@ -154,7 +154,8 @@ export type AuthRouterOptions = SigningOptions & {
   rotation?: {
     /**
      * How long after a refresh token's rotation presenting it again (a retry, a second
-     * tab) gets the same new pair instead of revoking the session as reused. Default '10s';
+     * tab) gets the same new refresh token (and an access token of the same session)
+     * instead of revoking the session as reused. Default '10s';
      * 0 is strict: any second presentation revokes. Keep it to a retry's length: a stolen
      * token replayed within it is taken for a retry (see docs/tokens-and-sessions.md).
      */

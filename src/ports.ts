@@ -112,8 +112,9 @@ export interface RefreshTokenRecord {
   /** When the token was last renewed from without rotation (`touch`); null until then. */
   lastUsedAt: EpochMs | null;
   /**
-   * What `rotate` stored with the consumption: the successor pair, sealed (opaque to the
-   * storage). Null (or absent, for adapters written before it) otherwise.
+   * What `rotate` stored with the consumption: the successor, sealed (opaque to the
+   * storage, and bound to this row's `idHash`). Null (or absent, for adapters written
+   * before it) otherwise.
    */
   successor?: string | null;
 }

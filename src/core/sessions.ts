@@ -187,9 +187,10 @@ export function createSessions(ctx: CoreContext) {
 
   /**
    * Rotates a refresh token. The old one is consumed by one conditional write that also
-   * stores its successor pair (sealed), so a token has exactly one successor: of
-   * concurrent refreshes one wins, and the others, or a retry within
-   * `refreshReuseGrace` of the consumption, get that same pair back. A consumed token
+   * stores its successor (sealed), so a token has exactly one successor: of concurrent
+   * refreshes one wins, and the others, or a retry within `refreshReuseGrace` of the
+   * consumption, get that same refresh token back (with an access token of the same
+   * session). A consumed token
    * presented later means it leaked, so its whole family is revoked.
    *
    * The consume and the record of the new refresh token are one atomic storage step
@@ -229,11 +230,11 @@ export function createSessions(ctx: CoreContext) {
         if (refreshTokens.replace) {
           const { pair, record } = await signPair(scope, family, storage, client);
           // Strict rotation never hands a successor out twice: no need to store it.
-          if (await refreshTokens.replace(idHash, clock.now(), config.refreshReuseGrace > 0 ? sealPair(pair) : null, record)) return pair;
+          if (await refreshTokens.replace(idHash, clock.now(), config.refreshReuseGrace > 0 ? sealSuccessor(idHash, pair) : null, record)) return pair;
         } else {
           const pair = await issuePair(scope, family, storage, client);
           const won =
-            config.refreshReuseGrace > 0 ? await refreshTokens.rotate(idHash, clock.now(), sealPair(pair)) : await refreshTokens.consume(idHash, clock.now());
+            config.refreshReuseGrace > 0 ? await refreshTokens.rotate(idHash, clock.now(), sealSuccessor(idHash, pair)) : await refreshTokens.consume(idHash, clock.now());
           if (won) return pair;
           // Lost the race: this pair is never handed out, so its refresh token can go at once.
           await refreshTokens.consume(sha256Hex(pair.refresh.jti), clock.now());
@@ -244,7 +245,7 @@ export function createSessions(ctx: CoreContext) {
     }
 
     if (row.usedAt !== null) {
-      const successor = row.revokedAt === null ? successorInGrace(row) : null;
+      const successor = row.revokedAt === null ? await successorInGrace(row) : null;
       if (successor) return successor;
       await revokeFamily(row.familyId, row.familyExpiresAt);
       throw new AuthError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again');
@@ -253,30 +254,44 @@ export function createSessions(ctx: CoreContext) {
     throw new AuthError('token_expired', 'the refresh token has expired; sign in again');
   }
 
-  /** What a consumed token's row keeps of its successor: the pair as handed out (each token string once). */
-  function sealPair(pair: TokenPair): string {
-    return config.successorBox.seal(JSON.stringify({ access: pair.access, refresh: pair.refresh, familyId: pair.familyId, scope: pair.scope }));
+  /**
+   * What a consumed token's row keeps of its successor: the refresh token as handed out
+   * and the role it carries, sealed to that row (its `idHash`). The access token is not
+   * kept: with it the row outgrows what SQLite keeps on a 4 KiB page (about 1,000 bytes),
+   * and every rotation wrote an overflow page more. A retry signs a new access token for
+   * the same session instead.
+   */
+  function sealSuccessor(idHash: string, pair: TokenPair): string {
+    return config.successorBox.seal(JSON.stringify([pair.refresh.token, pair.scope.role]), idHash);
   }
 
   /**
    * The successor stored with a consumed, unrevoked token, while within the grace of its
-   * consumption; null after it, in strict mode, or when none was stored (a token
-   * consumed by `consume`, or by an older version).
+   * consumption: its refresh token, with an access token of the same session; null
+   * after the grace, in strict mode, or when none was stored (a token consumed by
+   * `consume`, or by an older version).
    */
-  function successorInGrace(row: { usedAt: number | null; successor?: string | null; familyId: string }): TokenPair | null {
+  async function successorInGrace(row: RefreshTokenRecord): Promise<TokenPair | null> {
     if (config.refreshReuseGrace <= 0 || row.usedAt === null || !row.successor) return null;
     if (clock.now() - row.usedAt > config.refreshReuseGrace * 1000) return null;
     // The row says whether storage revoked the family; this also catches one this instance revoked since it was read.
     if (revocations.has('family', row.familyId)) return null;
+    let refresh: TokenClaims & { token: string };
+    let role: Role | null;
     try {
-      const { access, refresh, familyId, scope } = JSON.parse(config.successorBox.open(row.successor)) as Omit<TokenPair, 'accessToken' | 'refreshToken'>;
-      // A sealed pair copied into another family's row is not that family's successor.
-      return familyId === row.familyId ? { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope } : null;
+      // Sealed to this row: a successor copied into another row does not open.
+      const [token, sealedRole] = JSON.parse(config.successorBox.open(row.successor, row.idHash)) as [string, Role | null];
+      refresh = Object.assign(tokens.verify(token, 'refresh'), { token });
+      role = sealedRole;
     } catch (err) {
-      // Sealed under another key (the server key changed): treat as no successor.
+      // Sealed under another key (the server key changed) or by a version that kept the whole pair: treat as no successor.
       ctx.logger.warn('gatehouse: could not open a stored refresh successor', { error: (err as Error).message });
       return null;
     }
+    const scope: SessionScope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(refresh) };
+    const access = await signAccess(scope, row.familyId, undefined, refresh.sub);
+    const { token, jti, iat, exp } = refresh;
+    return { accessToken: access.token, refreshToken: token, access, refresh: { token, jti, iat, exp }, familyId: row.familyId, scope };
   }
 
   /** Verifies an access token, including revocation. No storage round trip (but see `resolveSubject`). */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { createAuthClient, GatehouseError, type AuthClient, type AuthState } from 'gatehouse-auth/client';
-import { PASSWORD, unique } from '../helpers/harness.js';
+import { claimsOf, PASSWORD, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
 
 const ACCESS_TTL_S = 4;
@@ -38,6 +38,8 @@ function nextState(client: AuthClient): Promise<AuthState> {
   });
 }
 
+
+const sidOf = (token: string) => claimsOf(token).sid;
 describe('gatehouse-auth/client against the example server', function () {
   this.timeout(30_000);
   let example: RunningExample;
@@ -96,16 +98,18 @@ describe('gatehouse-auth/client against the example server', function () {
     const first = result.tokens;
     // 4 s lifetime: the lead is capped at a quarter of it, so the refresh is due 1 s before expiry.
     expect(client.nextRefreshAt).to.be.closeTo(client.accessExpiresAt - 1_000, 50);
-    const refreshed = new Promise<string>((resolve) => client.on('tokens', (t) => resolve(t.accessToken)));
+    const refreshed = new Promise<{ accessToken: string; refreshToken: string }>((resolve) => client.on('tokens', (t) => resolve(t)));
     const started = Date.now();
-    const access = await refreshed;
+    const { accessToken: access, refreshToken } = await refreshed;
     expect(Date.now() - started).to.be.within(2_500, ACCESS_TTL_S * 1000 - 500);
     expect(access).to.not.equal(first.accessToken);
     expect(client.state.status).to.equal('signed-in');
-    // Within rotation.reuseGrace the old token gets the same pair again (a retry), never a second one.
+    // Within rotation.reuseGrace the old token gets the same refresh token again (a retry), never a second one.
     const reused = await fetch(`${baseUrl}/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: first.refreshToken }) });
     expect(reused.status).to.equal(200);
-    expect(((await reused.json()) as { access_token: string }).access_token).to.equal(access);
+    const again = (await reused.json()) as { access_token: string; refresh_token: string };
+    expect(again.refresh_token).to.equal(refreshToken);
+    expect(sidOf(again.access_token)).to.equal(sidOf(access));
     await client.logout();
   });
 

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type express from 'express';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
-import { expectProblem, SECRET, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
+import { claimsOf, expectProblem, SECRET, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -19,6 +20,12 @@ interface Setup {
 type MakeSetup = (clock: { now: () => number }) => Promise<Harness[]>;
 
 const refresh = (app: express.Express, token: string) => request(app).post('/auth/refresh').send({ refresh_token: token });
+
+/** What makes an access token one of a session: who, where, as what, signed in when, which session. */
+const sessionOf = (accessToken: string) => {
+  const { sub, org, role, auth_time, sid, usefor } = claimsOf(accessToken);
+  return { sub, org, role, auth_time, sid, usefor };
+};
 
 /** The retry-safe rotation rules, on whatever storage and number of instances `make` builds. */
 function graceSuite(label: string, make: MakeSetup): void {
@@ -46,10 +53,13 @@ function graceSuite(label: string, make: MakeSetup): void {
         JSON.stringify(results.map((r) => r.body)),
       ).to.deep.equal(Array(10).fill(200));
       const [first] = results;
+      // One refresh token for all; each access token is one of that same session, and works.
       for (const r of results) {
-        expect(r.body.access_token).to.equal(first!.body.access_token);
         expect(r.body.refresh_token).to.equal(first!.body.refresh_token);
+        expect(sessionOf(r.body.access_token)).to.deep.equal(sessionOf(first!.body.access_token));
+        expect((await request(app(1)).get('/api/hello').set(bearer(r.body.access_token))).status).to.equal(200);
       }
+      expect(sessionOf(first!.body.access_token)).to.include({ sub: u.userId, org: u.orgId, role: 'owner', sid: claimsOf(u.access).sid });
       expect(first!.body.refresh_token).not.to.equal(u.refresh);
       for (let i = 0; i < setup.apps.length; i++) {
         expect((await request(app(i)).get('/api/hello').set(bearer(first!.body.access_token))).status).to.equal(200);
@@ -73,7 +83,10 @@ function graceSuite(label: string, make: MakeSetup): void {
       setup.advance(GRACE_MS - 1000);
       const retry = await refresh(app(1), u.refresh);
       expect(retry.status).to.equal(200);
-      expect(retry.body).to.deep.equal(rotated.body);
+      expect(retry.body.refresh_token).to.equal(rotated.body.refresh_token);
+      expect(sessionOf(retry.body.access_token)).to.deep.equal(sessionOf(rotated.body.access_token));
+      expect(Object.keys(retry.body).sort()).to.deep.equal(Object.keys(rotated.body).sort());
+      expect((await request(app(0)).get('/api/hello').set(bearer(retry.body.access_token))).status).to.equal(200);
 
       setup.advance(2000);
       const replay = await refresh(app(1), u.refresh);
@@ -82,9 +95,28 @@ function graceSuite(label: string, make: MakeSetup): void {
       for (const h of setup.harnesses) await h.auth.services.sessions.pollRevocations();
       for (let i = 0; i < setup.apps.length; i++) {
         expectProblem(await request(app(i)).get('/api/hello').set(bearer(rotated.body.access_token)), 401, 'token_revoked');
+        expectProblem(await request(app(i)).get('/api/hello').set(bearer(retry.body.access_token)), 401, 'token_revoked');
       }
       // And the stored successor is not handed out any more, even "within" a later look.
       expectProblem(await refresh(app(0), u.refresh), 401, 'refresh_token_reused');
+    });
+
+    it("a stored successor moved into another consumed token's row opens for neither: that token is reuse", async () => {
+      const victim = await signupWithOrg(app(0));
+      const other = await signupWithOrg(app(0));
+      const victimRotated = await refresh(app(0), victim.refresh);
+      expect((await refresh(app(0), other.refresh)).status).to.equal(200);
+      const { knex } = setup.harnesses[0]!.storage;
+      const idHash = (token: string) => createHash('sha256').update(String(claimsOf(token).jti)).digest('hex');
+      const [stolen] = await knex('auth_refresh_tokens').where({ id_hash: idHash(victim.refresh) }).select('successor');
+      expect(stolen?.successor, 'the rotation stored a successor').to.be.a('string');
+      expect(stolen.successor).not.to.contain(victimRotated.body.refresh_token.split('.')[1]);
+      await knex('auth_refresh_tokens').where({ id_hash: idHash(other.refresh) }).update({ successor: stolen.successor });
+      const retry = await refresh(app(1), other.refresh);
+      expectProblem(retry, 401, 'refresh_token_reused');
+      expect(retry.text).not.to.contain(victimRotated.body.refresh_token);
+      // The victim's own retry still gets its successor.
+      expect((await refresh(app(0), victim.refresh)).body.refresh_token).to.equal(victimRotated.body.refresh_token);
     });
 
     it('a revoked family never hands out its stored successor, even within the grace', async () => {
