@@ -88,6 +88,9 @@ function clientData(response: { response: { clientDataJSON: string } }): { chall
 /** @simplewebauthn/server (about 4 MB of heap with its CBOR and ASN.1 parsers). */
 const loadWebAuthn = lazyPackage('passkeys', 'the package @simplewebauthn/server', () => import('@simplewebauthn/server'));
 
+/** What a sign-in with a bad assertion is refused with: these spend a throttle point. */
+const REFUSALS: ReadonlySet<string> = new Set(['passkey_unknown', 'passkey_verification_failed', 'passkey_challenge_invalid']);
+
 function verificationError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   const message = err instanceof Error ? err.message : String(err);
@@ -221,7 +224,34 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
    * A sign-in with a passkey. With user verification (PIN or biometrics on the device)
    * it is two factors in one and skips TOTP; without, TOTP still follows when it is on.
    */
-  async function signIn(response: AuthenticationResponseJSON): Promise<SignInResult> {
+  /**
+   * Signs in with an assertion. As a password sign-in does, a failed one spends a point of
+   * the client's per-IP throttle (shared with password attempts), reserved before the
+   * challenge is taken and the signature checked; a successful one gives it back.
+   */
+  async function signIn(response: AuthenticationResponseJSON, ip?: string): Promise<SignInResult> {
+    await loadWebAuthn();
+    let refusal: AuthError | undefined;
+    const passkey = await ctx.throttle.attempt({ ip }, async () => {
+      try {
+        return await verifiedPasskey(response);
+      } catch (err) {
+        // A refusal of the assertion spends the point; anything else (storage) gives it back.
+        if (!(err instanceof AuthError) || !REFUSALS.has(err.code)) throw err;
+        refusal = err;
+        return null;
+      }
+    });
+    if (!passkey) throw refusal as AuthError;
+    const user = await storage.users.findById(passkey.userId);
+    if (!user) throw new AuthError('passkey_unknown', 'the account of this passkey no longer exists');
+    if (!passkey.userVerified) return accounts.finishSignIn(user);
+    await accounts.assertMaySignIn(user);
+    return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+  }
+
+  /** The passkey of a valid assertion (its challenge taken, its use recorded); throws the refusal otherwise. */
+  async function verifiedPasskey(response: AuthenticationResponseJSON): Promise<{ userId: string; userVerified: boolean }> {
     const { verifyAuthenticationResponse } = await loadWebAuthn();
     const { expected } = await takeChallenge(challengeFrom(response), 'signin');
     const passkey = await storage.passkeys.findByCredentialId(response.id);
@@ -252,11 +282,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     }
     const used = await storage.passkeys.recordUse(passkey.id, { previousCounter: passkey.counter, counter: info.newCounter, backedUp: info.credentialBackedUp, at: clock.now() });
     if (!used) throw new AuthError('passkey_verification_failed', 'the passkey was used concurrently: its signature counter moved; try again');
-    const user = await storage.users.findById(passkey.userId);
-    if (!user) throw new AuthError('passkey_unknown', 'the account of this passkey no longer exists');
-    if (!info.userVerified) return accounts.finishSignIn(user);
-    await accounts.assertMaySignIn(user);
-    return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+    return { userId: passkey.userId, userVerified: info.userVerified };
   }
 
   async function list(userId: string): Promise<PasskeyRecord[]> {

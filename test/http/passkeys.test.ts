@@ -118,6 +118,20 @@ describe('passkeys (WebAuthn)', () => {
     for (const r of results.filter((x) => x.status === 401)) expect(r.body.code).to.equal('passkey_challenge_invalid');
   });
 
+  it("failed sign-ins spend the client's per-IP throttle, reserved before the check (60 at once: 50 refused, 10 throttled); successful ones give it back", async () => {
+    const { passkey } = await register();
+    for (let i = 0; i < 3; i++) expect((await verify(assertPasskey(passkey, await signInOptions(), { origin: ORIGIN }))).status).to.equal(200);
+    const stranger = createPasskey(await registrationOptions(), { origin: ORIGIN }).passkey;
+    const bad = assertPasskey(stranger, await signInOptions(), { origin: ORIGIN });
+    const results = await Promise.all(Array.from({ length: 60 }, () => verify(bad)));
+    const codes = results.map((r) => r.body.code as string);
+    expect(codes.filter((c) => c === 'too_many_attempts'), JSON.stringify(codes)).to.have.length(10);
+    expect(codes.filter((c) => c === 'passkey_unknown' || c === 'passkey_challenge_invalid')).to.have.length(50);
+    for (const r of results.filter((x) => x.body.code === 'too_many_attempts')) expect(r.status).to.equal(429);
+    // The address is out of points: a valid assertion is refused too, before its challenge is taken.
+    expectProblem(await verify(assertPasskey(passkey, await signInOptions(), { origin: ORIGIN })), 429, 'too_many_attempts');
+  });
+
   it('registration options also take an empty JSON body', async () => {
     const res = await request(h.app).post('/auth/passkeys/registration/options').set(bearer(user.access)).send({});
     expect(res.status, res.text).to.equal(200);

@@ -147,7 +147,7 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       documentedParameters: cookies.parameters(false),
       async handler({ body, req }) {
         const reply = cookies.replier(req);
-        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON), {}, reply);
+        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON, req.ip), {}, reply);
       },
     }),
   ];
