@@ -145,6 +145,29 @@ export class AuthClient extends Emitter<AuthClientEvents> {
     return this.#signInAnswer(await this.#send('POST', '/google', input));
   }
 
+  /**
+   * Signs in with a passkey: asks for the options, runs `ceremony` with them (the browser's
+   * part; with @simplewebauthn/browser `(optionsJSON) => startAuthentication({ optionsJSON })`)
+   * and sends the assertion it returns. `email` names that account's passkeys, for security
+   * keys that hold none. A passkey without user verification leaves TOTP to do, as `signin` does.
+   */
+  async signInWithPasskey(ceremony: (options: T.PasskeyOptions) => Promise<unknown>, input: { email?: string } = {}): Promise<SignInResult> {
+    const options = await this.#json<T.PasskeyOptions>(await this.#send('POST', '/passkeys/authentication/options', input));
+    const credential = await ceremony(options);
+    return this.#signInAnswer(await this.#send('POST', '/passkeys/authentication/verify', { credential }));
+  }
+
+  /**
+   * Registers a passkey for the signed-in user (needs a recent sign-in: `reauthenticate`
+   * first when it is not): `ceremony` gets the options, e.g.
+   * `(optionsJSON) => startRegistration({ optionsJSON })` with @simplewebauthn/browser.
+   */
+  async registerPasskey(ceremony: (options: T.PasskeyOptions) => Promise<unknown>, input: { name?: string } = {}): Promise<T.Passkey> {
+    const options = await this.#authed<T.PasskeyOptions>('POST', '/passkeys/registration/options', {});
+    const credential = await ceremony(options);
+    return this.#authed<T.Passkey>('POST', '/passkeys/registration/verify', { credential, ...input });
+  }
+
   /** A single-use nonce to put in the Google ID token request; `/google` with an `idToken` needs one. */
   async googleNonce(): Promise<{ nonce: string; expiresAt: string }> {
     return this.#json(await this.#send('GET', '/google/nonce'));
@@ -271,6 +294,8 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   setupTotp = () => this.#authed<T.TotpEnrolment>('POST', '/mfa/totp/setup');
   enableTotp = (code: string) => this.#authed<{ recoveryCodes: string[] }>('POST', '/mfa/totp/enable', { code }).then((b) => b.recoveryCodes);
   disableTotp = (proof: { code: string } | { recoveryCode: string } | { password: string }) => this.#authed<void>('POST', '/mfa/totp/disable', proof);
+  passkeys = () => this.#authed<{ passkeys: T.Passkey[] }>('GET', '/passkeys').then((b) => b.passkeys);
+  removePasskey = (id: string) => this.#authed<void>('DELETE', `/passkeys/${enc(id)}`);
   iotCredentials = (envSlug?: string) => this.#authed<T.RealtimeCredentials>('GET', `/iot-credentials${envSlug === undefined ? '' : `?envSlug=${enc(envSlug)}`}`);
 
   /** Mails a new verification link to the signed-in user's address; earlier links stop working. */

@@ -164,3 +164,26 @@ export interface OrgTransfer {
 
 /** What deleting an account or an organization takes: the password, or a TOTP code when TOTP is on. */
 export type DeletionProof = { password: string } | { code: string };
+
+/** A registered passkey, as GET /passkeys lists it and POST /passkeys/registration/verify answers. */
+export interface Passkey {
+  id: string;
+  name: string | null;
+  /** 'multiDevice': it can be synced to the user's other devices. */
+  deviceType: 'singleDevice' | 'multiDevice';
+  /** Synced at its last use. */
+  backedUp: boolean;
+  transports: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/**
+ * WebAuthn options as JSON, as the server answers them: pass them to the browser
+ * ceremony, e.g. @simplewebauthn/browser's `startAuthentication({ optionsJSON })` or
+ * `startRegistration({ optionsJSON })`.
+ */
+export interface PasskeyOptions {
+  challenge: string;
+  [field: string]: unknown;
+}

@@ -3,6 +3,7 @@ import { generate } from 'otplib';
 import { createAuthClient, GatehouseError, type AuthClient, type AuthState } from 'gatehouse-auth/client';
 import { claimsOf, PASSWORD, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
+import { assertPasskey, createPasskey, type SoftPasskey } from '../helpers/webauthn.js';
 
 const ACCESS_TTL_S = 4;
 
@@ -40,6 +41,20 @@ function nextState(client: AuthClient): Promise<AuthState> {
 
 
 const sidOf = (token: string) => claimsOf(token).sid;
+
+// The example binds passkeys to localhost (its default appUrl), whatever address it listens on.
+const PASSKEY_ORIGIN = 'http://localhost:3000';
+
+/** Registration options for a passkey that is then never registered: a credential the server doesn't know. */
+async function registrationOptionsFor(client: AuthClient): Promise<Parameters<typeof createPasskey>[0]> {
+  let captured: unknown;
+  await client.registerPasskey(async (options) => {
+    captured = options;
+    throw new Error('cancelled');
+  }).catch(() => undefined);
+  return captured as Parameters<typeof createPasskey>[0];
+}
+
 describe('gatehouse-auth/client against the example server', function () {
   this.timeout(30_000);
   let example: RunningExample;
@@ -177,6 +192,44 @@ describe('gatehouse-auth/client against the example server', function () {
     expect(client.tokens?.accessToken).not.to.equal(before?.accessToken);
     expect(client.tokens?.refreshToken).to.equal(before?.refreshToken);
     expect((await client.createApiKey({ name: 'after step-up' })).key).to.match(/^ghk_/);
+    await client.logout();
+  });
+
+  it('passkeys: registers one, lists it, signs in with it (a session, or the MFA step without user verification), and removes it', async () => {
+    const owner = createAuthClient({ baseUrl });
+    const { user } = await signedUp(owner);
+    let passkey: SoftPasskey | undefined;
+    const created = await owner.registerPasskey(async (options) => {
+      const made = createPasskey(options as Parameters<typeof createPasskey>[0], { origin: PASSKEY_ORIGIN });
+      passkey = made.passkey;
+      return made.credential;
+    }, { name: 'Laptop' });
+    expect(created).to.include({ name: 'Laptop', lastUsedAt: null });
+    expect((await owner.passkeys()).map((p) => p.id)).to.deep.equal([created.id]);
+    const assert = (userVerified = true) => async (options: { challenge: string }) => assertPasskey(passkey as SoftPasskey, options, { origin: PASSKEY_ORIGIN, userVerified });
+
+    const client = createAuthClient({ baseUrl });
+    const signedIn = await client.signInWithPasskey(assert());
+    if (signedIn.status !== 'signed-in') throw new Error('expected a session');
+    expect(signedIn.claims.sub).to.equal(user.id);
+    expect(client.state.status).to.equal('signed-in');
+    expect((await client.me()).id).to.equal(user.id);
+
+    // With TOTP on, a passkey without user verification is one factor: the TOTP step follows.
+    const { secret } = await owner.setupTotp();
+    await owner.enableTotp(await generate({ secret, epoch: Math.floor(Date.now() / 1000) }));
+    const oneFactor = await createAuthClient({ baseUrl }).signInWithPasskey(assert(false));
+    expect(oneFactor.status).to.equal('mfa-required');
+
+    // A passkey the server doesn't know: the server's code, and the client stays signed out.
+    const stranger = createAuthClient({ baseUrl });
+    const unknown = await rejection(stranger.signInWithPasskey(async (options) => assertPasskey(createPasskey(await registrationOptionsFor(owner), { origin: PASSKEY_ORIGIN }).passkey, options, { origin: PASSKEY_ORIGIN })));
+    expect(unknown.code).to.equal('passkey_unknown');
+    expect(stranger.state.status).to.equal('signed-out');
+
+    await owner.removePasskey(created.id);
+    expect(await owner.passkeys()).to.deep.equal([]);
+    expect((await rejection(owner.removePasskey(created.id))).code).to.equal('passkey_not_found');
     await client.logout();
   });
 
