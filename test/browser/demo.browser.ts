@@ -297,8 +297,11 @@ describe('demo page in chromium', function () {
     await b.locator('#notice', { hasText: `If ${bobEmail} has an account` }).waitFor();
     const mail = await inbox.next(bobEmail, /Reset your/);
     expect(mail.link).to.equal(`${server.url}/reset-password?token=${mail.token}`);
+    // Opened in a browser still signed in (a live refresh cookie): the reset form shows all the same.
+    expect(await signIn(b, bobEmail, PASSWORD)).to.equal('signed-in');
     await b.goto(mail.link!);
     await b.locator('#reset-card').waitFor();
+    await b.locator('body[data-session="signed-out"]').waitFor();
     expect(new URL(b.url()).pathname).to.equal('/');
     await shot(b, '17-reset-password');
     await b.locator('#reset-form [name=password]').fill(newPassword);

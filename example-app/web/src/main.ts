@@ -47,9 +47,11 @@ async function onState(state: AuthState): Promise<void> {
 
 client.on('state', (state) => void onState(state));
 // A success emits 'state' itself; without a live cookie the page shows the sign-in form. Mail links
-// come after, so the first render of the signed-in view does not clear their notice.
-client
-  .resume()
+// come after, so the first render of the signed-in view does not clear their notice. A reset link's
+// form is part of the signed-out view: a live cookie (of whichever account) must not resume over it,
+// and the reset ends that account's sessions anyway.
+const opening = location.pathname === '/reset-password' ? Promise.resolve(client.state) : client.resume();
+opening
   .then((state) => {
     if (state.status === 'signed-out') void onState(state);
   })
