@@ -24,6 +24,10 @@ export type { ManagedPasswordHasher } from './passwords/hasher-core.js';
 export type { HashImplementation } from './passwords/bcrypt-engines.js';
 export type { ThrottleOptions, ThrottleRule } from './core/throttle.js';
 export type { PurgeOptions, PurgeReport } from './core/purge-scheduler.js';
+export type { AuditEvent, AuditActor, AuditTarget } from './core/audit-event.js';
+export type { AuditLog, AuditOptions, AuditConfig, AuditRecordInput, AuditListFilters, AuditPage, AuditVerification } from './core/audit.js';
+// For custom storage adapters: `AuditRepository.append` links entries with these.
+export { AUDIT_GENESIS_HASH, auditEntryHash, canonicalAuditJson, type AuditChainLink } from './core/audit-chain.js';
 export type { Services } from './core/index.js';
 export type { TokenPair, SessionScope, AccessContext } from './core/sessions.js';
 export type { OrgChoice, OrgInput, SignupInput, Account } from './core/accounts.js';
@@ -60,4 +64,6 @@ export { escapeHtml, type MailContext, type MailTemplate, type MailTemplates, ty
 export type { MailKind, MailData, LinkKind } from './mail/kinds.js';
 export type { MailOptions } from './mail/options.js';
 export type { MailService } from './mail/service.js';
+export type { WebhookOptions } from './webhooks/options.js';
+export type { WebhookService, WebhookEndpointChange, WebhookEndpointDisabled, WebhookHooks } from './webhooks/service.js';
 export type { MailLimitOptions } from './core/throttle.js';

@@ -19,6 +19,8 @@ import { resolveExternalIssuers, resolveGoogle, type ExternalIssuerConfig, type 
 import { resolveCookieOptions, type CookieConfig, type CookieOptions } from './http/cookies.js';
 import { resolvePasskeys, type PasskeyConfig, type PasskeyOptions } from './core/passkeys.js';
 import { resolvePurgeOptions, type PurgeOptions, type PurgeSchedulerOptions } from './core/purge-scheduler.js';
+import { resolveWebhookOptions, type WebhookConfig, type WebhookOptions } from './webhooks/options.js';
+import { resolveAuditOptions, type AuditConfig, type AuditOptions } from './core/audit.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -95,6 +97,12 @@ export type AuthRouterOptions = SigningOptions & {
    * store take turns through a lease in it, one per interval. Default every '10m'.
    */
   purge?: PurgeOptions;
+  /**
+   * The audit log (docs/audit-log.md): `{ retention, onAuditEvent }`. Entries older than
+   * `retention` (default '365d') are deleted by the scheduled purge; `onAuditEvent` is told
+   * of each event after its action committed.
+   */
+  audit?: AuditOptions;
   /**
    * The wire contract served: 'axonpush' (default; mount at /auth), 'cognito',
    * 'axonize', 'datarhei' (mount these at the root: their paths are absolute), or a Preset object.
@@ -187,6 +195,12 @@ export type AuthRouterOptions = SigningOptions & {
    * exact `origins` the browser ceremonies come from. Off unless set.
    */
   passkeys?: PasskeyOptions;
+  /**
+   * Webhooks of organizations (docs/webhooks.md): URL rules (`allowInsecureLoopback`,
+   * `blockPrivateAddresses`, both following `NODE_ENV=production` by default), the retry
+   * schedule, the failure limit that disables an endpoint, the timeout and the worker.
+   */
+  webhooks?: WebhookOptions;
   /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
   overrideServices?: (defaults: Services) => Services;
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
@@ -220,8 +234,10 @@ export interface ResolvedOptions {
   /** Null when refresh cookies are off. */
   cookies: CookieConfig | null;
   passkeys: PasskeyConfig | null;
+  webhooks: WebhookConfig;
   /** Null when the scheduled purge is off. */
   purge: PurgeSchedulerOptions | null;
+  audit: AuditConfig;
 }
 
 const consoleLogger: Logger = {
@@ -337,7 +353,9 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
     mailLimits: mail.limits,
     cookies: resolveCookieOptions(options.cookies, preset.name, preset.servesCookies === true),
     passkeys: options.passkeys === undefined ? null : resolvePasskeys(options.passkeys, deriveKey(serverKey, 'passkey-challenge')),
+    webhooks: resolveWebhookOptions(options.webhooks, createSecretBox(serverKey, 'webhook-secret')),
     purge: resolvePurgeOptions(options.purge),
+    audit: resolveAuditOptions(options.audit),
   };
 }
 

@@ -6,6 +6,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { ThrottleOptions } from './core/throttle.js';
+import type { AuditEvent } from './core/audit-event.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -608,6 +609,152 @@ export interface PasskeyRepository {
   delete(userId: string, id: string): Promise<boolean>;
 }
 
+/** An audit event as stored: its place in its chain and the chain's hashes (see src/core/audit-chain.ts). */
+export interface AuditEntry extends AuditEvent {
+  /** 1, 2, 3, … per chain, without gaps. */
+  seq: number;
+  /** `hash` of the entry before (64 zeros for the first). */
+  prevHash: string;
+  /** SHA-256 (hex) of the entry's canonical JSON (prevHash and seq included). */
+  hash: string;
+}
+
+/** Filters of `AuditRepository.list`; all optional but `limit`. */
+export interface AuditListQuery {
+  action?: string;
+  actorId?: string;
+  /** Entries at or after this time. */
+  since?: EpochMs;
+  /** Entries before this time. */
+  until?: EpochMs;
+  /** Only entries older than this seq (the cursor of the previous page). */
+  beforeSeq?: number;
+  limit: number;
+}
+
+/** The last entry purged from a chain: verification starts from it. */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+}
+
+/** The chain's newest entry as last appended, and its checkpoint; a deleted newest entry shows as a mismatch. */
+export interface AuditChainHead {
+  seq: number;
+  hash: string;
+  checkpoint: AuditCheckpoint | null;
+}
+
+export interface AuditRepository {
+  /**
+   * Appends `event` to `chain`: gives it the next seq, the current head's hash as
+   * prevHash and its own hash (`auditEntryHash`), and moves the head, atomically: of
+   * concurrent appends to one chain (other transactions, other instances) each gets its
+   * own seq. Inside a transaction, the entry commits or rolls back with it.
+   */
+  append(chain: string, event: AuditEvent): Promise<AuditEntry>;
+  /** Entries of `chain` matching the filters, newest (highest seq) first. */
+  list(chain: string, query: AuditListQuery): Promise<AuditEntry[]>;
+  /** Up to `limit` entries of `chain` with seq > `afterSeq`, in seq order (for verification). */
+  readChain(chain: string, afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  /** Null for a chain that has no entry yet. */
+  head(chain: string): Promise<AuditChainHead | null>;
+  /**
+   * Deletes entries recorded before `before` (at most about `limit`), oldest first and
+   * only as a prefix of each chain, and moves each chain's checkpoint to the last entry
+   * deleted from it in the same transaction. Returns how many were deleted.
+   */
+  purgeBefore(before: EpochMs, limit: number): Promise<number>;
+}
+
+/** A URL an organization's events are POSTed to (signed per Standard Webhooks). */
+export interface WebhookEndpointRecord {
+  id: string;
+  orgId: string;
+  url: string;
+  /** Audit actions sent there; null: every event. */
+  events: string[] | null;
+  /** The signing secret (`whsec_…`), sealed with the endpoint's id as context; opaque to the storage. */
+  secret: string;
+  enabled: boolean;
+  /** Failed attempts since the last success; the endpoint is disabled at the configured limit. */
+  consecutiveFailures: number;
+  /** Why gatehouse disabled it (null when enabled, or disabled by an admin). */
+  disabledReason: string | null;
+  createdAt: EpochMs;
+  updatedAt: EpochMs;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event for one endpoint, in the webhook outbox. */
+export interface WebhookDeliveryRecord {
+  id: string;
+  endpointId: string;
+  /** The audit event's id: the `webhook-id` header, the same on every attempt. */
+  eventId: string;
+  eventType: string;
+  /** The JSON body, as sent. */
+  payload: string;
+  status: WebhookDeliveryStatus;
+  /** Attempts started so far (a claim counts as one). */
+  attempts: number;
+  /** Not claimed before this moment (backoff after a failure). */
+  nextAttemptAt: EpochMs;
+  /** While in the future, one worker holds the row; others skip it. */
+  claimedUntil: EpochMs | null;
+  claimId: string | null;
+  lastStatusCode: number | null;
+  /** The last failure, for the delivery log (never the secret or a signature). */
+  lastError: string | null;
+  createdAt: EpochMs;
+  deliveredAt: EpochMs | null;
+}
+
+export type NewWebhookDelivery = Pick<WebhookDeliveryRecord, 'id' | 'endpointId' | 'eventId' | 'eventType' | 'payload' | 'createdAt' | 'nextAttemptAt'>;
+
+export type WebhookEndpointChanges = Partial<Pick<WebhookEndpointRecord, 'url' | 'events' | 'secret' | 'enabled' | 'consecutiveFailures' | 'disabledReason'>> & { updatedAt: EpochMs };
+
+/** Webhook endpoints and their delivery outbox. */
+export interface WebhookRepository {
+  insertEndpoint(endpoint: WebhookEndpointRecord): Promise<void>;
+  findEndpoint(orgId: string, id: string): Promise<WebhookEndpointRecord | null>;
+  /** For the delivery worker, which knows only the delivery's endpoint id. */
+  findEndpointById(id: string): Promise<WebhookEndpointRecord | null>;
+  /** Oldest first. */
+  listEndpoints(orgId: string): Promise<WebhookEndpointRecord[]>;
+  /** The endpoint after the change; null when the org has no endpoint `id`. */
+  updateEndpoint(orgId: string, id: string, changes: WebhookEndpointChanges): Promise<WebhookEndpointRecord | null>;
+  /** Deletes the endpoint with its deliveries; false when the org has no endpoint `id`. */
+  deleteEndpoint(orgId: string, id: string): Promise<boolean>;
+  insertDeliveries(deliveries: NewWebhookDelivery[]): Promise<void>;
+  findDelivery(endpointId: string, id: string): Promise<WebhookDeliveryRecord | null>;
+  /** Newest first; `before` is the id of the last delivery of the previous page. */
+  listDeliveries(endpointId: string, page: { limit: number; before?: string }): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Claims up to `limit` due deliveries in one conditional write (sets the lease, counts
+   * an attempt). Only the oldest pending delivery of each enabled endpoint is due, so
+   * one endpoint's events go out one at a time, in order; concurrent claimers (other
+   * instances) never get the same row while its lease holds.
+   */
+  claimDue(now: EpochMs, limit: number, claim: { claimId: string; claimedUntil: EpochMs }): Promise<WebhookDeliveryRecord[]>;
+  /** Records the outcome of an attempt, if `claimId` still holds the row: delivered, a retry at `nextAttemptAt`, or given up (`nextAttemptAt` null). */
+  recordAttempt(
+    id: string,
+    claimId: string,
+    outcome: { now: EpochMs; delivered: boolean; statusCode: number | null; error: string | null; nextAttemptAt: EpochMs | null },
+  ): Promise<boolean>;
+  /** Sets the endpoint's failure counter back to 0 (a delivery succeeded). */
+  resetFailures(endpointId: string, now: EpochMs): Promise<void>;
+  /**
+   * Counts a failed attempt; at `limit` consecutive failures disables the endpoint with
+   * `reason`, in one conditional write. True for the one call that disabled it.
+   */
+  countFailure(endpointId: string, now: EpochMs, limit: number, reason: string): Promise<boolean>;
+  /** Deletes delivered and given-up deliveries created before `before` (never pending ones). Returns how many. */
+  purgeFinished(before: EpochMs): Promise<number>;
+}
+
 export interface Repositories {
   users: UserRepository;
   orgs: OrgRepository;
@@ -626,6 +773,10 @@ export interface Repositories {
   outbox: OutboxRepository;
   /** WebAuthn credentials (passkeys). */
   passkeys: PasskeyRepository;
+  /** Webhook endpoints of organizations and their delivery outbox. */
+  webhooks: WebhookRepository;
+  /** The audit log: hash-chained entries, appended inside the transaction of the action. */
+  audit: AuditRepository;
 }
 
 /**

@@ -3,6 +3,7 @@ import { createServices, type Services } from './core/index.js';
 import { AuthError } from './errors.js';
 import { RevocationCache } from './core/revocation-cache.js';
 import { PurgeScheduler } from './core/purge-scheduler.js';
+import { AuditLog } from './core/audit.js';
 import { Throttle } from './core/throttle.js';
 import { createPairTransport } from './http/cookies.js';
 import { mountEndpoints } from './http/endpoint.js';
@@ -11,7 +12,7 @@ import { sendProblem, toAuthError } from './http/problem.js';
 import { buildOpenApiDocument, errorFormat, jwksRoute, openApiRoute, type OpenApiDocument } from './http/openapi.js';
 import { createIdentityProviders } from './identity/index.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
-import { MailWorker } from './mail/worker.js';
+import { OutboxWorker } from './core/outbox-worker.js';
 import { createRealtimeAuthorizer, type RealtimeAuthorizer, type RealtimeRevocationSource } from './realtime/authorizer.js';
 
 export interface AuthRouter extends Router {
@@ -63,13 +64,24 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     throttle: new Throttle(resolved.throttle, resolved.mailLimits, storage.rateLimiterFactory?.()),
     revocations,
     config: resolved.config,
+    audit: new AuditLog(storage, clock, logger, resolved.audit),
   };
   const identity = createIdentityProviders(resolved, clock, logger);
-  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick(), passkeys: resolved.passkeys });
+  const defaults = createServices(ctx, { mfa: resolved.mfa, realtime: resolved.realtime, identity, mail: resolved.mail, onMailQueued: () => mailWorker.kick(), passkeys: resolved.passkeys, webhooks: resolved.webhooks, webhookHooks: {
+      onQueued: () => webhookWorker.kick(),
+      // Disabled after too many failures: the organization's admins read why in the audit log.
+      onEndpointDisabled: async (tx, { endpoint, reason }) => {
+        await ctx.audit.record(tx, { orgId: endpoint.orgId, actor: { type: 'system', id: null }, action: 'webhook.disabled', target: { type: 'webhook', id: endpoint.id }, data: { reason } });
+      },
+    },
+  });
   const services = resolved.overrideServices ? resolved.overrideServices(defaults) : defaults;
-  const mailWorker = new MailWorker(() => services.mail.deliverPending(), resolved.mail.worker.intervalMs, logger);
+  // Every audited action queues its organization's webhook deliveries in the action's own transaction.
+  ctx.audit.onRecorded((tx, event) => services.webhooks.enqueue(tx, event));
+  const mailWorker = new OutboxWorker(() => services.mail.deliverPending(), resolved.mail.worker.intervalMs, logger, 'mail outbox');
+  const webhookWorker = new OutboxWorker(() => services.webhooks.deliverPending(), resolved.webhooks.worker.intervalMs, logger, 'webhook outbox');
   // One instance of those sharing the store runs each purge (a lease in storage).
-  const purger = resolved.purge === null ? null : new PurgeScheduler(storage, clock, logger, resolved.purge);
+  const purger = resolved.purge === null ? null : new PurgeScheduler(storage, clock, logger, { ...resolved.purge, audit: ctx.audit });
   let closed = false;
 
   let starting: Promise<void> | undefined;
@@ -80,6 +92,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       await storage.init?.();
       await revocations.start();
       if (!closed && resolved.mail.worker.autoStart) mailWorker.start();
+      if (!closed && resolved.webhooks.worker.autoStart) webhookWorker.start();
       if (!closed) purger?.start();
     })().catch((err: unknown) => {
       starting = undefined;
@@ -151,6 +164,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       closed = true;
       await revocations.stop();
       await mailWorker.stop();
+      await webhookWorker.stop();
       await purger?.stop();
       return resolved.closePasswords();
     },

@@ -19,6 +19,10 @@ export interface TableNames {
   outbox: string;
   passkeys: string;
   jobLeases: string;
+  auditLog: string;
+  auditHeads: string;
+  webhookEndpoints: string;
+  webhookDeliveries: string;
   migrations: string;
 }
 
@@ -52,6 +56,10 @@ export function tableNames(prefix: string): TableNames {
     outbox: `${prefix}mail_outbox`,
     passkeys: `${prefix}passkeys`,
     jobLeases: `${prefix}job_leases`,
+    auditLog: `${prefix}audit_log`,
+    auditHeads: `${prefix}audit_heads`,
+    webhookEndpoints: `${prefix}webhook_endpoints`,
+    webhookDeliveries: `${prefix}webhook_deliveries`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

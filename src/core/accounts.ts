@@ -65,7 +65,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     }
     await checkNewPassword(input.password, ctx.config.passwordPolicy, logger);
     const passwordHash = await passwords.hash(input.password);
-    return storage.transaction(async (tx) => {
+    return ctx.audit.transaction(async (tx) => {
       const user = await mapConflicts(() =>
         tx.users.create({
           id: randomUUID(),
@@ -133,12 +133,44 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
   }
 
   async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
-    return finishSignIn(await verifyPassword(email, password, ip));
+    return passwordSignIn(email, password, ip, 'email');
   }
 
   /** Sign-in by username, for wire contracts whose users log in that way. */
   async function signinWithUsername(username: string, password: string, ip?: string): Promise<SignInResult> {
-    return finishSignIn(await verifyPassword(username, password, ip, 'username'));
+    return passwordSignIn(username, password, ip, 'username');
+  }
+
+  /** A password sign-in, audited: `signin.succeeded` with the org the session is scoped to, `signin.failed` for a known account. */
+  async function passwordSignIn(login: string, password: string, ip: string | undefined, by: 'email' | 'username'): Promise<SignInResult> {
+    let user: UserRecord;
+    try {
+      user = await verifyPassword(login, password, ip, by);
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by);
+      throw err;
+    }
+    const result = await finishSignIn(user);
+    if (result.kind === 'tokens') {
+      const { scope, familyId } = result.tokens;
+      await ctx.audit.record(storage, { orgId: scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: familyId }, data: { method: 'password' } });
+    }
+    return result;
+  }
+
+  /**
+   * Records a failed password sign-in of an existing account in the org its session
+   * would have been scoped to. Not awaited: the answer must take the same time whether
+   * the account exists or not (the lookup and the write happen after it).
+   */
+  function auditFailedSignIn(login: string, by: 'email' | 'username'): void {
+    void (async () => {
+      const user = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
+      if (!user) return;
+      const [first] = await storage.memberships.listForUser(user.id);
+      if (!first) return;
+      await ctx.audit.record(storage, { orgId: first.orgId, actor: { type: 'user', id: user.id }, action: 'signin.failed', data: { method: 'password' } });
+    })().catch((err: unknown) => logger.error('gatehouse: could not record a failed sign-in', { error: err instanceof Error ? err.message : String(err) }));
   }
 
   /** The user with the org a token is scoped to and their current role there. */

@@ -37,7 +37,7 @@ interface CachedKey {
 const invalidKey = () => new AuthError('invalid_api_key', 'the API key is not valid for this tenant');
 
 export function createApiKeys(ctx: CoreContext) {
-  const { storage, clock, config, revocations, logger } = ctx;
+  const { storage, clock, config, revocations, logger, audit } = ctx;
   // Keyed by the SHA-256 of the whole key, so a hit has already proven the secret.
   const cache = new Map<string, CachedKey>();
   const touched = new Map<string, number>();
@@ -52,19 +52,23 @@ export function createApiKeys(ctx: CoreContext) {
     }
     const prefix = randomBytes(8).toString('hex');
     const key = `ghk_${prefix}_${randomBytes(32).toString('base64url')}`;
-    const record = await mapConflicts(() =>
-      storage.apiKeys.create({
-        id: randomUUID(),
-        orgId,
-        name: input.name,
-        prefix,
-        secretHash: sha256Hex(key),
-        role,
-        createdBy: actorId,
-        createdAt: now,
-        expiresAt: input.expiresAt ?? null,
-      }),
-    );
+    const record = await audit.transaction(async (tx) => {
+      const created = await mapConflicts(() =>
+        tx.apiKeys.create({
+          id: randomUUID(),
+          orgId,
+          name: input.name,
+          prefix,
+          secretHash: sha256Hex(key),
+          role,
+          createdBy: actorId,
+          createdAt: now,
+          expiresAt: input.expiresAt ?? null,
+        }),
+      );
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.created', target: { type: 'api_key', id: created.id }, data: { name: created.name, role, expiresAt: created.expiresAt } });
+      return created;
+    });
     return { record, key };
   }
 
@@ -149,7 +153,13 @@ export function createApiKeys(ctx: CoreContext) {
   /** Revokes at once on this instance; other instances drop it within the revocation poll interval. */
   async function revoke(actorId: string, orgId: string, keyId: string): Promise<void> {
     await requireRole(storage, actorId, orgId, 'admin');
-    if (!(await revokeRecord(orgId, keyId))) throw new AuthError('api_key_not_found', 'no such API key in this organization');
+    const record = await audit.transaction(async (tx) => {
+      const revoked = await tx.apiKeys.revoke(orgId, keyId, clock.now());
+      if (!revoked) throw new AuthError('api_key_not_found', 'no such API key in this organization');
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.revoked', target: { type: 'api_key', id: keyId }, data: { name: revoked.name } });
+      return revoked;
+    });
+    await publish(record);
   }
 
   async function revokeRecord(orgId: string, keyId: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import type { Clock, Logger, PasswordHasher, StorageAdapter, TokenIssuer } from 
 import type { RevocationCache } from './revocation-cache.js';
 import type { SecretBox } from './secret-box.js';
 import type { Throttle } from './throttle.js';
+import type { AuditLog } from './audit.js';
 
 /** Lifetimes and limits, resolved from the options (all in seconds). */
 export interface CoreConfig {
@@ -44,5 +45,7 @@ export interface CoreContext {
   logger: Logger;
   throttle: Throttle;
   revocations: RevocationCache;
+  /** The audit log: `ctx.audit.record(tx, …)` inside the action's transaction. */
+  audit: AuditLog;
   config: CoreConfig;
 }

@@ -16,7 +16,7 @@ export interface VerifiedEmail {
  * mail proves the new address, so the switch happens only then).
  */
 export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens, mail: MailSender) {
-  const { storage, clock } = ctx;
+  const { storage, clock, audit } = ctx;
 
   /** Issues a verification token and queues its mail on `tx`. */
   async function send(tx: Repositories, user: UserRecord): Promise<void> {
@@ -38,7 +38,7 @@ export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens
    * transaction as the change, so a failed switch (address taken meanwhile) leaves it usable.
    */
   async function verify(token: string): Promise<VerifiedEmail> {
-    return storage.transaction(async (tx) => {
+    return audit.transaction(async (tx) => {
       const record = await mailTokens.consume(tx, token, ['verify_email', 'change_email']);
       const user = await tx.users.findById(record.userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists', { errors: [{ path: 'token', message: 'cannot be used' }] });
@@ -54,6 +54,7 @@ export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens
       await tx.mailTokens.revokeForUser(user.id, 'reset_password', now);
       await tx.mailTokens.revokeForUser(user.id, 'verify_email', now);
       await mail.queue(tx, 'email_changed', user.email, { oldEmail: user.email, newEmail: record.email });
+      await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'email.changed', data: { oldEmail: user.email, newEmail: record.email } });
       return { email: record.email, emailVerified: true };
     });
   }

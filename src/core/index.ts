@@ -18,11 +18,13 @@ import { createEmailVerification } from './email-verification.js';
 import { createMailTokens } from './mail-tokens.js';
 import { createPasswordRecovery } from './password-recovery.js';
 import { createPasskeys, type PasskeyConfig } from './passkeys.js';
+import { createWebhookService, type WebhookHooks } from '../webhooks/service.js';
+import type { WebhookConfig } from '../webhooks/options.js';
 
 /** The business rules, free of HTTP. Routes call these; hosts may wrap or replace them. */
 export function createServices(
   ctx: CoreContext,
-  config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders; mail: MailConfig; onMailQueued?: () => void; passkeys?: PasskeyConfig | null },
+  config: { mfa: MfaConfig; realtime: RealtimeConfig | null; identity?: IdentityProviders; mail: MailConfig; onMailQueued?: () => void; passkeys?: PasskeyConfig | null; webhooks: WebhookConfig; webhookHooks?: WebhookHooks },
 ) {
   const { realtime } = config;
   // First: the services that send mail take it as a dependency.
@@ -65,6 +67,10 @@ export function createServices(
     instance: createInstance(ctx),
     /** Null when the `realtime` option is not set. */
     realtime: realtime === null ? null : createRealtimeCredentials(ctx, realtime),
+    /** The audit log: recording (inside an action's transaction), listing, export and chain verification. */
+    audit: ctx.audit,
+    /** Webhooks of organizations: endpoints, `enqueue` (inside an action's transaction) and one delivery pass. */
+    webhooks: createWebhookService(ctx, config.webhooks, config.webhookHooks),
     /** Passkeys (WebAuthn); null when the `passkeys` option is not set. */
     passkeys: config.passkeys ? createPasskeys(ctx, { accounts, sessions }, config.passkeys) : null,
   };

@@ -23,7 +23,7 @@ export interface CreatedInvitation {
 }
 
 export function createInvitations(ctx: CoreContext, mail: MailSender) {
-  const { storage, clock, config } = ctx;
+  const { storage, clock, config, audit } = ctx;
 
   async function create(actorId: string, orgId: string, input: NewInvitationInput): Promise<CreatedInvitation> {
     const actor = await requireRole(storage, actorId, orgId, 'admin');
@@ -41,7 +41,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
     if (mailed) await mail.assertCanSend({ account: email });
     const now = clock.now();
     const code = randomSecret(18, 'inv_');
-    return storage.transaction(async (tx) => {
+    return audit.transaction(async (tx) => {
       const invitation = await tx.invitations.create({
         id: randomUUID(),
         orgId,
@@ -58,6 +58,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
         const data = { orgName: org?.name ?? '', role, code, link: mail.link('invitation', code), expiresAt: invitation.expiresAt };
         await mail.queue(tx, 'invitation', email, data);
       }
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.invited', target: { type: 'invitation', id: invitation.id }, data: { role, email, mailed } });
       return { invitation, code };
     });
   }
@@ -69,9 +70,12 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
 
   async function revoke(actorId: string, orgId: string, invitationId: string): Promise<void> {
     await requireRole(storage, actorId, orgId, 'admin');
-    if (!(await storage.invitations.revoke(orgId, invitationId, clock.now()))) {
-      throw new AuthError('invitation_not_found', 'no such pending invitation in this organization');
-    }
+    await audit.transaction(async (tx) => {
+      if (!(await tx.invitations.revoke(orgId, invitationId, clock.now()))) {
+        throw new AuthError('invitation_not_found', 'no such pending invitation in this organization');
+      }
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'invitation.revoked', target: { type: 'invitation', id: invitationId } });
+    });
   }
 
   /**
@@ -92,6 +96,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
     const membership = await mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
     // The code came by mail to this very address: whoever holds it reads that mailbox.
     if (invitation.mailedAt !== null && invitation.email === user.email) await tx.users.markEmailVerified(user.id, now);
+    await audit.record(tx, { orgId: invitation.orgId, actor: { type: 'user', id: user.id }, action: 'member.joined', target: { type: 'invitation', id: invitation.id }, data: { role: invitation.role } });
     return membership;
   }
 

@@ -59,7 +59,7 @@ function normalizeRecoveryCode(code: string): string {
 }
 
 export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfig, apiKeys: Pick<ApiKeys, 'revokeAccountKeys'>) {
-  const { storage, clock, tokens, throttle, passwords } = ctx;
+  const { storage, clock, tokens, throttle, passwords, audit } = ctx;
 
   async function status(userId: string): Promise<MfaStatus> {
     const totp = await storage.mfa.findTotp(userId);
@@ -111,9 +111,10 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     await loadOtplib();
     await guarded(userId, async () => acceptCode(userId, code, totp.secretCiphertext), 'mfa_confirmation_failed');
     const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-    await storage.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       if (!(await tx.mfa.enableTotp(userId, clock.now()))) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
       await tx.mfa.replaceRecoveryCodes(userId, recoveryCodes.map((c) => sha256Hex(normalizeRecoveryCode(c))), clock.now());
+      await audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'mfa.enabled', data: { method: 'totp' } });
     });
     await sessions.revokeUserSessions(userId, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
     await apiKeys.revokeAccountKeys(userId);
@@ -130,7 +131,11 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
       return checkFactor(user.id, proof, totp.secretCiphertext);
     });
     if ('password' in proof) await rehashIfNeeded(ctx, user, proof.password);
-    await storage.mfa.deleteTotp(user.id);
+    await audit.transaction(async (tx) => {
+      await tx.mfa.deleteTotp(user.id);
+      const proved = 'password' in proof ? 'password' : 'code' in proof ? 'totp' : 'recovery_code';
+      await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'mfa.disabled', data: { method: 'totp', proof: proved } });
+    });
     await sessions.revokeUserSessions(user.id, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
     await apiKeys.revokeAccountKeys(user.id);
   }
@@ -181,7 +186,10 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
 
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
   async function verifyChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
-    return sessions.start((await passChallenge(mfaToken, factor)).sub);
+    const pair = await sessions.start((await passChallenge(mfaToken, factor)).sub);
+    const method = 'code' in factor ? 'totp' : 'recovery_code';
+    await audit.record(storage, { orgId: pair.scope.orgId, actor: { type: 'user', id: pair.scope.userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method } });
+    return pair;
   }
 
   return { status, isEnabled, setup, enable, disable, challenge, passChallenge, verifyChallenge };

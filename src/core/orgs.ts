@@ -8,7 +8,7 @@ import { atLeast, ROLES } from './roles.js';
 import type { Sessions, TokenPair } from './sessions.js';
 
 export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts, apiKeys: ApiKeys) {
-  const { storage, clock } = ctx;
+  const { storage, clock, audit } = ctx;
 
   function listMine(userId: string): Promise<MembershipWithOrg[]> {
     return storage.memberships.listForUser(userId);
@@ -26,7 +26,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * revoked, and their application tokens (which carry the role for their whole life) end.
    */
   async function changeRole(actorId: string, orgId: string, targetId: string, role: Role): Promise<void> {
-    const previous = await storage.transaction(async (tx) => {
+    const previous = await audit.transaction(async (tx) => {
       // Before any read: the owner count below must not change until this commits.
       await tx.memberships.lockOrg(orgId);
       await requireRole(tx, actorId, orgId, 'owner');
@@ -36,6 +36,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
         throw new AuthError('last_owner', 'the last owner cannot be demoted; make someone else owner first');
       }
       await tx.memberships.updateRole(targetId, orgId, role);
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: role } });
       return target.role;
     });
     if (!atLeast(role, previous)) await capDemoted(orgId, targetId, role);
@@ -55,15 +56,19 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * caps what they made above admin, as `changeRole` does.
    */
   async function transferOwnership(actorId: string, orgId: string, targetId: string): Promise<void> {
-    await storage.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
-      await requireRole(tx, actorId, orgId, 'owner');
+      const actor = await requireRole(tx, actorId, orgId, 'owner');
       if (targetId === actorId) {
         throw new AuthError('invalid_request', 'transfer the organization to another member', { errors: [{ path: 'userId', message: 'must be another member' }] });
       }
-      if (!(await tx.memberships.find(targetId, orgId))) throw new AuthError('member_not_found', 'no such member in this organization');
+      const target = await tx.memberships.find(targetId, orgId);
+      if (!target) throw new AuthError('member_not_found', 'no such member in this organization');
       await tx.memberships.updateRole(targetId, orgId, 'owner');
       await tx.memberships.updateRole(actorId, orgId, 'admin');
+      const by = { type: 'user', id: actorId } as const;
+      await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: 'owner', transfer: true } });
+      await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: actorId }, data: { from: actor.role, to: 'admin', transfer: true } });
     });
     await capDemoted(orgId, actorId, 'admin');
   }
@@ -76,7 +81,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * later does not bring them back.
    */
   async function removeMember(actorId: string, orgId: string, targetId: string): Promise<void> {
-    await storage.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       const actor = await requireRole(tx, actorId, orgId, 'member');
       const target = actorId === targetId ? actor : await tx.memberships.find(targetId, orgId);
@@ -89,6 +94,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
         throw new AuthError('last_owner', 'the last owner cannot leave or be removed; make someone else owner first');
       }
       await tx.memberships.remove(targetId, orgId);
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.removed', target: { type: 'user', id: targetId }, data: { role: target.role, left: actorId === targetId } });
     });
     await sessions.revokeUserSessions(targetId, { orgId });
     await storage.invitations.revokeByCreator(orgId, targetId, clock.now());
@@ -99,7 +105,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
   /** Creates or joins an org for a signed-in user and returns a pair scoped to it. */
   /** `authTime`: the sign-in time of the session asking, carried on (step-up); null when unknown. */
   async function setup(userId: string, choice: OrgChoice, authTime: number | null = null): Promise<TokenPair> {
-    const membership = await storage.transaction(async (tx) => {
+    const membership = await audit.transaction(async (tx) => {
       const user = await tx.users.findById(userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
       return (await accounts.enterOrg(tx, user, choice)).membership;

@@ -11,7 +11,7 @@ import type { Sessions } from './sessions.js';
 
 /** Forgotten passwords (a mailed reset link) and changing the password while signed in. */
 export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accounts; sessions: Sessions; apiKeys: ApiKeys; mailTokens: MailTokens; mail: MailSender }) {
-  const { storage, passwords, clock, config, logger } = ctx;
+  const { storage, passwords, clock, config, logger, audit } = ctx;
   const { accounts, sessions, apiKeys, mailTokens, mail } = deps;
 
   /**
@@ -39,8 +39,9 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
     await apiKeys.revokeAccountKeys(userId);
   }
 
-  async function savePassword(tx: Repositories, user: UserRecord, passwordHash: string): Promise<void> {
+  async function savePassword(tx: Repositories, user: UserRecord, passwordHash: string, via: 'reset' | 'change'): Promise<void> {
     await tx.users.updatePasswordHash(user.id, passwordHash);
+    await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'password.changed', data: { via } });
     // Every reset link out there dies with the old password.
     await tx.mailTokens.revokeForUser(user.id, 'reset_password', clock.now());
     await mail.queue(tx, 'password_changed', user.email, { email: user.email });
@@ -53,11 +54,11 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
   async function reset(token: string, password: string): Promise<void> {
     await checkNewPassword(password, config.passwordPolicy, logger);
     const passwordHash = await passwords.hash(password);
-    const userId = await storage.transaction(async (tx) => {
+    const userId = await audit.transaction(async (tx) => {
       const record = await mailTokens.consume(tx, token, ['reset_password']);
       const user = await tx.users.findById(record.userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists', { errors: [{ path: 'token', message: 'cannot be used' }] });
-      await savePassword(tx, user, passwordHash);
+      await savePassword(tx, user, passwordHash, 'reset');
       // The link reached this mailbox: that proves the address, as a verification link would.
       if (record.email === user.email) await tx.users.markEmailVerified(user.id, clock.now());
       return user.id;
@@ -78,7 +79,7 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
       throw err instanceof AuthError && err.code === 'weak_password' ? new AuthError('weak_password', err.message, { errors: err.details?.errors?.map((e) => ({ ...e, path: 'newPassword' })) }) : err;
     });
     const passwordHash = await passwords.hash(newPassword);
-    await storage.transaction((tx) => savePassword(tx, user, passwordHash));
+    await audit.transaction((tx) => savePassword(tx, user, passwordHash, 'change'));
     await endSessions(user.id, session.sessionId);
   }
 

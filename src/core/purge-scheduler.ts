@@ -16,6 +16,8 @@ export interface PurgeReport {
     mailTokens: number;
     /** Throttle counters; 0 when the store keeps none. */
     rateLimits: number;
+    /** Audit entries older than `audit.retention`. */
+    auditEntries: number;
   };
 }
 
@@ -26,6 +28,8 @@ export interface PurgeSchedulerOptions {
   batchSize: number;
   /** Told after each run this instance made; must not throw. */
   onPurge?: (report: PurgeReport) => void;
+  /** Purges audit entries past their retention (keeping each chain's checkpoint). */
+  audit?: { purge(now: EpochMs, limit: number): Promise<number> };
 }
 
 /** The lease's name in `storage.jobs`. */
@@ -104,6 +108,7 @@ export class PurgeScheduler {
     const nextRunAt = startedAt + this.options.intervalMs - Math.min(1000, this.options.intervalMs / 10);
     if (this.storage.jobs && !(await this.storage.jobs.claim(JOB, this.holder, startedAt, nextRunAt))) return null;
     const { storage } = this;
+    const { audit } = this.options;
     const deleted: PurgeReport['deleted'] = {
       // Nothing an entry revokes is valid after its `expiresAt`, which already includes
       // the revocation's minimum lifetime (set when it was written).
@@ -112,6 +117,7 @@ export class PurgeScheduler {
       usedTokens: await this.drain((now, limit) => storage.usedTokens.purgeExpired(now, limit), startedAt),
       mailTokens: await this.drain((now, limit) => storage.mailTokens.purgeExpired(now, limit), startedAt),
       rateLimits: storage.rateLimits ? await this.drain((now, limit) => storage.rateLimits!.purgeExpired(now, limit), startedAt) : 0,
+      auditEntries: audit ? await this.drain((now, limit) => audit.purge(now, limit), startedAt) : 0,
     };
     const report: PurgeReport = { holder: this.holder, startedAt, finishedAt: this.clock.now(), deleted };
     try {

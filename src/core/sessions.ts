@@ -44,7 +44,7 @@ export interface AccessContext {
 }
 
 export function createSessions(ctx: CoreContext) {
-  const { storage, tokens, clock, config, revocations } = ctx;
+  const { storage, tokens, clock, config, revocations, audit } = ctx;
 
   /**
    * Signs an access + refresh pair and records the refresh token, in a new family or an
@@ -359,7 +359,7 @@ export function createSessions(ctx: CoreContext) {
    * if a write fails, the token still passes and the whole logout can be repeated, and
    * repeating a completed one changes nothing.
    */
-  async function logout(access: Pick<AccessContext, 'userId' | 'tokenId' | 'familyId' | 'expiresAt'>, refreshToken?: string): Promise<void> {
+  async function logout(access: Pick<AccessContext, 'userId' | 'tokenId' | 'familyId' | 'expiresAt'> & { orgId?: string | null }, refreshToken?: string): Promise<void> {
     const families = new Set<string>();
     if (access.familyId !== undefined) families.add(access.familyId);
     if (refreshToken !== undefined) {
@@ -376,6 +376,14 @@ export function createSessions(ctx: CoreContext) {
       await revokeFamily(familyId, (await storage.refreshTokens.familyExpiresAt(familyId)) ?? clock.now());
     }
     await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
+    // After the revocations (several writes, no one transaction): a logout that failed half way is repeated, and recorded then.
+    await audit.record(storage, {
+      orgId: access.orgId ?? null,
+      actor: { type: 'user', id: access.userId },
+      action: 'session.revoked',
+      target: access.familyId === undefined ? null : { type: 'session', id: access.familyId },
+      data: { reason: 'logout' },
+    });
   }
 
   /** Revokes one access token of the user (an expired, foreign or malformed one is ignored: nothing to revoke). */

@@ -11,6 +11,8 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export interface Reply {
   status: number;
   body?: unknown;
+  /** Sent instead of a JSON body, chunk by chunk as they come (an export). */
+  stream?: { contentType: string; chunks: AsyncIterable<string> };
 }
 
 /** A header or cookie a route reads, for the OpenAPI document only (nothing checks it). */
@@ -156,6 +158,39 @@ function sendNoStore(res: Response, status: number, body: unknown): void {
   res.end(json, 'utf8');
 }
 
+/**
+ * Writes the chunks as they come, waiting for the socket to drain, so a long export holds
+ * one page in memory. Once the status is out an error can only cut the answer short.
+ */
+async function sendStream(res: Response, status: number, stream: NonNullable<Reply['stream']>): Promise<void> {
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', stream.contentType);
+  try {
+    for await (const chunk of stream.chunks) {
+      // A client gone away ends the loop (and with it the reads behind the iterator).
+      if (res.destroyed) return;
+      if (!res.write(chunk, 'utf8')) await drained(res);
+    }
+    res.end();
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    res.destroy(err instanceof Error ? err : undefined);
+  }
+}
+
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 export type AnyEndpoint = Endpoint<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthMode>;
 
 export interface MountOptions {
@@ -210,7 +245,8 @@ export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[]
         // Sessions started or refreshed by the handler record this client (GET /sessions).
         const client = new RequestClient(req);
         const reply = await withClient(client, () => ep.handler({ body, params, query, auth: req.auth as never, req }));
-        if (reply.body === undefined) res.status(reply.status).end();
+        if (reply.stream) await sendStream(res, reply.status, reply.stream);
+        else if (reply.body === undefined) res.status(reply.status).end();
         else sendNoStore(res, reply.status, reply.body);
       })().catch((err: unknown) => writeError(res, err));
     };

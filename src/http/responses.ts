@@ -178,3 +178,40 @@ export const mfaRequired = named(
 
 /** A sign-in's 403 with the `cookies` option on: a second factor is needed, or `csrf_rejected`. */
 export const mfaRequiredOrProblem = z.union([mfaRequired, problem]);
+
+export const auditEntry = named(
+  'AuditEntry',
+  z.object({
+    id: z.string(),
+    orgId: z.string().nullable(),
+    at: isoDate,
+    actor: z.object({ type: z.enum(['user', 'api_key', 'system']), id: z.string().nullable() }),
+    action: note(z.string(), { description: 'Stable dotted name, such as `member.role_changed` (docs/audit-log.md lists them)' }),
+    target: z.object({ type: z.string(), id: z.string() }).nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+    seq: z.number().int().min(1),
+    prevHash: z.string(),
+    hash: note(z.string(), { description: 'SHA-256 (hex) of the canonical JSON of the entry, with `at` in epoch milliseconds' }),
+  }),
+  'One entry of an organization’s hash-chained audit log',
+);
+
+export const auditPage = z.object({
+  entries: z.array(auditEntry),
+  next: note(z.string().nullable(), { description: 'Pass as `cursor` for the next (older) page; null on the last one' }),
+});
+
+export const auditVerification = named(
+  'AuditVerification',
+  z.union([
+    z.object({ valid: z.literal(true), checked: z.number().int().min(0) }),
+    z.object({
+      valid: z.literal(false),
+      checked: z.number().int().min(0),
+      brokenAt: note(z.number().int().min(1), { description: 'Seq of the first entry that does not fit the chain' }),
+      entryId: note(z.string().nullable(), { description: 'Its id; null when that entry is missing' }),
+    }),
+  ]),
+);

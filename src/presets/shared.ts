@@ -10,6 +10,8 @@ import { sessionEndpoints } from '../http/routes/sessions.js';
 import { accountDeletionEndpoints } from '../http/routes/account-deletion.js';
 import { accountEmailEndpoints } from '../http/routes/account-email.js';
 import { passkeyEndpoints } from '../http/routes/passkeys.js';
+import { webhookEndpoints } from '../http/routes/webhooks.js';
+import { auditEndpoints } from '../http/routes/audit.js';
 import type { PresetContext } from './types.js';
 
 /**
@@ -25,6 +27,8 @@ export function managementEndpoints({ services, features, cookies }: PresetConte
     ...accountEndpoints(services, cookies).filter((ep) => own.has(ep.path)),
     ...orgEndpoints(services),
     ...apiKeyEndpoints(services),
+    ...webhookEndpoints(services),
+    ...auditEndpoints(services),
     ...mfaEndpoints(services, cookies),
     ...stepUpEndpoints(services),
     ...accountEmailEndpoints(services),

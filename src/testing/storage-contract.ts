@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import { outboxContract } from './outbox-contract.js';
+import { webhookContract } from './webhook-contract.js';
 import { mailTokenContract } from './mail-token-contract.js';
 import { passkeyContract } from './passkey-contract.js';
+import { auditContract } from './audit-contract.js';
 import type {
   ApplicationRecord,
   IdentityRecord,
@@ -1298,9 +1300,13 @@ export function runStorageContract(name: string, factory: StorageContractFactory
 
     outboxContract({ describe, it }, () => storage);
 
+    webhookContract({ describe, it }, () => storage);
+
     mailTokenContract({ describe, it, beforeEach }, () => storage);
 
     passkeyContract({ describe, it, beforeEach }, () => storage);
+
+    auditContract({ describe, it }, () => storage);
 
     describe('settings (optional)', () => {
       it('keeps the first value stored under a name, also under 10 concurrent ensures with different values', async () => {

@@ -20,6 +20,10 @@ async function seed(storage: KnexStorage, now: number): Promise<void> {
     await storage.mailTokens.insert({ idHash: `${label}-mail`, kind: 'verify_email', userId, email: `${userId}@example.com`, expiresAt: end, createdAt: now - HOUR });
     await storage.knex(`${storage.tablePrefix}rate_limits`).insert({ key: `${label}-throttle`, points: 3, expire: end });
   }
+  // Audit entries end with `audit.retention` (default 365 days): one past it, one within.
+  for (const [label, at] of [['expired', now - 366 * 24 * HOUR], ['live', now - HOUR]] as const) {
+    await storage.audit.append(`org:${userId}`, { id: `${label}-audit`, orgId: userId, at, actor: { type: 'system', id: null }, action: 'member.removed', target: null, ip: null, userAgent: null, data: {} });
+  }
 }
 
 /** The keys left in each purged table. */
@@ -32,11 +36,12 @@ async function remaining(storage: KnexStorage): Promise<Record<string, string[]>
     usedTokens: await col('used_tokens', 'id_hash'),
     mailTokens: await col('mail_tokens', 'id_hash'),
     rateLimits: await col('rate_limits', 'key'),
+    auditEntries: await col('audit_log', 'id'),
   };
 }
 
-const SEEDED = { revocations: ['expired-jti', 'live-jti'], refreshTokens: ['expired-refresh', 'live-refresh'], usedTokens: ['expired-used', 'live-used'], mailTokens: ['expired-mail', 'live-mail'], rateLimits: ['expired-throttle', 'live-throttle'] };
-const LIVE = { revocations: ['live-jti'], refreshTokens: ['live-refresh'], usedTokens: ['live-used'], mailTokens: ['live-mail'], rateLimits: ['live-throttle'] };
+const SEEDED = { revocations: ['expired-jti', 'live-jti'], refreshTokens: ['expired-refresh', 'live-refresh'], usedTokens: ['expired-used', 'live-used'], mailTokens: ['expired-mail', 'live-mail'], rateLimits: ['expired-throttle', 'live-throttle'], auditEntries: ['expired-audit', 'live-audit'] };
+const LIVE = { revocations: ['live-jti'], refreshTokens: ['live-refresh'], usedTokens: ['live-used'], mailTokens: ['live-mail'], rateLimits: ['live-throttle'], auditEntries: ['live-audit'] };
 
 describe('scheduled purge (SQLite)', function () {
   this.timeout(20_000);
@@ -55,7 +60,7 @@ describe('scheduled purge (SQLite)', function () {
     await eventually(() => reports.some((r) => r.startedAt >= seededAt), 5000, 'a purge after seeding');
     expect(await remaining(h.storage)).to.deep.equal(LIVE);
     const total = reports.reduce((sum, r) => sum + Object.values(r.deleted).reduce((a, b) => a + b, 0), 0);
-    expect(total).to.equal(5);
+    expect(total).to.equal(6);
   });
 
   it('purges nothing when turned off (purge.enabled false)', async () => {
@@ -108,7 +113,7 @@ describe('scheduled purge across two instances (PostgreSQL)', function () {
       now += 1000;
     }
     expect(await remaining(b.storage)).to.deep.equal(LIVE);
-    expect(runs[0]!.report.deleted).to.deep.equal({ revocations: 1, refreshTokens: 1, usedTokens: 1, mailTokens: 1, rateLimits: 1 });
+    expect(runs[0]!.report.deleted).to.deep.equal({ revocations: 1, refreshTokens: 1, usedTokens: 1, mailTokens: 1, rateLimits: 1, auditEntries: 1 });
     expect(runs.slice(1).every((r) => Object.values(r.report.deleted).every((n) => n === 0))).to.equal(true);
 
     // The instance that ran last goes away: the other runs the next interval.

@@ -58,7 +58,7 @@ export async function startHarness(overrides: Partial<AuthRouterOptions> = {}, o
 }
 
 /** Tables only background jobs touch (mail delivery, the purge lease): their queries can land inside any window. */
-const BACKGROUND_TABLES = /\b\w*(mail_outbox|job_leases)\b/;
+const BACKGROUND_TABLES = /\b\w*(mail_outbox|job_leases|webhook_deliveries|webhook_endpoints)\b/;
 
 /**
  * Records the SQL the router sends while `fn` runs, leaving out the background jobs'

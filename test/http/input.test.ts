@@ -4,6 +4,10 @@ import type express from 'express';
 import request from 'supertest';
 import { accountEndpoints } from '../../src/http/routes/accounts.js';
 import { apiKeyEndpoints } from '../../src/http/routes/api-keys.js';
+import { auditEndpoints } from '../../src/http/routes/audit.js';
+import { webhookEndpoints } from '../../src/http/routes/webhooks.js';
+import { eventually } from '../helpers/eventually.js';
+import { startReceiver, type Receiver } from '../helpers/webhooks.js';
 import { mfaEndpoints } from '../../src/http/routes/mfa.js';
 import { orgEndpoints } from '../../src/http/routes/orgs.js';
 import { realtimeEndpoints } from '../../src/http/routes/realtime.js';
@@ -47,10 +51,16 @@ interface Ctx {
   registration: Json;
   /** A well-formed passkey assertion (answering a fresh challenge once `prepare` made one). */
   assertion: Json;
+  /** A webhook endpoint of the owner's org, delivering to the test's receiver. */
+  webhookId: string;
+  /** A finished delivery of it, once `prepare` made one (an unknown id until then). */
+  deliveryId: string;
 }
 
 /** The SMTP server the harness mails to: valid /email/verify and /password/reset requests take their token from it. */
 let inbox: Inbox;
+/** Where the owner's webhook delivers. */
+let receiver: Receiver;
 
 interface Route {
   method: Method;
@@ -247,6 +257,59 @@ const routes: Route[] = [
     ok: 201,
   },
   { method: 'get', route: '/orgs/:orgId/invitations', path: (c) => `/auth/orgs/${c.owner.orgId}/invitations`, bearer: true, ok: 200 },
+  { method: 'get', route: '/orgs/:orgId/audit', path: (c) => `/auth/orgs/${c.owner.orgId}/audit`, bearer: true, ok: 200 },
+  { method: 'get', route: '/orgs/:orgId/audit/verify', path: (c) => `/auth/orgs/${c.owner.orgId}/audit/verify`, bearer: true, ok: 200 },
+  {
+    method: 'post',
+    route: '/orgs/:orgId/webhooks',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks`,
+    bearer: true,
+    body: () => ({ url: receiver.url, events: ['member.joined'] }),
+    required: ['url'],
+    ok: 201,
+  },
+  { method: 'get', route: '/orgs/:orgId/webhooks', path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks`, bearer: true, ok: 200 },
+  { method: 'get', route: '/orgs/:orgId/webhooks/:id', path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}`, bearer: true, ok: 200 },
+  {
+    method: 'patch',
+    route: '/orgs/:orgId/webhooks/:id',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}`,
+    bearer: true,
+    body: () => ({ events: ['member.joined', 'member.removed'], enabled: true }),
+    required: [],
+    ok: 200,
+  },
+  {
+    method: 'post',
+    route: '/orgs/:orgId/webhooks/:id/rotate-secret',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}/rotate-secret`,
+    bearer: true,
+    ok: 200,
+  },
+  { method: 'get', route: '/orgs/:orgId/webhooks/:id/deliveries', path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}/deliveries`, bearer: true, ok: 200 },
+  {
+    method: 'post',
+    route: '/orgs/:orgId/webhooks/:id/deliveries/:deliveryId/redeliver',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}/deliveries/${c.deliveryId}/redeliver`,
+    bearer: true,
+    ok: 202,
+    prepare: async (app, c) => {
+      // An audited action of the org (an invitation), delivered to the receiver.
+      const invited = await request(app).post(`/auth/orgs/${c.owner.orgId}/invitations`).set('Authorization', `Bearer ${c.owner.access}`).send({});
+      expect(invited.status, invited.text).to.equal(201);
+      const deliveries = async () =>
+        (await request(app).get(`/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}/deliveries`).set('Authorization', `Bearer ${c.owner.access}`)).body.deliveries as Array<{ id: string; status: string }>;
+      await eventually(async () => (await deliveries()).some((d) => d.status === 'delivered'), 5_000, 'a delivered webhook');
+      return { deliveryId: ((await deliveries()).find((d) => d.status === 'delivered') as { id: string }).id };
+    },
+  },
+  {
+    method: 'delete',
+    route: '/orgs/:orgId/webhooks/:id',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}`,
+    bearer: true,
+    ok: 204,
+  },
   {
     method: 'delete',
     route: '/orgs/:orgId/invitations/:invitationId',
@@ -455,6 +518,8 @@ async function makeCtx(app: express.Express): Promise<Ctx> {
   const { passkey, registration } = await newPasskey(app, owner);
   const registered = await request(app).post('/auth/passkeys/registration/verify').set('Authorization', `Bearer ${owner.access}`).send({ credential: registration });
   expect(registered.status, registered.text).to.equal(201);
+  const webhook = await request(app).post(`/auth/orgs/${owner.orgId}/webhooks`).set('Authorization', `Bearer ${owner.access}`).send({ url: receiver.url });
+  expect(webhook.status, webhook.text).to.equal(201);
   return {
     owner,
     member,
@@ -470,6 +535,8 @@ async function makeCtx(app: express.Express): Promise<Ctx> {
     // Its challenge is used up: well-formed for the checks that need no valid request.
     registration,
     assertion: assertPasskey(passkey, { challenge: 'AAAA' }),
+    webhookId: webhook.body.id as string,
+    deliveryId: '00000000-0000-4000-8000-000000000000',
   };
 }
 
@@ -537,7 +604,11 @@ function without(body: Json, path: string): Json {
 }
 
 const wrongTypes = (value: unknown): Array<[string, unknown]> =>
-  typeof value === 'number'
+  Array.isArray(value)
+    ? [['number', 42], ['string', 'a'], ['object', { a: 'b' }], ['boolean', false]]
+    : typeof value === 'boolean'
+      ? [['string', 'true'], ['number', 1], ['array', [true]], ['object', { a: true }], ['null', null]]
+      : typeof value === 'number'
     ? [['string', '12'], ['array', [1]], ['object', { n: 1 }], ['null', null], ['boolean', true]]
     : [['number', 42], ['array', ['a']], ['object', { a: 'b' }], ['null', null], ['boolean', false]];
 
@@ -546,6 +617,7 @@ describe('input handling on every route', () => {
   let c: Ctx;
   before(async () => {
     inbox = await startInbox();
+    receiver = await startReceiver();
     h = await startHarness({
       realtime: { url: 'wss://broker.example.com/mqtt' },
       // No mail per sign-up: the routes below ask for the few they need.
@@ -558,6 +630,7 @@ describe('input handling on every route', () => {
   after(async () => {
     await h.close();
     await inbox.close();
+    await receiver.close();
   });
 
   it('the table covers every route declared in src/http/routes', () => {
@@ -568,6 +641,8 @@ describe('input handling on every route', () => {
       ...accountEndpoints(services),
       ...orgEndpoints(services),
       ...apiKeyEndpoints(services),
+      ...auditEndpoints(services),
+      ...webhookEndpoints(services),
       ...mfaEndpoints(services),
       ...stepUpEndpoints(services),
       ...sessionEndpoints(services),
@@ -621,7 +696,9 @@ describe('input handling on every route', () => {
       });
 
       it('a __proto__ key never pollutes Object.prototype', async () => {
-        const fresh = await makeCtx(h.app);
+        const made = await makeCtx(h.app);
+        // A route without a body answers r.ok below, so it gets the state a valid request needs.
+        const fresh = { ...made, ...(r.prepare && !r.body ? await r.prepare(h.app, made) : {}) };
         const valid = JSON.stringify(r.body ? r.body(fresh) : {});
         const raw = `{"__proto__":{"polluted":1,"isAdmin":true},${valid.slice(1)}`.replace(/,}$/, '}');
         const res = await sendRaw(h.app, r, fresh, raw);

@@ -192,7 +192,9 @@ describe('OpenAPI document', () => {
       for (const [k, v] of Object.entries(init.headers ?? {})) req = req.set(k, v);
       const res = init.body === undefined ? await req : await req.send(init.body);
 
-      const operation = doc.paths[template]?.[method];
+      // A query string in `template` is sent, not looked up.
+      const route = template.split('?')[0]!;
+      const operation = doc.paths[route]?.[method];
       expect(operation, `${method.toUpperCase()} ${template} is documented`).to.not.equal(undefined);
       const documented = operation!.responses[String(res.status)] ?? (res.status >= 400 ? operation!.responses.default : undefined);
       expect(documented, `${method.toUpperCase()} ${template} documents ${res.status}: ${JSON.stringify(res.body)}`).to.not.equal(undefined);
@@ -203,7 +205,7 @@ describe('OpenAPI document', () => {
         expect(res.headers['content-type'], `${template} ${res.status}`).to.contain(mediaType);
         expect(validate(schema, res.body, doc), `${method.toUpperCase()} ${template} ${res.status}`).to.deep.equal([]);
       }
-      const key = `${method.toUpperCase()} ${template}`;
+      const key = `${method.toUpperCase()} ${route}`;
       if (!checked.has(key)) checked.set(key, new Set());
       checked.get(key)!.add(res.status);
       return res;
@@ -262,6 +264,32 @@ describe('OpenAPI document', () => {
       await call('get', '/api-keys', {}, { token: owner });
       await call('delete', '/api-keys/{id}', { id: key.body.id }, { token: owner });
       await call('delete', '/api-keys/{id}', { id: key.body.id }, { token: owner });
+
+      // The audit log of what happened above, and its chain.
+      const audit = await call('get', '/orgs/{orgId}/audit', { orgId }, { token: owner });
+      expect(audit.body.entries.length).to.be.above(0);
+      await call('get', '/orgs/{orgId}/audit?limit=1&action=api_key.revoked', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/audit?since=yesterday', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/audit', { orgId }, { token: member });
+      await call('get', '/orgs/{orgId}/audit/verify', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/audit/verify', { orgId: 'no-such-org' }, { token: owner });
+
+      // Webhooks: an endpoint, its delivery log (one finished delivery, written as the worker would) and a redelivery.
+      await call('post', '/orgs/{orgId}/webhooks', { orgId }, { token: owner, body: { url: 'ftp://nowhere.example' } });
+      const hook = (await call('post', '/orgs/{orgId}/webhooks', { orgId }, { token: owner, body: { url: 'https://hooks.example.com/in', events: ['no.such_event'] } })).body;
+      await call('get', '/orgs/{orgId}/webhooks', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner });
+      await call('get', '/orgs/{orgId}/webhooks/{id}', { orgId, id: 'nope' }, { token: owner });
+      await call('patch', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner, body: { enabled: false } });
+      await call('patch', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner, body: {} });
+      await call('post', '/orgs/{orgId}/webhooks/{id}/rotate-secret', { orgId, id: hook.id }, { token: owner });
+      await h.storage.knex('auth_webhook_deliveries').insert({ id: `whd-${id}`, endpoint_id: hook.id, event_id: `evt-${id}`, event_type: 'no.such_event', payload: '{}', status: 'failed', attempts: 8, next_attempt_at: 0, last_status_code: 500, last_error: 'HTTP 500', created_at: Date.now() });
+      await call('get', '/orgs/{orgId}/webhooks/{id}/deliveries', { orgId, id: hook.id }, { token: owner });
+      await call('get', '/orgs/{orgId}/webhooks/{id}/deliveries', { orgId, id: hook.id }, { token: member });
+      await call('post', '/orgs/{orgId}/webhooks/{id}/deliveries/{deliveryId}/redeliver', { orgId, id: hook.id, deliveryId: `whd-${id}` }, { token: owner });
+      await call('post', '/orgs/{orgId}/webhooks/{id}/deliveries/{deliveryId}/redeliver', { orgId, id: hook.id, deliveryId: 'nope' }, { token: owner });
+      await call('delete', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner });
+      await call('delete', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner });
 
       // MFA: enrol, the sign-in step, and turning it off.
       await call('get', '/mfa', {}, { token: owner });

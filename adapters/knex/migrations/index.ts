@@ -17,6 +17,8 @@ import * as refreshSuccessor from './014_refresh_successor.js';
 import * as passkeys from './015_passkeys.js';
 import * as jobLeases from './016_job_leases.js';
 import * as scaleIndexes from './017_scale_indexes.js';
+import * as auditLog from './018_audit_log.js';
+import * as webhooks from './019_webhooks.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -46,6 +48,8 @@ const migrations: readonly BundledMigration[] = [
   { name: '015_passkeys', ...passkeys },
   { name: '016_job_leases', ...jobLeases },
   { name: '017_scale_indexes', ...scaleIndexes },
+  { name: '018_audit_log', ...auditLog },
+  { name: '019_webhooks', ...webhooks },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

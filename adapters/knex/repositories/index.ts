@@ -14,6 +14,8 @@ import { usedTokenRepository } from './used-tokens.js';
 import { mailTokenRepository } from './mail-tokens.js';
 import { outboxRepository } from './outbox.js';
 import { passkeyRepository } from './passkeys.js';
+import { webhookRepository } from './webhooks.js';
+import { auditRepository } from './audit.js';
 import { userRepository } from './users.js';
 
 /** Repositories running their queries on `db`, which may be a transaction. */
@@ -33,5 +35,7 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     mailTokens: mailTokenRepository(db, tables),
     outbox: outboxRepository(db, tables),
     passkeys: passkeyRepository(db, tables),
+    webhooks: webhookRepository(db, tables),
+    audit: auditRepository(db, tables),
   };
 }

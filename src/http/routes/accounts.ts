@@ -103,7 +103,7 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       async handler({ body, auth, req }) {
         const viaCookie = cookies.usesCookie(req);
         await sessions.logout(
-          { userId: auth.userId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt },
+          { userId: auth.userId, orgId: auth.orgId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt },
           body.refresh_token ?? (viaCookie ? cookies.refreshCookie(req) : undefined),
         );
         if (viaCookie) cookies.clear(req);

@@ -1,11 +1,11 @@
 import type { Logger } from '../ports.js';
 
 /**
- * Runs the outbox pass on a timer: every `intervalMs`, and shortly after a mail is
- * queued. Never two passes at once in this process; the timer is unref'd so it does
- * not keep the process alive.
+ * Runs an outbox pass (mail, webhook deliveries) on a timer: every `intervalMs`, and
+ * shortly after something is queued. Never two passes at once in this process; the
+ * timer is unref'd so it does not keep the process alive. `label` names the outbox in the log.
  */
-export class MailWorker {
+export class OutboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -15,6 +15,7 @@ export class MailWorker {
     private readonly pass: () => Promise<number>,
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    private readonly label: string,
   ) {}
 
   start(): void {
@@ -23,7 +24,7 @@ export class MailWorker {
     this.schedule(0);
   }
 
-  /** A mail was queued: deliver soon rather than at the next interval (its transaction may still be committing). */
+  /** A mail (a webhook) was queued: deliver soon rather than at the next interval (its transaction may still be committing). */
   kick(): void {
     if (this.stopped) return;
     if (this.running) {
@@ -52,7 +53,7 @@ export class MailWorker {
     this.again = false;
     this.running = this.pass().then(
       () => undefined,
-      (err: unknown) => this.logger.warn('gatehouse: mail outbox pass failed', { error: (err as Error).message }),
+      (err: unknown) => this.logger.warn(`gatehouse: ${this.label} pass failed`, { error: (err as Error).message }),
     );
     await this.running;
     this.running = undefined;
