@@ -110,10 +110,21 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * The last step of every primary sign-in (password, Google, external issuer): a
    * session, or the MFA challenge when the user has a second factor.
    */
-  async function finishSignIn(user: UserRecord): Promise<SignInResult> {
+  /**
+   * The end of a first factor (`method`: 'password', 'passkey', an identity provider):
+   * the MFA step when the user has one, else a session, recorded as `signin.succeeded`.
+   */
+  async function finishSignIn(user: UserRecord, method: string): Promise<SignInResult> {
     await assertMaySignIn(user);
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id) };
-    return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+    return signedIn(user, method);
+  }
+
+  /** A session for a user past every factor, recorded as `signin.succeeded` by `method` in the org it is scoped to. */
+  async function signedIn(user: UserRecord, method: string): Promise<SignInResult> {
+    const tokens = await sessions.start(user.id);
+    await ctx.audit.record(storage, { orgId: tokens.scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: tokens.familyId }, data: { method } });
+    return { kind: 'tokens', user, tokens };
   }
 
   /**
@@ -150,12 +161,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
       if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by);
       throw err;
     }
-    const result = await finishSignIn(user);
-    if (result.kind === 'tokens') {
-      const { scope, familyId } = result.tokens;
-      await ctx.audit.record(storage, { orgId: scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: familyId }, data: { method: 'password' } });
-    }
-    return result;
+    return finishSignIn(user, 'password');
   }
 
   /**
@@ -183,7 +189,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, assertMaySignIn, describe, enterOrg };
+  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, signedIn, assertMaySignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

@@ -186,8 +186,8 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     return identity ? storage.users.findById(identity.userId) : null;
   }
 
-  async function finish(user: UserRecord, created: boolean): Promise<IdentitySignIn> {
-    const result = await accounts.finishSignIn(user);
+  async function finish(user: UserRecord, created: boolean, provider: string): Promise<IdentitySignIn> {
+    const result = await accounts.finishSignIn(user, provider);
     const needsOrg =
       result.kind === 'tokens' ? result.tokens.scope.orgId === null : (await storage.memberships.listForUser(user.id)).length === 0;
     return { result, needsOrg, created };
@@ -209,7 +209,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
       linkVerifiedEmails: options.linkVerifiedEmails === true,
       requireVerifiedEmail: options.requireVerifiedEmail !== false,
     });
-    return finish(user, created);
+    return finish(user, created, provider);
   }
 
   /** A nonce for a Google sign-in with an ID token: the client has Google put it in the token, then posts both. */

@@ -105,7 +105,7 @@ function verificationError(err: unknown): AuthError {
  */
 export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; sessions: Sessions }, config: PasskeyConfig) {
   const { storage, clock } = ctx;
-  const { accounts, sessions } = deps;
+  const { accounts } = deps;
   const mac = (payload: string) => createHmac('sha256', config.challengeKey).update(payload).digest().subarray(0, MAC_BYTES);
 
   /** The ceremony's challenge, once its origin is one of ours: a stable code for a page elsewhere (a phishing site, a forgotten front end). */
@@ -245,9 +245,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     if (!passkey) throw refusal as AuthError;
     const user = await storage.users.findById(passkey.userId);
     if (!user) throw new AuthError('passkey_unknown', 'the account of this passkey no longer exists');
-    if (!passkey.userVerified) return accounts.finishSignIn(user);
+    if (!passkey.userVerified) return accounts.finishSignIn(user, 'passkey');
+    // With user verification the passkey is both factors: no MFA step.
     await accounts.assertMaySignIn(user);
-    return { kind: 'tokens', user, tokens: await sessions.start(user.id) };
+    return accounts.signedIn(user, 'passkey');
   }
 
   /** The passkey of a valid assertion (its challenge taken, its use recorded); throws the refusal otherwise. */

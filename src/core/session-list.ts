@@ -15,7 +15,7 @@ export interface ListedSession extends SessionRecord {
  * refused at once here and on other instances within the revocation poll interval.
  */
 export function createSessionList(ctx: CoreContext, sessions: Sessions) {
-  const { storage, clock } = ctx;
+  const { storage, clock, audit } = ctx;
 
   /** `currentId`: the `sid` of the token asking; undefined when its tokens name no session (`claims: 'minimal'`). */
   async function list(userId: string, currentId: string | undefined): Promise<ListedSession[]> {
@@ -35,6 +35,7 @@ export function createSessionList(ctx: CoreContext, sessions: Sessions) {
       throw new AuthError('session_not_found', 'no such session among yours');
     }
     await sessions.revokeFamily(session.id, session.expiresAt);
+    await audit.record(storage, { orgId: session.orgId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: session.id }, data: { reason: 'ended' } });
   }
 
   /**
@@ -44,6 +45,7 @@ export function createSessionList(ctx: CoreContext, sessions: Sessions) {
    */
   async function endOthers(userId: string, currentId: string | undefined): Promise<void> {
     await sessions.revokeUserSessions(userId, currentId === undefined ? undefined : { exceptFamilyId: currentId });
+    await audit.record(storage, { orgId: null, actor: { type: 'user', id: userId }, action: 'session.revoked', target: null, data: { reason: 'others_ended' } });
   }
 
   return { list, end, endOthers };

@@ -35,20 +35,20 @@ export interface ReceivedWebhook {
 export interface Receiver {
   url: string;
   received: ReceivedWebhook[];
-  /** Status to answer the n-th request (0-based); 204 by default; 0: never answer (a hung receiver). */
-  respond: (n: number, body: string) => number;
+  /** Status to answer the n-th request (0-based) with this body, to this URL; 204 by default; 0: never answer (a hung receiver). */
+  respond: (n: number, body: string, url: string) => number;
   close(): Promise<void>;
 }
 
 /** A real HTTP receiver on 127.0.0.1 (random port) in the test process. */
-export async function startReceiver(respond: (n: number, body: string) => number = () => 204): Promise<Receiver> {
+export async function startReceiver(respond: Receiver['respond'] = () => 204): Promise<Receiver> {
   const receiver: Receiver = { url: '', received: [], respond, close: async () => {} };
   const server: Server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      const status = receiver.respond(receiver.received.length, body);
+      const status = receiver.respond(receiver.received.length, body, req.url ?? '');
       receiver.received.push({ url: req.url ?? '', headers: req.headers, body, status });
       if (status === 0) return;
       res.statusCode = status;

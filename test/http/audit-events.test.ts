@@ -101,6 +101,19 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       expect(changed.map((r) => [r.action, r.org_id, JSON.parse(r.data)])).to.deep.equal([['password.changed', null, { via: 'change' }]]);
     });
 
+    it('ending sessions from the session list: session.revoked, reason ended (in the session\'s org) or others_ended (the user\'s chain)', async () => {
+      const u = await signupWithOrg(h.app);
+      const other = await request(h.app).post('/auth/signin').send({ email: u.email, password: PASSWORD });
+      const otherSid = (await rows({ org_id: u.orgId, action: 'signin.succeeded' }))[1]!.target_id;
+      expect((await request(h.app).delete(`/auth/sessions/${otherSid}`).set(bearer(u.access))).status).to.equal(204);
+      const ended = await rows({ org_id: u.orgId, action: 'session.revoked' });
+      expect(ended.map((r) => [r.actor_id, r.target_id, JSON.parse(r.data)])).to.deep.equal([[u.userId, otherSid, { reason: 'ended' }]]);
+      expect(other.status).to.equal(200);
+      expect((await request(h.app).delete('/auth/sessions').set(bearer(u.access))).status).to.equal(204);
+      const all = await rows({ chain: `user:${u.userId}`, action: 'session.revoked' });
+      expect(all.map((r) => [r.org_id, r.target_id, JSON.parse(r.data)])).to.deep.equal([[null, null, { reason: 'others_ended' }]]);
+    });
+
     it('records every wired action over HTTP, and no row or export holds a password, token, code or key', async () => {
       const secrets: string[] = [PASSWORD];
       const owner = await signupWithOrg(h.app);

@@ -61,6 +61,13 @@ describe('passkeys (WebAuthn)', () => {
     expect(res.status, res.text).to.equal(200);
     expect(res.body).to.have.keys('access_token', 'refresh_token');
     expect(claimsOf(res.body.access_token).sub).to.equal(user.userId);
+    // Audited as a sign-in by passkey, in the org the session is scoped to.
+    const audited = await h.storage.knex('auth_audit_log').where({ action: 'signin.succeeded', actor_id: user.userId }).orderBy('seq');
+    expect(audited.map((r: { data: string; org_id: string }) => [JSON.parse(r.data).method, r.org_id])).to.deep.equal([
+      ['password', user.orgId],
+      ['passkey', user.orgId],
+    ]);
+    expect(audited[1].target_id).to.equal(claimsOf(res.body.access_token).sid);
     expect((await request(h.app).get('/auth/me').set(bearer(res.body.access_token))).body.email).to.equal(user.email);
 
     const listed = await request(h.app).get('/auth/passkeys').set(bearer(user.access));

@@ -88,6 +88,12 @@ describe('Google sign-in: POST /auth/google', () => {
       expect(second.status, second.text).to.equal(200);
       expect(second.body).to.have.all.keys('access_token', 'refresh_token');
       expect(claimsOf(second.body.access_token)).to.include({ sub: userId, org: hello.body.orgId, role: 'owner' });
+      // Both sign-ins are audited by their provider: the first in no org (there was none yet), the second in the org.
+      const audited = await h.storage.knex('auth_audit_log').where({ action: 'signin.succeeded', actor_id: userId }).orderBy('at');
+      expect(audited.map((r: { data: string; org_id: string | null }) => [JSON.parse(r.data).method, r.org_id])).to.deep.equal([
+        ['google', null],
+        ['google', hello.body.orgId],
+      ]);
 
       // One user, one identity, and no password to sign in with.
       expect((await h.storage.identities.listForUser(userId)).map((i) => [i.provider, i.subject, i.email])).to.deep.equal([['google', sub, email]]);
