@@ -1,6 +1,7 @@
 import express from 'express';
 import { AuthError, createAuthRouter, createSmtpMailer, presets, type Duration, type Mailer, type PasswordHasher, type PasswordOptions, type PresetName } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
+import { mountWebhookReceiver } from './webhook-receiver.js';
 
 export interface ExampleAppOptions {
   /** SQLite file for accounts, orgs and sessions; created (with its directory) when missing. */
@@ -54,6 +55,7 @@ export function demoPasskeys(appUrl: string): { passkeys?: { rpID: string; rpNam
 export function createExampleApp(options: ExampleAppOptions) {
   const { databaseFile, databaseUrl, revocationPollInterval, secret, bcryptCost, realtimeUrl, realtimeTtl, accessTtl, preset = 'axonpush' } = options;
   const storage = createKnexStorage(databaseUrl ?? databaseFile);
+  const insecureLoopback = process.env.NODE_ENV !== 'production';
   const auth = createAuthRouter({
     storage,
     preset,
@@ -72,6 +74,8 @@ export function createExampleApp(options: ExampleAppOptions) {
     ...(preset === 'axonpush' ? demoPasskeys(options.appUrl ?? 'http://localhost:3000') : {}),
     ...(revocationPollInterval ? { revocation: { pollInterval: revocationPollInterval } } : {}),
     ...(realtimeUrl ? { realtime: { url: realtimeUrl, ...(realtimeTtl ? { ttl: realtimeTtl } : {}) } } : {}),
+    // The demo page's built-in receiver (/demo/webhook-receiver) is plain http on this machine: allowed outside production only.
+    webhooks: { allowInsecureLoopback: insecureLoopback },
   });
 
   const app = express();
@@ -114,6 +118,8 @@ export function createExampleApp(options: ExampleAppOptions) {
       },
     });
   });
+
+  if (preset === 'axonpush' && insecureLoopback) mountWebhookReceiver(app, auth.requireAuth({ accept: ['jwt'], roles: ['owner', 'admin'] }));
 
   app.get('/api/hello', auth.requireAuth(), (req, res) => {
     const { userId, orgId, role } = req.auth!;

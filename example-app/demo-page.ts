@@ -80,6 +80,8 @@ export async function mountDemoPage(app: Express): Promise<void> {
   app.get('/app.js', script('app.js'));
   app.get('/docs.js', script('docs.js'));
   app.get(['/app.js.map', '/docs.js.map'], (req, res) => void res.type('application/json').send(files.get(req.path.slice(1))));
+  // The receiver card shows the signature check it runs as its source (docs/webhooks.md quotes the same file).
+  app.get('/demo/verify-webhook.ts', (_req, res) => res.type('text/plain').sendFile(join(web, 'src/verify-webhook.ts')));
   app.get('/docs', (_req, res) => res.sendFile(join(web, 'public/docs.html')));
   app.use('/docs/assets', express.static(swaggerUi, { index: false }));
   // The links in mails (gatehouse's default URL templates) open the page, which reads the token.

@@ -30,6 +30,9 @@ export type { AuditLog, AuditOptions, AuditConfig, AuditRecordInput, AuditListFi
 export { AUDIT_GENESIS_HASH, auditEntryHash, canonicalAuditJson, type AuditChainLink } from './core/audit-chain.js';
 export type { Services } from './core/index.js';
 export type { TokenPair, SessionScope, AccessContext } from './core/sessions.js';
+export type { OrgPolicy, OrgPolicyChange, PolicyEnforcement } from './core/org-policies.js';
+export type { RolePermissionOptions, PermissionConfig, PermissionSubject } from './core/permissions.js';
+export type { OrgRoleList, NewOrgRoleInput, OrgRoleChanges } from './core/org-roles.js';
 export type { OrgChoice, OrgInput, SignupInput, Account } from './core/accounts.js';
 export type { AuthContext } from './http/auth-context.js';
 export type { RequireAuthOptions, Credential } from './http/guard.js';

@@ -21,6 +21,7 @@ import { resolvePasskeys, type PasskeyConfig, type PasskeyOptions } from './core
 import { resolvePurgeOptions, type PurgeOptions, type PurgeSchedulerOptions } from './core/purge-scheduler.js';
 import { resolveWebhookOptions, type WebhookConfig, type WebhookOptions } from './webhooks/options.js';
 import { resolveAuditOptions, type AuditConfig, type AuditOptions } from './core/audit.js';
+import { resolvePermissionOptions, type RolePermissionOptions } from './core/permissions.js';
 
 export interface RealtimeOptions {
   /** The broker's MQTT-over-WebSocket URL, ws:// or wss:// (for AWS IoT: `wss://<endpoint>/mqtt`). */
@@ -201,6 +202,14 @@ export type AuthRouterOptions = SigningOptions & {
    * schedule, the failure limit that disables an endpoint, the timeout and the worker.
    */
   webhooks?: WebhookOptions;
+  /**
+   * The host's permission vocabulary (docs/permissions.md): names such as
+   * `'projects:read'`, which `rolePermissions` maps built-in roles to, org owners build
+   * custom roles from, and `requireAuth({ permissions })` checks. Default none.
+   */
+  permissions?: string[];
+  /** What the built-in roles grant from `permissions`: `'*'` or a list. Default owner and admin '*', member none. */
+  rolePermissions?: RolePermissionOptions;
   /** Replace or wrap core services (business rules) without forking: receives the defaults, returns the ones to use. */
   overrideServices?: (defaults: Services) => Services;
   /** Logs warnings and unexpected errors; never receives passwords or tokens. Default: console. */
@@ -334,6 +343,7 @@ export function resolveOptions(options: AuthRouterOptions): ResolvedOptions {
       },
       refreshReuseGrace: reuseGrace,
       successorBox: createSecretBox(serverKey, 'refresh-successor'),
+      permissions: resolvePermissionOptions(options.permissions, options.rolePermissions, pollIntervalMs),
     },
     realtime: options.realtime === undefined ? null : resolveRealtime(options.realtime),
     google: options.google === undefined ? null : resolveGoogle(options.google, deriveKey(serverKey, 'google-nonce')),

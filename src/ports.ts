@@ -56,6 +56,11 @@ export interface MembershipRecord {
   orgId: string;
   role: Role;
   createdAt: EpochMs;
+  /**
+   * The org's custom role (`OrgRoleRecord.id`) a `member` holds on top of the role;
+   * null or absent: none (adapters written before custom roles never set it).
+   */
+  customRoleId?: string | null;
 }
 
 export interface MembershipWithOrg extends MembershipRecord {
@@ -117,7 +122,12 @@ export interface RefreshTokenRecord {
    * storage, and bound to this row's `idHash`). Null (or absent, for adapters written
    * before it) otherwise.
    */
-  successor?: string | null;
+  successor?: string | null;  /**
+   * The first factor the session began with (`password`, `passkey`, `google`, an
+   * external issuer's provider name): what an org's `allowedSignInMethods` is checked
+   * against. Handed on by rotation; null (or absent) when unknown (sessions of earlier versions).
+   */
+  method?: string | null;
 }
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'usedAt' | 'revokedAt' | 'appId' | 'userAgent' | 'ip' | 'lastUsedAt'> & {
@@ -143,7 +153,8 @@ export interface SessionRecord {
   /** The family's end (`familyExpiresAt`). */
   expiresAt: EpochMs;
   /** Whether the family was revoked (any of its tokens). */
-  revoked: boolean;
+  revoked: boolean;  /** The first factor the session began with (see `RefreshTokenRecord.method`); null (or absent) when unknown. */
+  method?: string | null;
 }
 
 export interface ApiKeyRecord {
@@ -161,6 +172,8 @@ export interface ApiKeyRecord {
   expiresAt: EpochMs | null;
   lastUsedAt: EpochMs | null;
   revokedAt: EpochMs | null;
+  /** The permissions the key is limited to (within what its role grants); null or absent: its role's. */
+  permissions?: string[] | null;
 }
 
 export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>;
@@ -265,8 +278,12 @@ export interface MembershipRepository {
   listForUser(userId: string): Promise<MembershipWithOrg[]>;
   /** Oldest membership first. */
   listForOrg(orgId: string): Promise<MembershipWithUser[]>;
-  /** Returns false when there is no such membership. */
-  updateRole(userId: string, orgId: string, role: Role): Promise<boolean>;
+  /**
+   * Sets the role, and the custom role with it (`customRoleId`, default null: none), so
+   * any role change clears a custom role not named again. Returns false when there is no
+   * such membership.
+   */
+  updateRole(userId: string, orgId: string, role: Role, customRoleId?: string | null): Promise<boolean>;
   /** Returns false when there is no such membership. */
   remove(userId: string, orgId: string): Promise<boolean>;
   countOwners(orgId: string): Promise<number>;
@@ -354,8 +371,18 @@ export interface RefreshTokenRepository {
     now: EpochMs,
     filter?: { orgId?: string; exceptFamilyId?: string; appsOnly?: boolean },
   ): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
-  /** Revokes every user's families scoped to `orgId` that still have a live token (app sessions included). Returns them as `revokeFamiliesOfUser` does. */
-  revokeFamiliesOfOrg(orgId: string, now: EpochMs): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
+  /**
+   * Revokes every user's families scoped to `orgId` that still have a live token (app
+   * sessions included). Returns them as `revokeFamiliesOfUser` does. `filter` narrows to
+   * the families an org policy no longer allows: begun with a method not in
+   * `methodsNotIn` (or an unknown one), begun (first token) before `startedBefore`, or of
+   * one of `userIds`; several given: all of them.
+   */
+  revokeFamiliesOfOrg(
+    orgId: string,
+    now: EpochMs,
+    filter?: { methodsNotIn?: string[]; startedBefore?: EpochMs; userIds?: string[] },
+  ): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
   /**
    * Revokes the live app sessions (families) of application `appId`, optionally only
    * those of `userId`. Returns them as `revokeFamiliesOfUser` does.
@@ -377,8 +404,11 @@ export interface ApiKeyRepository {
   revokeByCreator(orgId: string, createdBy: string, now: EpochMs): Promise<ApiKeyRecord[]>;
   /** Sets `role` on the org's unrevoked keys created by `createdBy` whose role is one of `from`. Returns how many changed. */
   capRoleByCreator(orgId: string, createdBy: string, role: Role, from: Role[]): Promise<number>;
-  /** Records a use. */
-  touch(id: string, now: EpochMs): Promise<void>;
+  /**
+   * Records a use. True when it is the key's first recorded use (`lastUsedAt` was null):
+   * of concurrent first uses, on any instance, exactly one gets true.
+   */
+  touch(id: string, now: EpochMs): Promise<boolean>;
 }
 
 export interface MfaRepository {
@@ -755,6 +785,27 @@ export interface WebhookRepository {
   purgeFinished(before: EpochMs): Promise<number>;
 }
 
+/** An organization's security policy (see docs/org-policies.md); an org without a stored one has the defaults. */
+export interface OrgPolicyRecord {
+  orgId: string;
+  /** Members need a second factor (a confirmed TOTP or a passkey) for tokens of this org. */
+  requireMfa: boolean;
+  /** The first factors (and `api_key`) allowed for this org; null: every method. */
+  allowedSignInMethods: string[] | null;
+  /** Longest life (s) of a session scoped to this org; null: the router's `sessionMaxAge`. */
+  maxSessionAge: number | null;
+  /** Longest life (s) of an API key of this org; null: no limit. */
+  apiKeyMaxLifetime: number | null;
+  updatedAt: EpochMs;
+}
+
+/** Security policies of organizations, one row per org. */
+export interface OrgPolicyRepository {
+  find(orgId: string): Promise<OrgPolicyRecord | null>;
+  /** Stores the policy, replacing the org's previous one. */
+  save(policy: OrgPolicyRecord): Promise<void>;
+}
+
 export interface Repositories {
   users: UserRepository;
   orgs: OrgRepository;
@@ -776,7 +827,39 @@ export interface Repositories {
   /** Webhook endpoints of organizations and their delivery outbox. */
   webhooks: WebhookRepository;
   /** The audit log: hash-chained entries, appended inside the transaction of the action. */
-  audit: AuditRepository;
+  audit: AuditRepository;  /** Security policies of organizations (MFA, sign-in methods, session and API key lifetimes). */
+  orgPolicies: OrgPolicyRepository;
+  /** Custom roles of organizations (named sets of the host's permissions). */
+  orgRoles: OrgRoleRepository;
+}
+
+/** A custom role an org's owners defined from the host's permission vocabulary. */
+export interface OrgRoleRecord {
+  id: string;
+  orgId: string;
+  /** Unique within the org. */
+  name: string;
+  description: string | null;
+  permissions: string[];
+  createdAt: EpochMs;
+  updatedAt: EpochMs;
+}
+
+export interface OrgRoleRepository {
+  /** Throws `StorageConflictError` with `field` 'name' when the org has a role of that name. */
+  create(role: OrgRoleRecord): Promise<OrgRoleRecord>;
+  find(orgId: string, id: string): Promise<OrgRoleRecord | null>;
+  /** Oldest first. */
+  listForOrg(orgId: string): Promise<OrgRoleRecord[]>;
+  /**
+   * Changes the given fields and `updatedAt`. Returns the record, or null when the org has
+   * no such role; throws `StorageConflictError` ('name') as `create` does.
+   */
+  update(orgId: string, id: string, changes: Partial<Pick<OrgRoleRecord, 'name' | 'description' | 'permissions'>>, now: EpochMs): Promise<OrgRoleRecord | null>;
+  /** Returns false when the org has no such role. */
+  delete(orgId: string, id: string): Promise<boolean>;
+  /** How many memberships of the org hold the role. */
+  countHolders(orgId: string, id: string): Promise<number>;
 }
 
 /**

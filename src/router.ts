@@ -13,6 +13,7 @@ import { buildOpenApiDocument, errorFormat, jwksRoute, openApiRoute, type OpenAp
 import { createIdentityProviders } from './identity/index.js';
 import { resolveOptions, type AuthRouterOptions } from './options.js';
 import { OutboxWorker } from './core/outbox-worker.js';
+import { MFA_ENROLL_PATH, withEnrollPath } from './core/org-policies.js';
 import { createRealtimeAuthorizer, type RealtimeAuthorizer, type RealtimeRevocationSource } from './realtime/authorizer.js';
 
 export interface AuthRouter extends Router {
@@ -122,9 +123,16 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
     ready,
     errorBody: resolved.preset.errorBody,
     assertFresh: (authTime) => services.stepUp.assertFresh(authTime),
+    permissions: {
+      known: resolved.config.permissions.known,
+      cached: (auth) => services.orgRoles.cachedPermissionsOf(auth),
+      load: (auth) => services.orgRoles.permissionsOf(auth),
+    },
   });
   const { preset } = resolved;
-  const writeError = (res: express.Response, err: unknown) => sendProblem(res, toAuthError(err, logger), preset.errorBody);
+  // `mfa_enrollment_required` names the enrollment route as this router serves it (mount path and preset prefix).
+  const enroll: { route?: string } = {};
+  const writeError = (res: express.Response, err: unknown) => sendProblem(res, withEnrollPath(toAuthError(err, logger), res.req.baseUrl, enroll.route), preset.errorBody);
   const router = express.Router() as AuthRouter;
 
   const jwks = tokens.jwks();
@@ -132,6 +140,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
 
   const features = { google: resolved.google !== null, realtime: services.realtime !== null, externalIssuers: services.identities.externalEnabled, passkeys: services.passkeys !== null };
   const endpoints = preset.endpoints({ services, features, cookies: createPairTransport(resolved.cookies) });
+  enroll.route = endpoints.find((ep) => ep.method === 'post' && ep.path.endsWith(`/${MFA_ENROLL_PATH}`))?.path;
   const documented = [...endpoints, ...(jwks ? [jwksRoute] : []), openApiRoute];
   const openApiDocument = (basePath = '') =>
     buildOpenApiDocument(documented, { basePath, requireTenantId: resolved.requireTenantId, errors: errorFormat(preset.errorBody), title: `gatehouse auth API (${preset.name})` });

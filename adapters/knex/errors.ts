@@ -76,6 +76,8 @@ function conflictField(err: DriverError, tables: TableNames): string {
   const { table, columns } = violatedKey(err);
   if (table === tables.memberships) return 'membership';
   if (table === tables.identities) return 'identity';
+  // The one unique key of custom roles besides the id: (org_id, name).
+  if (table === tables.orgRoles && columns.includes('name')) return 'name';
   if (columns.length === 1) {
     const column = columns[0] as string;
     return column === 'username_key' ? 'username' : column;

@@ -40,6 +40,8 @@ export interface MembershipRow {
   org_id: string;
   role: string;
   created_at: Big;
+  /** Absent from rows selected by column list without it. */
+  custom_role_id?: string | null;
 }
 
 export interface InvitationRow {
@@ -72,7 +74,8 @@ export interface RefreshTokenRow {
   ip: string | null;
   last_used_at: Big | null;
   /** Sealed successor pair of a consumed token (migration 014); absent on insert. */
-  successor?: string | null;
+  successor?: string | null;  /** The session's first factor (migration 020). */
+  method?: string | null;
 }
 
 export interface RevocationRow {
@@ -142,6 +145,8 @@ export function fromMembershipRow(row: MembershipRow): MembershipRecord {
     orgId: row.org_id,
     role: row.role as Role,
     createdAt: toNumber(row.created_at),
+    // Only when set, so a membership without one reads back as it was written.
+    ...(row.custom_role_id ? { customRoleId: row.custom_role_id } : {}),
   };
 }
 
@@ -194,6 +199,7 @@ export function toRefreshTokenRow(token: RefreshTokenRecord): RefreshTokenRow {
     user_agent: token.userAgent,
     ip: token.ip,
     last_used_at: token.lastUsedAt,
+    method: token.method ?? null,
   };
 }
 
@@ -213,6 +219,8 @@ export function fromRefreshTokenRow(row: RefreshTokenRow): RefreshTokenRecord {
     ip: row.ip ?? null,
     lastUsedAt: toNullableNumber(row.last_used_at ?? null),
   };
+  // Only when known, as `successor`: records of sessions from before migration 020 look as they did.
+  if (row.method != null) record.method = row.method;
   // Only on a consumed row that has one, so records of other tokens read as before it
   // existed. Assigned, not spread: every rotation converts two rows.
   if (row.successor) record.successor = row.successor;
@@ -240,6 +248,8 @@ export interface ApiKeyRow {
   expires_at: Big | null;
   last_used_at: Big | null;
   revoked_at: Big | null;
+  /** JSON array, or null: the role's permissions. */
+  permissions?: string | null;
 }
 
 export function toApiKeyRow(key: ApiKeyRecord): ApiKeyRow {
@@ -255,6 +265,7 @@ export function toApiKeyRow(key: ApiKeyRecord): ApiKeyRow {
     expires_at: key.expiresAt,
     last_used_at: key.lastUsedAt,
     revoked_at: key.revokedAt,
+    permissions: key.permissions == null ? null : JSON.stringify(key.permissions),
   };
 }
 
@@ -271,6 +282,8 @@ export function fromApiKeyRow(row: ApiKeyRow): ApiKeyRecord {
     expiresAt: toNullableNumber(row.expires_at),
     lastUsedAt: toNullableNumber(row.last_used_at),
     revokedAt: toNullableNumber(row.revoked_at),
+    // Only when set, so a key without a subset reads back as it was written.
+    ...(row.permissions ? { permissions: JSON.parse(row.permissions) as string[] } : {}),
   };
 }
 

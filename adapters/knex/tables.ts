@@ -23,6 +23,8 @@ export interface TableNames {
   auditHeads: string;
   webhookEndpoints: string;
   webhookDeliveries: string;
+  orgPolicies: string;
+  orgRoles: string;
   migrations: string;
 }
 
@@ -60,6 +62,8 @@ export function tableNames(prefix: string): TableNames {
     auditHeads: `${prefix}audit_heads`,
     webhookEndpoints: `${prefix}webhook_endpoints`,
     webhookDeliveries: `${prefix}webhook_deliveries`,
+    orgPolicies: `${prefix}org_policies`,
+    orgRoles: `${prefix}org_roles`,
     // knex names the lock table `${tableName}_lock`, i.e. `${prefix}migrations_lock`.
     migrations: `${prefix}migrations`,
   };

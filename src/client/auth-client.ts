@@ -298,6 +298,34 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   removePasskey = (id: string) => this.#authed<void>('DELETE', `/passkeys/${enc(id)}`);
   iotCredentials = (envSlug?: string) => this.#authed<T.RealtimeCredentials>('GET', `/iot-credentials${envSlug === undefined ? '' : `?envSlug=${enc(envSlug)}`}`);
 
+  /** A page of the organization's audit log, newest first (owners and admins); pass the page's `next` as `cursor` for the older one. */
+  auditLog = (orgId: string, query: T.AuditQuery = {}) => this.#authed<T.AuditPage>('GET', `/orgs/${enc(orgId)}/audit${search(query)}`);
+  /** Recomputes the organization's audit hash chain (owners). */
+  verifyAuditLog = (orgId: string) => this.#authed<T.AuditVerification>('GET', `/orgs/${enc(orgId)}/audit/verify`);
+  /** The organization's webhook endpoints, without secrets (owners and admins). */
+  webhooks = (orgId: string) => this.#authed<{ webhooks: T.Webhook[] }>('GET', `/orgs/${enc(orgId)}/webhooks`).then((b) => b.webhooks);
+  /** Registers an endpoint (needs a recent sign-in); the answer holds its `whsec_` secret, shown only this once. */
+  createWebhook = (orgId: string, input: T.CreateWebhookInput) => this.#authed<T.WebhookWithSecret>('POST', `/orgs/${enc(orgId)}/webhooks`, input);
+  /** Changes the URL (needs a recent sign-in), the event filter or `enabled`. */
+  updateWebhook = (orgId: string, id: string, changes: T.UpdateWebhookInput) => this.#authed<T.Webhook>('PATCH', `/orgs/${enc(orgId)}/webhooks/${enc(id)}`, changes);
+  deleteWebhook = (orgId: string, id: string) => this.#authed<void>('DELETE', `/orgs/${enc(orgId)}/webhooks/${enc(id)}`);
+  /** A new signing secret at once (needs a recent sign-in), shown only in this answer. */
+  rotateWebhookSecret = (orgId: string, id: string) => this.#authed<T.WebhookWithSecret>('POST', `/orgs/${enc(orgId)}/webhooks/${enc(id)}/rotate-secret`);
+  /** The endpoint's delivery log, newest first; pass the page's `next` as `before` for the older one. */
+  webhookDeliveries = (orgId: string, id: string, page: { limit?: number; before?: string } = {}) =>
+    this.#authed<T.WebhookDeliveryPage>('GET', `/orgs/${enc(orgId)}/webhooks/${enc(id)}/deliveries${search(page)}`);
+  /** Sends a delivered or given-up delivery again, as a new delivery with the same `webhook-id`. */
+  redeliverWebhook = (orgId: string, id: string, deliveryId: string) =>
+    this.#authed<T.WebhookDelivery>('POST', `/orgs/${enc(orgId)}/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`);
+  /** The organization's security policy (owners). */
+  orgPolicy = (orgId: string) => this.#authed<T.OrgPolicy>('GET', `/orgs/${enc(orgId)}/policy`);
+  /**
+   * Changes the policy (owners; needs a recent sign-in): any subset of its fields, null
+   * resets one. `enforced` counts the sessions and API keys it ended at once. 409
+   * `policy_excludes_you` when it would shut the caller out.
+   */
+  updateOrgPolicy = (orgId: string, changes: T.OrgPolicyChanges) => this.#authed<T.UpdatedOrgPolicy>('PATCH', `/orgs/${enc(orgId)}/policy`, changes);
+
   /** Mails a new verification link to the signed-in user's address; earlier links stop working. */
   requestEmailVerification = () => this.#authed<unknown>('POST', '/email/verification').then(() => undefined);
 
@@ -561,6 +589,14 @@ export class AuthClient extends Emitter<AuthClientEvents> {
 }
 
 const enc = encodeURIComponent;
+
+/** `?a=1&b=x` of the defined values, or '' when there are none. */
+function search(query: object): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query) as [string, unknown][]) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
 
 async function problemCode(res: Response): Promise<string> {
   try {

@@ -44,6 +44,8 @@ export interface Member {
   first_name: string | null;
   last_name: string | null;
   role: Role;
+  /** The org's custom role the member holds; null: none. */
+  customRoleId: string | null;
   joinedAt: string;
 }
 
@@ -70,9 +72,13 @@ export interface ApiKey {
   createdAt: string;
   createdBy: string;
   lastUsedAt: string | null;
+  /** The permissions the key is limited to (within its creator's); null: its role's. */
+  permissions: string[] | null;
 }
 
-export interface CreatedApiKey extends Omit<ApiKey, 'createdBy' | 'lastUsedAt'> {
+export interface CreatedApiKey extends Omit<ApiKey, 'createdBy' | 'lastUsedAt' | 'permissions'> {
+  /** Present when the key was limited to a subset of permissions. */
+  permissions?: string[];
   /** Shown only once: send it as `X-API-Key` with `X-Tenant-Id`. */
   key: string;
 }
@@ -186,4 +192,134 @@ export interface Passkey {
 export interface PasskeyOptions {
   challenge: string;
   [field: string]: unknown;
+}
+
+/** One entry of an organization's hash-chained audit log (docs/audit-log.md lists the actions). */
+export interface AuditEntry {
+  id: string;
+  orgId: string | null;
+  /** ISO 8601, to the millisecond. */
+  at: string;
+  actor: { type: 'user' | 'api_key' | 'system'; id: string | null };
+  /** A stable dotted name such as `member.role_changed`. */
+  action: string;
+  target: { type: string; id: string } | null;
+  ip: string | null;
+  userAgent: string | null;
+  data: Record<string, string | number | boolean | null>;
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** A page of GET /orgs/:orgId/audit, newest first. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass as `cursor` for the next (older) page; null on the last one. */
+  next: string | null;
+}
+
+/** Filters and paging of GET /orgs/:orgId/audit. */
+export interface AuditQuery {
+  /** One action, such as `member.invited`. */
+  action?: string;
+  /** A user or API key id. */
+  actor?: string;
+  /** ISO 8601 date-times bounding `at`. */
+  since?: string;
+  until?: string;
+  /** The `next` of the previous page. */
+  cursor?: string;
+  /** 1-200. */
+  limit?: number;
+}
+
+/** The answer of GET /orgs/:orgId/audit/verify. */
+export type AuditVerification =
+  | { valid: true; checked: number }
+  | {
+      valid: false;
+      checked: number;
+      /** Seq of the first entry that does not fit the chain. */
+      brokenAt: number;
+      /** Its id; null when that entry is missing. */
+      entryId: string | null;
+    };
+
+/** A webhook endpoint of an organization, as listed: never its secret. */
+export interface Webhook {
+  id: string;
+  url: string;
+  /** The audit actions sent there; null: every event. */
+  events: string[] | null;
+  enabled: boolean;
+  consecutiveFailures: number;
+  /** Why gatehouse disabled it after failures; null otherwise. */
+  disabledReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer of registering an endpoint or rotating its secret. */
+export interface WebhookWithSecret extends Webhook {
+  /** The signing secret (`whsec_…`, Standard Webhooks), shown only in this answer. */
+  secret: string;
+}
+
+export interface CreateWebhookInput {
+  /** https, or http to localhost when the router allows it (development). */
+  url: string;
+  /** Audit actions to send; left out or null: every event. */
+  events?: string[] | null;
+}
+
+/** At least one field. Changing `url` needs a recent sign-in. */
+export interface UpdateWebhookInput {
+  url?: string;
+  events?: string[] | null;
+  /** true again resets the failure counter. */
+  enabled?: boolean;
+}
+
+/** One event for one endpoint, with the outcome of its latest attempt. */
+export interface WebhookDelivery {
+  id: string;
+  /** The `webhook-id` header: the audit event id, the same on every attempt. */
+  eventId: string;
+  eventType: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+/** A page of an endpoint's delivery log, newest first. */
+export interface WebhookDeliveryPage {
+  deliveries: WebhookDelivery[];
+  /** Pass as `before` for the next (older) page; null on the last one. */
+  next: string | null;
+}
+
+/** An organization's security policy (GET /orgs/:orgId/policy). */
+export interface OrgPolicy {
+  orgId: string;
+  requireMfa: boolean;
+  /** `password`, `passkey`, `google`, `api_key` or an external issuer's name; null: every method. */
+  allowedSignInMethods: string[] | null;
+  /** Seconds; null: no limit beyond the router's. */
+  maxSessionAge: number | null;
+  /** Seconds; null: keys may live as long as the router allows. */
+  apiKeyMaxLifetime: number | null;
+  updatedAt: string | null;
+}
+
+/** Any subset of the policy's fields; null resets one. */
+export type OrgPolicyChanges = Partial<Pick<OrgPolicy, 'requireMfa' | 'allowedSignInMethods' | 'maxSessionAge' | 'apiKeyMaxLifetime'>>;
+
+/** The answer of PATCH /orgs/:orgId/policy: the policy, and what enforcing it ended at once. */
+export interface UpdatedOrgPolicy extends OrgPolicy {
+  enforced: { sessionsEnded: number; apiKeysRevoked: number };
 }

@@ -24,7 +24,7 @@ export interface Deleter {
  * sign-in only) proves itself with a recent sign-in instead (`stepUp.maxAge`).
  */
 export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; mfa: Mfa }) {
-  const { storage, clock, config, revocations } = ctx;
+  const { storage, clock, config, revocations, audit } = ctx;
   const { stepUp, mfa } = deps;
 
   async function confirm(deleter: Deleter, proof: StepUpProof | undefined, ip?: string): Promise<void> {
@@ -51,7 +51,9 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
   }
 
   /** Deletes the org on `tx` (the caller holds its lock) and returns what to revoke: its sessions and API keys. */
-  async function removeOrg(tx: Repositories, orgId: string, now: EpochMs): Promise<Revocation[]> {
+  async function removeOrg(tx: Repositories, orgId: string, now: EpochMs, deleter: string, reason: 'deleted' | 'account_deleted'): Promise<Revocation[]> {
+    // Written before the org goes (the log has no foreign keys and outlives it); its webhooks go with it, so only `onAuditEvent` hears of this.
+    await audit.record(tx, { orgId, actor: { type: 'user', id: deleter }, action: 'org.deleted', target: { type: 'org', id: orgId }, data: { reason } });
     const families = await tx.refreshTokens.revokeFamiliesOfOrg(orgId, now);
     const keys = await tx.apiKeys.listForOrg(orgId);
     await tx.orgs.delete(orgId);
@@ -68,7 +70,7 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
   async function deleteAccount(deleter: Deleter, proof: StepUpProof | undefined, ip?: string): Promise<void> {
     await confirm(deleter, proof, ip);
     const { userId } = deleter;
-    const apply = await storage.transaction(async (tx) => {
+    const apply = await audit.transaction(async (tx) => {
       const now = clock.now();
       // Locked in one order, so two deletions sharing orgs cannot deadlock.
       const orgIds = (await tx.memberships.listForUser(userId)).map((m) => m.orgId).sort();
@@ -88,13 +90,14 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
         throw new AuthError('last_owner', 'you are the only owner of an organization with other members: make one of them owner (or remove them) first', { orgIds: blocked });
       }
       const revoked: Revocation[] = [];
-      for (const orgId of alone) revoked.push(...(await removeOrg(tx, orgId, now)));
+      for (const orgId of alone) revoked.push(...(await removeOrg(tx, orgId, now, userId, 'account_deleted')));
       for (const orgId of staying) {
         await tx.invitations.revokeByCreator(orgId, userId, now);
         revoked.push(...keyRevocations(await tx.apiKeys.revokeByCreator(orgId, userId, now), now));
       }
       revoked.push(...familyRevocations(await tx.refreshTokens.revokeFamiliesOfUser(userId, now)));
       if (!(await tx.users.delete(userId))) throw new AuthError('invalid_token', 'the account no longer exists');
+      await audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'account.deleted', data: { orgsDeleted: alone.length } });
       return revocations.stage(tx, revoked);
     });
     apply();
@@ -109,11 +112,11 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
     // Role first: a non-owner learns nothing from, and spends no attempts on, the proof.
     await requireRole(storage, deleter.userId, orgId, 'owner');
     await confirm(deleter, proof, ip);
-    const apply = await storage.transaction(async (tx) => {
+    const apply = await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       // Again under the lock: the role may have changed while the proof was checked.
       await requireRole(tx, deleter.userId, orgId, 'owner');
-      return revocations.stage(tx, await removeOrg(tx, orgId, clock.now()));
+      return revocations.stage(tx, await removeOrg(tx, orgId, clock.now(), deleter.userId, 'deleted'));
     });
     apply();
   }

@@ -54,6 +54,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
       tx.orgs.create({ id: randomUUID(), name: choice.org.name, slug: choice.org.slug, description: choice.org.description ?? null, createdAt: now }),
     );
     const membership = await tx.memberships.add({ userId: user.id, orgId: org.id, role: 'owner', createdAt: now });
+    await ctx.audit.record(tx, { orgId: org.id, actor: { type: 'user', id: user.id }, action: 'org.created', target: { type: 'org', id: org.id }, data: { name: org.name, slug: org.slug } });
     return { org, membership };
   }
 
@@ -107,22 +108,19 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
   }
 
   /**
-   * The last step of every primary sign-in (password, Google, external issuer): a
-   * session, or the MFA challenge when the user has a second factor.
-   */
-  /**
    * The end of a first factor (`method`: 'password', 'passkey', an identity provider):
    * the MFA step when the user has one, else a session, recorded as `signin.succeeded`.
    */
   async function finishSignIn(user: UserRecord, method: string): Promise<SignInResult> {
     await assertMaySignIn(user);
-    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id) };
+    // The challenge names the first factor: the session /mfa/verify starts began with it (org policies).
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { amr: method }) };
     return signedIn(user, method);
   }
 
   /** A session for a user past every factor, recorded as `signin.succeeded` by `method` in the org it is scoped to. */
   async function signedIn(user: UserRecord, method: string): Promise<SignInResult> {
-    const tokens = await sessions.start(user.id);
+    const tokens = await sessions.start(user.id, undefined, undefined, undefined, method);
     await ctx.audit.record(storage, { orgId: tokens.scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: tokens.familyId }, data: { method } });
     return { kind: 'tokens', user, tokens };
   }

@@ -1,11 +1,13 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AuthError } from '../errors.js';
-import type { ApiKeyRecord, Role } from '../ports.js';
+import type { ApiKeyRecord, MembershipRecord, Role } from '../ports.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
 import { atLeast, ROLES } from './roles.js';
 import { sha256Hex } from './secrets.js';
+import { createPolicyRules, type PolicyRules } from './org-policies.js';
+import { grantsOf } from './permissions.js';
 
 /** Who an API key acts for: its org, its creator, and the lower of the key's and the creator's roles. */
 export interface ApiKeyPrincipal {
@@ -14,12 +16,16 @@ export interface ApiKeyPrincipal {
   userId: string;
   role: Role;
   expiresAt: number | null;
+  /** The permissions the key is limited to; absent: its role's (both within its creator's). */
+  permissions?: readonly string[];
 }
 
 export interface NewApiKeyInput {
   name: string;
   role?: Role;
   expiresAt?: number | null;
+  /** Limits the key to these permissions, each of which the creator must hold. */
+  permissions?: string[];
 }
 
 // `ghk_<16 hex: public lookup prefix>_<43 base64url: 256-bit secret>`. The fixed
@@ -36,7 +42,7 @@ interface CachedKey {
 // Any failure is the same error, so a caller learns nothing about which part was wrong.
 const invalidKey = () => new AuthError('invalid_api_key', 'the API key is not valid for this tenant');
 
-export function createApiKeys(ctx: CoreContext) {
+export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPolicyRules(ctx)) {
   const { storage, clock, config, revocations, logger, audit } = ctx;
   // Keyed by the SHA-256 of the whole key, so a hit has already proven the secret.
   const cache = new Map<string, CachedKey>();
@@ -50,6 +56,8 @@ export function createApiKeys(ctx: CoreContext) {
     if (input.expiresAt != null && input.expiresAt <= now) {
       throw new AuthError('invalid_request', 'expiresAt must be in the future', { errors: [{ path: 'expiresAt', message: 'must be in the future' }] });
     }
+    const expiresAt = await policyExpiry(orgId, input.expiresAt ?? null, now);
+    const permissions = input.permissions === undefined ? undefined : await checkSubset(input.permissions, actor);
     const prefix = randomBytes(8).toString('hex');
     const key = `ghk_${prefix}_${randomBytes(32).toString('base64url')}`;
     const record = await audit.transaction(async (tx) => {
@@ -63,13 +71,51 @@ export function createApiKeys(ctx: CoreContext) {
           role,
           createdBy: actorId,
           createdAt: now,
-          expiresAt: input.expiresAt ?? null,
+          expiresAt,
+          ...(permissions === undefined ? {} : { permissions }),
         }),
       );
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.created', target: { type: 'api_key', id: created.id }, data: { name: created.name, role, expiresAt: created.expiresAt } });
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.created', target: { type: 'api_key', id: created.id }, data: { name: created.name, role, expiresAt: created.expiresAt, ...(permissions === undefined ? {} : { permissions: permissions.join(',') }) } });
       return created;
     });
     return { record, key };
+  }
+
+  /** A key's subset: names of the vocabulary (400 otherwise) that the creator holds now (403 otherwise), once each. */
+  async function checkSubset(names: string[], actor: MembershipRecord): Promise<string[]> {
+    const { known } = config.permissions;
+    const errors = names.flatMap((name, i) => (known.has(name) ? [] : [{ path: `permissions.${i}`, message: `"${name}" is not a permission of this service` }]));
+    if (errors.length > 0) throw new AuthError('invalid_request', 'unknown permission', { errors });
+    const held = await grantsOf(storage, config.permissions, actor);
+    const missing = names.find((name) => !held.has(name));
+    if (missing !== undefined) throw new AuthError('permission_denied', `you do not hold the permission ${missing}, so a key of yours cannot either`, { permission: missing });
+    return [...new Set(names)];
+  }
+
+  /**
+   * The org's policy at key creation: `api_key` among its methods (403 otherwise), and an
+   * expiry within `apiKeyMaxLifetime` (400 beyond it; none asked: capped to it).
+   */
+  async function policyExpiry(orgId: string, asked: number | null, now: number): Promise<number | null> {
+    const policy = await policies.policyOf(orgId);
+    if (!policies.allowsMethod(policy, 'api_key')) throw new AuthError('api_keys_not_allowed', 'this organization does not allow API keys');
+    if (policy.apiKeyMaxLifetime === null) return asked;
+    const latest = now + policy.apiKeyMaxLifetime * 1000;
+    if (asked === null) return latest;
+    if (asked > latest) {
+      const message = `must be at most ${policy.apiKeyMaxLifetime} s from now (the organization's apiKeyMaxLifetime)`;
+      throw new AuthError('invalid_request', `expiresAt ${message}`, { errors: [{ path: 'expiresAt', message }] });
+    }
+    return asked;
+  }
+
+  /** Revokes the org's live keys that `test` picks (an org policy no longer allows them). Returns how many. */
+  async function revokeWhere(orgId: string, test: (record: ApiKeyRecord) => boolean): Promise<number> {
+    let count = 0;
+    for (const record of await storage.apiKeys.listForOrg(orgId)) {
+      if (record.revokedAt === null && test(record) && (await revokeRecord(orgId, record.id))) count++;
+    }
+    return count;
   }
 
   const ACCOUNT_KEY_NAME = 'account';
@@ -108,7 +154,8 @@ export function createApiKeys(ctx: CoreContext) {
       role: membership.role,
       createdBy: userId,
       createdAt: now,
-      expiresAt: now + config.accountKeyTtl * 1000,
+      // Within the org's apiKeyMaxLifetime, when it sets one.
+      expiresAt: Math.min(now + config.accountKeyTtl * 1000, now + ((await policies.policyOf(orgId)).apiKeyMaxLifetime ?? Infinity) * 1000),
     });
     return key;
   }
@@ -214,7 +261,7 @@ export function createApiKeys(ctx: CoreContext) {
     if (revocations.has('api_key', principal.keyId)) throw invalidKey();
     if (principal.expiresAt !== null && principal.expiresAt <= now) throw invalidKey();
     if (tenantId !== undefined && tenantId !== principal.orgId) throw invalidKey();
-    noteUse(principal.keyId, now);
+    noteUse(principal, now);
     return principal;
   }
 
@@ -225,8 +272,14 @@ export function createApiKeys(ctx: CoreContext) {
     // A key never acts above its creator's current role, and dies with the creator's membership.
     const creator = await storage.memberships.find(record.createdBy, record.orgId);
     if (!creator) return null;
+    // An org whose policy excludes API keys refuses them all (its keys were revoked when it changed; this catches a race).
+    const policy = await policies.policyOf(record.orgId);
+    if (!policies.allowsMethod(policy, 'api_key')) return null;
     const role = atLeast(creator.role, record.role) ? record.role : creator.role;
-    return { keyId: record.id, orgId: record.orgId, userId: record.createdBy, role, expiresAt: record.expiresAt };
+    const principal: ApiKeyPrincipal = { keyId: record.id, orgId: record.orgId, userId: record.createdBy, role, expiresAt: record.expiresAt };
+    // Checked against the creator's permissions of the moment by requireAuth({ permissions }).
+    if (record.permissions != null) principal.permissions = Object.freeze([...record.permissions]);
+    return principal;
   }
 
   function remember(hash: string, entry: CachedKey): void {
@@ -237,17 +290,26 @@ export function createApiKeys(ctx: CoreContext) {
     cache.set(hash, entry);
   }
 
-  // lastUsedAt is informational: written at most once a minute per key, off the request path.
-  function noteUse(keyId: string, now: number): void {
+  /**
+   * lastUsedAt is written at most once a minute per key, off the request path. The write
+   * that finds it unset is the key's first use, recorded as `api_key.first_used` with it:
+   * a key used for the first time long after it was made can be a leaked one.
+   */
+  function noteUse({ keyId, orgId }: ApiKeyPrincipal, now: number): void {
     if (now - (touched.get(keyId) ?? 0) < TOUCH_EVERY_MS) return;
     touched.set(keyId, now);
     if (touched.size > CACHE_LIMIT) touched.clear();
-    storage.apiKeys.touch(keyId, now).catch((err: unknown) => {
-      logger.warn('gatehouse: could not record API key use', { keyId, error: (err as Error).message });
-    });
+    const key = { type: 'api_key', id: keyId } as const;
+    audit
+      .transaction(async (tx) => {
+        if (await tx.apiKeys.touch(keyId, now)) await audit.record(tx, { orgId, actor: key, action: 'api_key.first_used', target: key });
+      })
+      .catch((err: unknown) => {
+        logger.warn('gatehouse: could not record API key use', { keyId, error: (err as Error).message });
+      });
   }
 
-  return { create, list, revoke, authenticate, authenticateCached, accountKey, revokeAccountKeys, revokeMemberKeys, capMemberKeys };
+  return { create, list, revoke, authenticate, authenticateCached, accountKey, revokeAccountKeys, revokeMemberKeys, capMemberKeys, revokeWhere };
 }
 
 export type ApiKeys = ReturnType<typeof createApiKeys>;

@@ -6,7 +6,7 @@ import { clientFields } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
-import type { Mfa } from './mfa.js';
+import { firstFactorOf, type Mfa } from './mfa.js';
 import { sha256Hex } from './secrets.js';
 import type { SessionScope, Sessions, TokenPair } from './sessions.js';
 
@@ -68,17 +68,21 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     if (input.redirectUrl != null && !isAllowedRedirectUrl(input.redirectUrl)) {
       throw new AuthError('invalid_request', `redirectUrl ${REDIRECT_URL_RULE}`, { errors: [{ path: 'redirectUrl', message: REDIRECT_URL_RULE }] });
     }
-    return mapConflicts(() =>
-      storage.applications.create({
-        id: randomUUID(),
-        orgId,
-        name: input.name,
-        url: input.url,
-        urlKey: key,
-        redirectUrl: input.redirectUrl ?? null,
-        createdAt: clock.now(),
-      }),
-    );
+    return ctx.audit.transaction(async (tx) => {
+      const app = await mapConflicts(() =>
+        tx.applications.create({
+          id: randomUUID(),
+          orgId,
+          name: input.name,
+          url: input.url,
+          urlKey: key,
+          redirectUrl: input.redirectUrl ?? null,
+          createdAt: clock.now(),
+        }),
+      );
+      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.created', target: { type: 'application', id: app.id }, data: { name: app.name, url: app.url } });
+      return app;
+    });
   }
 
   async function ownApp(actorId: string, orgId: string, appId: string, minimum: Role): Promise<ApplicationRecord> {
@@ -95,9 +99,12 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
 
   /** Deletes the application; every token signed in to it stops working. */
   async function remove(actorId: string, orgId: string, appId: string): Promise<void> {
-    await ownApp(actorId, orgId, appId, 'admin');
+    const app = await ownApp(actorId, orgId, appId, 'admin');
     // Deleted first, so no sign-in can start a session the revocation below would miss.
-    await storage.applications.remove(orgId, appId);
+    await ctx.audit.transaction(async (tx) => {
+      await tx.applications.remove(orgId, appId);
+      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
+    });
     await sessions.revokeAppSessions(appId);
   }
 
@@ -105,12 +112,20 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   async function grant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     if (!(await storage.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
-    await storage.applications.grant(appId, userId, clock.now());
+    await ctx.audit.transaction(async (tx) => {
+      // Granting again changes nothing, and is not recorded again.
+      if (await tx.applications.hasGrant(appId, userId)) return;
+      await tx.applications.grant(appId, userId, clock.now());
+      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.access_granted', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+    });
   }
 
   async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
-    if (!(await storage.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
+    await ctx.audit.transaction(async (tx) => {
+      if (!(await tx.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
+      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+    });
     await sessions.revokeAppSessions(appId, { userId });
   }
 
@@ -138,7 +153,9 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * families ends it: logout, removal from the org, MFA changes, a revoked grant, the
    * application deleted.
    */
-  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role): Promise<AppSignIn> {
+  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined): Promise<AppSignIn> {
+    // The org's policy holds for its applications' tokens too.
+    await sessions.policies.assertAdmits(user.id, app.orgId, method);
     const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
     const sid = randomUUID();
     const access = await sessions.signAccess(scope, sid);
@@ -155,6 +172,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       createdAt: now,
       // The request's client, for the session list.
       ...clientFields(),
+      method: method ?? null,
     });
     // A grant revoked or a membership changed while this sign-in ran had no session to
     // end yet: checked again now that the session is stored, where a revocation finds it.
@@ -177,8 +195,8 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     const app = await find(selector);
     if (!app) throw noAccess();
     const role = await roleIn(user, app);
-    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id }) };
-    return issueFor(user, app, role);
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }) };
+    return issueFor(user, app, role, 'password');
   }
 
   /**
@@ -187,10 +205,10 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    */
   async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1]): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
     const claims = await mfa.passChallenge(mfaToken, factor);
-    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub) };
+    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub, undefined, undefined, undefined, firstFactorOf(claims)) };
     const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
     if (!user || !app) throw noAccess();
-    return issueFor(user, app, await roleIn(user, app));
+    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims));
   }
 
   return { register, list, remove, grant, revokeGrant, listGrants, signin, completeMfa };

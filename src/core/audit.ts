@@ -152,13 +152,22 @@ export class AuditLog {
   /** One page of the org's log, newest first (owners and admins). */
   async list(actorId: string, orgId: string, filters: AuditListFilters = {}): Promise<AuditPage> {
     await requireRole(this.storage, actorId, orgId, 'admin');
-    return this.page(orgId, filters);
+    return this.page(orgChain(orgId), filters);
+  }
+
+  /**
+   * One page of the user's own account log, newest first: the events of no org (password,
+   * email and MFA changes, every other session ended, the account's own failed second
+   * factors when it is in no org). Only the user reads it.
+   */
+  listAccount(userId: string, filters: AuditListFilters = {}): Promise<AuditPage> {
+    return this.page(auditChainKey(null, { type: 'user', id: userId }), filters);
   }
 
   /** Every entry matching the filters, newest first, page by page (owners and admins): for an export. */
   async export(actorId: string, orgId: string, filters: Omit<AuditListFilters, 'cursor' | 'limit'> = {}): Promise<AsyncIterable<AuditEntry>> {
     await requireRole(this.storage, actorId, orgId, 'admin');
-    const page = (cursor: string | undefined) => this.page(orgId, { ...filters, cursor, limit: MAX_PAGE });
+    const page = (cursor: string | undefined) => this.page(orgChain(orgId), { ...filters, cursor, limit: MAX_PAGE });
     return (async function* () {
       let cursor: string | undefined;
       do {
@@ -169,10 +178,10 @@ export class AuditLog {
     })();
   }
 
-  private async page(orgId: string, filters: AuditListFilters): Promise<AuditPage> {
+  private async page(chain: string, filters: AuditListFilters): Promise<AuditPage> {
     const limit = Math.min(Math.max(filters.limit ?? 50, 1), MAX_PAGE);
     const beforeSeq = parseCursor(filters.cursor);
-    const entries = await this.storage.audit.list(auditChainKey(orgId, { type: 'system', id: null }), {
+    const entries = await this.storage.audit.list(chain, {
       limit,
       ...(filters.action !== undefined && { action: filters.action }),
       ...(filters.actorId !== undefined && { actorId: filters.actorId }),
@@ -187,7 +196,7 @@ export class AuditLog {
   /** Recomputes the org's chain from its checkpoint (owners only). */
   async verify(actorId: string, orgId: string): Promise<AuditVerification> {
     const membership = await requireRole(this.storage, actorId, orgId, 'owner');
-    return this.verifyChain(auditChainKey(membership.orgId, { type: 'system', id: null }));
+    return this.verifyChain(orgChain(membership.orgId));
   }
 
   /**
@@ -220,6 +229,8 @@ export class AuditLog {
     return this.storage.audit.purgeBefore(now - this.config.retentionMs, limit);
   }
 }
+
+const orgChain = (orgId: string) => auditChainKey(orgId, { type: 'system', id: null });
 
 /** The actor of a request: the user, or the API key it came with. */
 export function actorOf(auth: { userId: string; apiKeyId?: string | undefined }): AuditActor {

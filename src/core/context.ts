@@ -4,6 +4,7 @@ import type { RevocationCache } from './revocation-cache.js';
 import type { SecretBox } from './secret-box.js';
 import type { Throttle } from './throttle.js';
 import type { AuditLog } from './audit.js';
+import type { PermissionConfig } from './permissions.js';
 
 /** Lifetimes and limits, resolved from the options (all in seconds). */
 export interface CoreConfig {
@@ -34,6 +35,8 @@ export interface CoreConfig {
   refreshReuseGrace: number;
   /** Seals the successor pair stored with a consumed refresh token. */
   successorBox: SecretBox;
+  /** The host's permission vocabulary and what the built-in roles grant (`permissions`, `rolePermissions`). */
+  permissions: PermissionConfig;
 }
 
 /** What every core service is given. Nothing in here knows about HTTP. */

@@ -8,7 +8,9 @@ import { createIdentities, type IdentityProviders } from './identities.js';
 import { createInstance } from './instance.js';
 import { createInvitations } from './invitations.js';
 import { createOrgs } from './orgs.js';
+import { createOrgRoles } from './org-roles.js';
 import { createSessions } from './sessions.js';
+import { BUILT_IN_SIGN_IN_METHODS, createOrgPolicies, createPolicyRules } from './org-policies.js';
 import { createStepUp } from './step-up.js';
 import { createSessionList } from './session-list.js';
 import { createAccountDeletion } from './account-deletion.js';
@@ -29,14 +31,17 @@ export function createServices(
   const { realtime } = config;
   // First: the services that send mail take it as a dependency.
   const mail = createMailService(ctx, config.mail, { onQueued: config.onMailQueued });
-  const sessions = createSessions(ctx);
+  // One policy cache for every issuance point.
+  const policyRules = createPolicyRules(ctx);
+  const sessions = createSessions(ctx, policyRules);
   const invitations = createInvitations(ctx, mail);
-  const apiKeys = createApiKeys(ctx);
+  const apiKeys = createApiKeys(ctx, policyRules);
   const mfa = createMfa(ctx, sessions, config.mfa, apiKeys);
   const mailTokens = createMailTokens(ctx, mail);
   const emailVerification = createEmailVerification(ctx, mailTokens, mail);
   const accounts = createAccounts(ctx, sessions, invitations, mfa, emailVerification);
-  const orgs = createOrgs(ctx, sessions, accounts, apiKeys);
+  const orgRoles = createOrgRoles(ctx, ctx.config.permissions);
+  const orgs = createOrgs(ctx, sessions, accounts, apiKeys, orgRoles);
   const stepUp = createStepUp(ctx, { accounts, mfa, sessions });
   return {
     /** Mail: links, the outbox (`queue` in a transaction), send limits, one delivery pass. */
@@ -44,8 +49,18 @@ export function createServices(
     accounts,
     sessions,
     orgs,
+    /** Custom roles of organizations and the permissions members and keys hold (`requireAuth({ permissions })`). */
+    orgRoles,
     invitations,
     apiKeys,
+    /** Security policies of organizations (`GET/PATCH /orgs/:orgId/policy`): reading, changing, and ending what a change no longer allows. */
+    orgPolicies: createOrgPolicies(ctx, {
+      rules: policyRules,
+      sessions,
+      apiKeys,
+      // The method names a policy may list: the built-in ones and each configured external issuer's.
+      methods: () => [...BUILT_IN_SIGN_IN_METHODS, ...(config.identity?.external?.issuers.keys() ?? [])],
+    }),
     mfa,
     /** Verification mails and the use of mailed tokens (verification, completing an email change). */
     emailVerification,

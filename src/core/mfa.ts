@@ -58,6 +58,11 @@ function normalizeRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[\s-]/g, '');
 }
 
+/** The first factor a challenge token names (`amr`, set by the sign-in that issued it); undefined when it names none. */
+export function firstFactorOf(claims: TokenClaims): string | undefined {
+  return typeof claims.amr === 'string' ? claims.amr : undefined;
+}
+
 export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfig, apiKeys: Pick<ApiKeys, 'revokeAccountKeys'>) {
   const { storage, clock, tokens, throttle, passwords, audit } = ctx;
 
@@ -172,21 +177,42 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     const totp = await storage.mfa.findTotp(claims.sub);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
     await loadFor(factor);
-    await guarded(claims.sub, () =>
-      storage.transaction(async (tx) => {
-        if (!(await checkFactor(claims.sub, factor, totp.secretCiphertext, tx))) return false;
-        if (!(await tx.usedTokens.consume(sha256Hex(claims.jti), claims.exp * 1000))) {
-          throw new AuthError('token_used', 'this mfa_token was used already; sign in again');
-        }
-        return true;
-      }),
-    );
+    try {
+      await guarded(claims.sub, () =>
+        storage.transaction(async (tx) => {
+          if (!(await checkFactor(claims.sub, factor, totp.secretCiphertext, tx))) return false;
+          if (!(await tx.usedTokens.consume(sha256Hex(claims.jti), claims.exp * 1000))) {
+            throw new AuthError('token_used', 'this mfa_token was used already; sign in again');
+          }
+          return true;
+        }),
+      );
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'invalid_mfa_code') await auditFailedFactor(claims.sub, factor);
+      throw err;
+    }
     return claims;
+  }
+
+  /**
+   * A wrong second factor after a right password (the challenge proves it), recorded in the
+   * org a session would have been scoped to: someone may hold the password. Nothing is
+   * said about the code. A failed write is logged; the answer stays the refusal.
+   */
+  async function auditFailedFactor(userId: string, factor: SecondFactor): Promise<void> {
+    try {
+      const [first] = await storage.memberships.listForUser(userId);
+      const method = 'code' in factor ? 'totp' : 'recovery_code';
+      await audit.record(storage, { orgId: first?.orgId ?? null, actor: { type: 'user', id: userId }, action: 'signin.failed', data: { method } });
+    } catch (err) {
+      ctx.logger.error('gatehouse: could not record a failed second factor', { error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
   async function verifyChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
-    const pair = await sessions.start((await passChallenge(mfaToken, factor)).sub);
+    const claims = await passChallenge(mfaToken, factor);
+    const pair = await sessions.start(claims.sub, undefined, undefined, undefined, firstFactorOf(claims));
     const method = 'code' in factor ? 'totp' : 'recovery_code';
     await audit.record(storage, { orgId: pair.scope.orgId, actor: { type: 'user', id: pair.scope.userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method } });
     return pair;

@@ -3,11 +3,12 @@ import type { MembershipWithOrg, MembershipWithUser, Role } from '../ports.js';
 import type { Accounts, OrgChoice } from './accounts.js';
 import type { ApiKeys } from './api-keys.js';
 import type { CoreContext } from './context.js';
+import type { OrgRoles } from './org-roles.js';
 import { requireRole } from './membership-checks.js';
 import { atLeast, ROLES } from './roles.js';
 import type { Sessions, TokenPair } from './sessions.js';
 
-export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts, apiKeys: ApiKeys) {
+export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts, apiKeys: ApiKeys, orgRoles?: Pick<OrgRoles, 'forget'>) {
   const { storage, clock, audit } = ctx;
 
   function listMine(userId: string): Promise<MembershipWithOrg[]> {
@@ -24,8 +25,13 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * member's next refresh. A demotion also caps what the member made above the new
    * role: their API keys are lowered to it, their pending invitations above it are
    * revoked, and their application tokens (which carry the role for their whole life) end.
+   * `customRoleId` gives a `member` one of the org's custom roles (null: none); the
+   * permissions follow at once on this instance, on others within the poll interval.
    */
-  async function changeRole(actorId: string, orgId: string, targetId: string, role: Role): Promise<void> {
+  async function changeRole(actorId: string, orgId: string, targetId: string, role: Role, customRoleId: string | null = null): Promise<void> {
+    if (customRoleId !== null && role !== 'member') {
+      throw new AuthError('invalid_request', 'a custom role goes with the member role', { errors: [{ path: 'customRoleId', message: 'needs role "member"' }] });
+    }
     const previous = await audit.transaction(async (tx) => {
       // Before any read: the owner count below must not change until this commits.
       await tx.memberships.lockOrg(orgId);
@@ -35,10 +41,17 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       if (target.role === 'owner' && role !== 'owner' && (await tx.memberships.countOwners(orgId)) <= 1) {
         throw new AuthError('last_owner', 'the last owner cannot be demoted; make someone else owner first');
       }
-      await tx.memberships.updateRole(targetId, orgId, role);
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: role } });
+      const custom = customRoleId === null ? null : await tx.orgRoles.find(orgId, customRoleId);
+      if (customRoleId !== null && !custom) throw new AuthError('role_not_found', 'no such role in this organization');
+      await tx.memberships.updateRole(targetId, orgId, role, customRoleId);
+      const before = target.customRoleId ?? null;
+      // Only a change that involves a custom role names them, so other entries keep their shape.
+      const data: Record<string, string | null> = { from: target.role, to: role };
+      if (before !== null || customRoleId !== null) Object.assign(data, { fromCustomRoleId: before, toCustomRoleId: customRoleId });
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.role_changed', target: { type: 'user', id: targetId }, data });
       return target.role;
     });
+    orgRoles?.forget(orgId, targetId);
     if (!atLeast(role, previous)) await capDemoted(orgId, targetId, role);
   }
 
@@ -70,6 +83,8 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: 'owner', transfer: true } });
       await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: actorId }, data: { from: actor.role, to: 'admin', transfer: true } });
     });
+    orgRoles?.forget(orgId, targetId);
+    orgRoles?.forget(orgId, actorId);
     await capDemoted(orgId, actorId, 'admin');
   }
 
@@ -96,6 +111,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       await tx.memberships.remove(targetId, orgId);
       await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.removed', target: { type: 'user', id: targetId }, data: { role: target.role, left: actorId === targetId } });
     });
+    orgRoles?.forget(orgId, targetId);
     await sessions.revokeUserSessions(targetId, { orgId });
     await storage.invitations.revokeByCreator(orgId, targetId, clock.now());
     await apiKeys.revokeMemberKeys(orgId, targetId);
@@ -104,19 +120,24 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
 
   /** Creates or joins an org for a signed-in user and returns a pair scoped to it. */
   /** `authTime`: the sign-in time of the session asking, carried on (step-up); null when unknown. */
-  async function setup(userId: string, choice: OrgChoice, authTime: number | null = null): Promise<TokenPair> {
+  async function setup(userId: string, choice: OrgChoice, authTime: number | null = null, sessionId?: string): Promise<TokenPair> {
+    // The new pair continues the session it is asked from: same first factor, checked against the org's policy.
+    const method = await sessions.methodOfSession(sessionId);
     const membership = await audit.transaction(async (tx) => {
       const user = await tx.users.findById(userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
-      return (await accounts.enterOrg(tx, user, choice)).membership;
+      const entered = (await accounts.enterOrg(tx, user, choice)).membership;
+      // Refused: the invitation stays unused (the transaction rolls back).
+      await sessions.policies.assertAdmits(userId, entered.orgId, method, tx);
+      return entered;
     });
-    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role, ...(authTime === null ? {} : { authTime }) });
+    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role, ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) });
   }
 
   /** A new pair scoped to another org the user belongs to. */
-  function switchTo(userId: string, orgId: string, authTime: number | null = null): Promise<TokenPair> {
-    // Not a sign-in: the new session is only as fresh as the one it came from.
-    return sessions.start(userId, orgId, authTime);
+  async function switchTo(userId: string, orgId: string, authTime: number | null = null, sessionId?: string): Promise<TokenPair> {
+    // Not a sign-in: the new session is only as fresh as the one it came from, and began with its first factor.
+    return sessions.start(userId, orgId, authTime, undefined, await sessions.methodOfSession(sessionId));
   }
 
   return { listMine, listMembers, changeRole, transferOwnership, removeMember, setup, switchTo };

@@ -197,7 +197,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
       lastUsedAt: null,
     };
     try {
-      await storage.passkeys.insert(record);
+      await ctx.audit.transaction(async (tx) => {
+        await tx.passkeys.insert(record);
+        await ctx.audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.registered', target: { type: 'passkey', id: record.id }, data: { name, deviceType: record.deviceType, backedUp: record.backedUp } });
+      });
     } catch (err) {
       if (err instanceof StorageConflictError) throw new AuthError('passkey_exists', 'this passkey is registered already');
       throw err;
@@ -291,7 +294,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
   }
 
   async function remove(userId: string, id: string): Promise<void> {
-    if (!(await storage.passkeys.delete(userId, id))) throw new AuthError('passkey_not_found', 'you have no passkey with this id');
+    await ctx.audit.transaction(async (tx) => {
+      if (!(await tx.passkeys.delete(userId, id))) throw new AuthError('passkey_not_found', 'you have no passkey with this id');
+      await ctx.audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.removed', target: { type: 'passkey', id }, data: {} });
+    });
   }
 
   return { registrationOptions, verifyRegistration, authenticationOptions, signIn, list, remove, config };

@@ -3,6 +3,7 @@ import { AuthError } from '../errors.js';
 import type { NewRefreshToken, RefreshTokenRecord, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
+import { createPolicyRules, type PolicyRules } from './org-policies.js';
 import { sha256Hex } from './secrets.js';
 
 /** Who a token pair speaks for: a user, acting in one org (or none yet) with one role. */
@@ -18,6 +19,8 @@ export interface SessionScope {
    * and then the session never counts as fresh for step-up.
    */
   authTime?: number;
+  /** The first factor the session began with (`password`, `passkey`, …): what org policies allow or not. Absent when unknown. */
+  method?: string;
 }
 
 export interface TokenPair {
@@ -43,7 +46,7 @@ export interface AccessContext {
   claims: TokenClaims;
 }
 
-export function createSessions(ctx: CoreContext) {
+export function createSessions(ctx: CoreContext, policies: PolicyRules = createPolicyRules(ctx)) {
   const { storage, tokens, clock, config, revocations, audit } = ctx;
 
   /**
@@ -70,7 +73,9 @@ export function createSessions(ctx: CoreContext) {
   ): Promise<{ pair: TokenPair; record: NewRefreshToken }> {
     const now = clock.now();
     const familyId = family?.id ?? randomUUID();
-    const familyExpiresAt = family?.expiresAt ?? now + config.sessionMaxAge * 1000;
+    let familyExpiresAt = family?.expiresAt ?? now + config.sessionMaxAge * 1000;
+    // A new session in an org with a shorter maxSessionAge ends sooner (a refresh caps its family itself).
+    if (!family && scope.orgId !== null) familyExpiresAt = policies.sessionEnd(await policies.policyOf(scope.orgId, repos === storage ? undefined : repos), now, familyExpiresAt);
     const refreshTtl = Math.min(config.refreshTtl, Math.floor((familyExpiresAt - now) / 1000));
     if (refreshTtl < 1) throw new AuthError('token_expired', 'the session reached its maximum age; sign in again');
     const sub = config.subject === 'id' ? scope.userId : await subjectOf(scope.userId, repos);
@@ -93,6 +98,7 @@ export function createSessions(ctx: CoreContext) {
       createdAt: now,
       userAgent,
       ip,
+      method: scope.method ?? null,
     };
     return { pair: { accessToken: access.token, refreshToken: refresh.token, access, refresh, familyId, scope }, record };
   }
@@ -118,6 +124,11 @@ export function createSessions(ctx: CoreContext) {
     return tokens.sign({ usefor: 'access', sub: subject, ttl: config.accessTtl, claims });
   }
 
+  /** The first factor a stored session began with, handed on to the tokens of its rotation. */
+  function methodOf(row: RefreshTokenRecord): { method?: string } {
+    return typeof row.method === 'string' ? { method: row.method } : {};
+  }
+
   /** The sign-in time a refresh token carries on to the tokens of its rotation. */
   function authTimeOf(claims: TokenClaims): { authTime?: number } {
     return typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {};
@@ -135,16 +146,55 @@ export function createSessions(ctx: CoreContext) {
    * Starts a new session for the user in `orgId`, or in their oldest org when omitted.
    * `authTime` defaults to now: a call without it is a sign-in. A session started from
    * another one (switching org) passes that one's auth time, or null when unknown.
+   *
+   * `method` is the first factor the session began with (a switch passes that of the
+   * session it came from); the org's policy must allow it, and a second factor when it
+   * requires one. Without `orgId` the session lands in the user's oldest org whose
+   * policy they satisfy, or in none: a sign-in never dead-ends, the user can still enroll
+   * a second factor (docs/org-policies.md).
    */
-  async function start(userId: string, orgId?: string, authTime: number | null = Math.floor(clock.now() / 1000), client?: ClientInfo): Promise<TokenPair> {
-    const signedInAt = authTime === null ? {} : { authTime };
+  async function start(
+    userId: string,
+    orgId?: string,
+    authTime: number | null = Math.floor(clock.now() / 1000),
+    client?: ClientInfo,
+    method?: string,
+  ): Promise<TokenPair> {
+    const signedIn = { ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) };
     if (orgId !== undefined) {
       const membership = await storage.memberships.find(userId, orgId);
       if (!membership) throw new AuthError('org_not_found', 'no such organization among yours');
-      return issuePair({ userId, orgId, role: membership.role, ...signedInAt }, undefined, storage, client);
+      await policies.assertAdmits(userId, orgId, method);
+      return issuePair({ userId, orgId, role: membership.role, ...signedIn }, undefined, storage, client);
     }
-    const [first] = await storage.memberships.listForUser(userId);
-    return issuePair({ userId, orgId: first?.orgId ?? null, role: first?.role ?? null, ...signedInAt }, undefined, storage, client);
+    for (const membership of await storage.memberships.listForUser(userId)) {
+      if ((await policies.refusal(userId, await policies.policyOf(membership.orgId), method)) !== null) continue;
+      return issuePair({ userId, orgId: membership.orgId, role: membership.role, ...signedIn }, undefined, storage, client);
+    }
+    return issuePair({ userId, orgId: null, role: null, ...signedIn }, undefined, storage, client);
+  }
+
+  /**
+   * What the org's policy says of a stored session scoped to it, at a refresh or renewal:
+   * throws when it no longer allows it (a method it excludes ends the session; a missing
+   * second factor only refuses), else returns the family's end, lowered to the policy's
+   * `maxSessionAge` when it has one.
+   */
+  async function policyEnd(row: RefreshTokenRecord): Promise<number> {
+    if (row.orgId === null) return row.familyExpiresAt;
+    const policy = await policies.policyOf(row.orgId);
+    if (!policies.allowsMethod(policy, row.method)) {
+      await revokeFamily(row.familyId, row.familyExpiresAt);
+      throw new AuthError('sign_in_method_not_allowed', 'this organization no longer allows the sign-in method of this session; sign in again', {
+        allowedSignInMethods: policy.allowedSignInMethods,
+      });
+    }
+    const refused = await policies.refusal(row.userId, policy, row.method);
+    if (refused) throw refused;
+    if (policy.maxSessionAge === null) return row.familyExpiresAt;
+    // Read only for an org with a limit: the family's first token is when it began.
+    const startedAt = (await storage.refreshTokens.findSession(row.familyId))?.createdAt ?? row.createdAt;
+    return policies.sessionEnd(policy, startedAt, row.familyExpiresAt);
   }
 
   /** Revokes a family in storage and in every instance's revocation list. */
@@ -174,7 +224,8 @@ export function createSessions(ctx: CoreContext) {
       }
       role = membership.role;
     }
-    const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
+    if ((await policyEnd(row)) <= clock.now()) throw new AuthError('token_expired', 'the session reached the maximum age its organization allows; sign in again');
+    const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims), ...methodOf(row) };
     const access = await signAccess(scope, row.familyId);
     try {
       // For the session list only: a failed write must not fail the renewal.
@@ -225,8 +276,8 @@ export function createSessions(ctx: CoreContext) {
           throw new AuthError('token_revoked', 'the membership this session was scoped to has ended; sign in again');
         }
       } else {
-        const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims) };
-        const family = { id: row.familyId, expiresAt: row.familyExpiresAt };
+        const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims), ...methodOf(row) };
+        const family = { id: row.familyId, expiresAt: await policyEnd(row) };
         if (refreshTokens.replace) {
           const { pair, record } = await signPair(scope, family, storage, client);
           // Strict rotation never hands a successor out twice: no need to store it.
@@ -405,6 +456,21 @@ export function createSessions(ctx: CoreContext) {
     }
   }
 
+  /** Revokes the org's sessions an org policy no longer allows (see `revokeFamiliesOfOrg`), as `revokeUserSessions` does. Returns how many. */
+  async function revokeOrgSessions(orgId: string, filter: { methodsNotIn?: string[]; startedBefore?: number; userIds?: string[] }): Promise<number> {
+    const revoked = await storage.refreshTokens.revokeFamiliesOfOrg(orgId, clock.now(), filter);
+    for (const { familyId, familyExpiresAt } of revoked) {
+      await revocations.revoke({ kind: 'family', key: familyId, expiresAt: familyExpiresAt + config.accessTtl * 1000 });
+    }
+    return revoked.length;
+  }
+
+  /** The first factor the session (refresh family) began with; undefined when unknown. */
+  async function methodOfSession(familyId: string | undefined): Promise<string | undefined> {
+    if (familyId === undefined) return undefined;
+    return (await storage.refreshTokens.findSession(familyId))?.method ?? undefined;
+  }
+
   /** Revokes the app sessions of an application (optionally only one user's), as `revokeUserSessions` does. */
   async function revokeAppSessions(appId: string, filter?: { userId?: string }): Promise<void> {
     const revoked = await storage.refreshTokens.revokeFamiliesOfApp(appId, clock.now(), filter);
@@ -421,7 +487,7 @@ export function createSessions(ctx: CoreContext) {
   /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
   const resolvesSubject = config.subject !== 'id';
 
-  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeFamily, pollRevocations };
+  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeOrgSessions, revokeFamily, pollRevocations, methodOfSession, policies };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

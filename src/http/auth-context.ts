@@ -23,6 +23,14 @@ export interface AuthContext {
    * routes compare with `stepUp.maxAge`. Absent for API keys and tokens that don't carry it.
    */
   authTime?: number;
+  /**
+   * The permissions the credential holds in its org (docs/permissions.md): set on routes
+   * guarded with `requireAuth({ permissions })` (an empty list asks for none and only
+   * resolves them). For an API key, its creator's within the key's subset or role.
+   */
+  permissions?: readonly string[];
+  /** The permissions an API key was limited to at creation; absent for other credentials and keys without a subset. */
+  apiKeyPermissions?: readonly string[];
 }
 
 declare global {

@@ -30,6 +30,20 @@ export interface RequireAuthOptions {
    * `reauthentication_required`, and the client calls POST /reauthenticate.
    */
   stepUp?: boolean;
+  /**
+   * Only a credential holding every one of these permissions (names from the `permissions`
+   * option) in its org passes; others get 403 `permission_denied` naming the first one
+   * missing. They are read from memory (loaded at most once per revocation poll interval
+   * per member) and set on `req.auth.permissions`; `[]` only sets them.
+   */
+  permissions?: string[];
+}
+
+/** Resolves the permissions of `req.auth` (the org-roles service): from memory, or from storage when not loaded. */
+export interface GuardPermissions {
+  known: ReadonlySet<string>;
+  cached(auth: AuthContext): readonly string[] | undefined;
+  load(auth: AuthContext): Promise<readonly string[]>;
 }
 
 /** What the router's own routes add to `requireAuth` options; not part of the public options. */
@@ -76,6 +90,8 @@ export function createGuard(deps: {
   errorBody?: ErrorBodyWriter;
   /** Throws `reauthentication_required` unless `authTime` is recent enough (for `stepUp`). */
   assertFresh?: (authTime: number | undefined) => void;
+  /** For `permissions`. */
+  permissions?: GuardPermissions;
 }) {
   const { key, algorithms, issuer, audience, accessTokenType } = deps.verification;
   // The verification key is fixed for the guard's life (`verification` is read once), so
@@ -151,6 +167,7 @@ export function createGuard(deps: {
 
   return function requireAuth(options: RequireAuthOptions = {}, internal: InternalGuardOptions = {}): RequestHandler {
     const { roles, application } = options;
+    const required = checkedPermissions(options.permissions, deps.permissions);
     const acceptsKey = (options.accept ?? ['jwt', 'api_key']).includes('api_key');
     const acceptsJwt = (options.accept ?? ['jwt', 'api_key']).includes('jwt');
     const jwtRunner = internal.acceptRevoked ? JWT_EVEN_REVOKED : JWT;
@@ -171,6 +188,24 @@ export function createGuard(deps: {
           return fail(res, toAuthError(err, deps.logger), strategy);
         }
       }
+      // Resolved only on routes that ask: the others pay nothing for permissions.
+      if (required !== undefined) {
+        const held = (deps.permissions as GuardPermissions).cached(auth);
+        if (held !== undefined) return grant(req, res, next, auth, strategy, held);
+        (deps.permissions as GuardPermissions).load(auth).then(
+          (loaded) => grant(req, res, next, auth, strategy, loaded),
+          (err: unknown) => fail(res, toAuthError(err, deps.logger), strategy),
+        );
+        return;
+      }
+      req.auth = auth;
+      next();
+    };
+
+    const grant = (req: Request, res: Response, next: NextFunction, auth: AuthContext, strategy: string, held: readonly string[]): void => {
+      const missing = (required as string[]).find((name) => !held.includes(name));
+      if (missing !== undefined) return fail(res, new AuthError('permission_denied', `this needs the permission ${missing}`, { permission: missing }), strategy);
+      auth.permissions = held;
       req.auth = auth;
       next();
     };
@@ -286,7 +321,7 @@ function fromAccess(access: AccessContext): AuthContext {
 }
 
 function fromApiKey(principal: ApiKeyPrincipal): AuthContext {
-  return {
+  const auth: AuthContext = {
     userId: principal.userId,
     orgId: principal.orgId,
     role: principal.role,
@@ -296,6 +331,20 @@ function fromApiKey(principal: ApiKeyPrincipal): AuthContext {
     sessionId: undefined,
     expiresAt: principal.expiresAt ?? Number.POSITIVE_INFINITY,
   };
+  if (principal.permissions !== undefined) auth.apiKeyPermissions = principal.permissions;
+  return auth;
+}
+
+/** The `permissions` option of one `requireAuth()`, checked when the route is set up: a typo fails at startup. */
+function checkedPermissions(names: unknown, permissions: GuardPermissions | undefined): string[] | undefined {
+  if (names === undefined) return undefined;
+  if (!Array.isArray(names)) throw new TypeError('requireAuth({ permissions }) must be an array of permission names');
+  for (const name of names as unknown[]) {
+    if (typeof name !== 'string' || !permissions?.known.has(name)) {
+      throw new TypeError(`requireAuth({ permissions }) names ${JSON.stringify(name)}, which is not in the router's \`permissions\` option`);
+    }
+  }
+  return [...(names as string[])];
 }
 
 function fromFailure(info: unknown): AuthError {

@@ -90,13 +90,14 @@ export const members = z.object({
         first_name: z.string().nullable(),
         last_name: z.string().nullable(),
         role: roleName,
+        customRoleId: note(z.string().nullable(), { description: "The org's custom role the member holds (GET /orgs/:orgId/roles); null: none" }),
         joinedAt: isoDate,
       }),
     ),
   ),
 });
 
-export const roleChanged = z.object({ userId: z.string(), orgId: z.string(), role: roleName });
+export const roleChanged = z.object({ userId: z.string(), orgId: z.string(), role: roleName, customRoleId: z.string().nullable().optional() });
 
 export const invitation = named(
   'Invitation',
@@ -118,12 +119,14 @@ export const apiKey = named(
     createdAt: isoDate,
     createdBy: z.string(),
     lastUsedAt: isoDate.nullable(),
+    permissions: note(z.array(z.string()).nullable(), { description: "The permissions the key is limited to (within its creator's); null: its role's" }),
   }),
   'An API key as listed: never its secret',
 );
 
 export const createdApiKey = apiKey
-  .omit({ createdBy: true, lastUsedAt: true })
+  .omit({ createdBy: true, lastUsedAt: true, permissions: true })
+  .extend({ permissions: z.array(z.string()).optional() })
   .extend({ key: note(z.string(), { description: 'The whole key, shown only in this response; send it as X-API-Key with X-Tenant-Id' }) });
 
 export const apiKeys = z.object({ apiKeys: z.array(apiKey) });

@@ -73,7 +73,12 @@ export const memberParams = z.strictObject({ orgId: id, userId: id });
 
 export const invitationParams = z.strictObject({ orgId: id, invitationId: id });
 
-export const changeRoleBody = z.strictObject({ role });
+/** A permission name as the host's vocabulary has them (checked against it by the service). */
+export const permissionName = z.string().min(1).max(128);
+export const permissionList = z.array(permissionName).max(1000);
+
+/** `customRoleId` (with role `member`) gives the member one of the org's custom roles; null or absent: none. */
+export const changeRoleBody = z.strictObject({ role, customRoleId: id.nullable().optional() });
 
 export const createInvitationBody = z.strictObject({
   email: email.optional(),
@@ -87,6 +92,8 @@ export const createApiKeyBody = z.strictObject({
   name: z.string().trim().min(1, 'is required').max(100),
   role: role.optional(),
   expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).transform((v) => Date.parse(v)).optional(),
+  /** Limits the key to these of the creator's permissions. */
+  permissions: permissionList.optional(),
 });
 
 export const apiKeyParams = z.strictObject({ id });

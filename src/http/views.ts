@@ -32,6 +32,7 @@ export function memberView(m: MembershipWithUser) {
     first_name: m.user.firstName,
     last_name: m.user.lastName,
     role: m.role,
+    customRoleId: m.customRoleId ?? null,
     joinedAt: iso(m.createdAt),
   };
 }
@@ -60,5 +61,6 @@ export function apiKeyView(key: ApiKeyRecord) {
     createdAt: iso(key.createdAt),
     createdBy: key.createdBy,
     lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+    permissions: key.permissions ?? null,
   };
 }

@@ -5,6 +5,7 @@ import { endpoint, type AnyEndpoint } from '../http/endpoint.js';
 import * as s from '../http/schemas.js';
 import type { Services } from '../core/index.js';
 import type { TokenPair } from '../core/sessions.js';
+import { firstFactorOf } from '../core/mfa.js';
 import type { UserRecord } from '../ports.js';
 import { managementEndpoints, under } from './shared.js';
 import type { Preset } from './types.js';
@@ -117,8 +118,9 @@ export const cognito: Preset = {
         body: s.verifyMfaBody,
         async handler({ body }) {
           const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
-          const { sub } = await services.mfa.passChallenge(body.mfa_token, factor);
-          const tokens = await sessions.start(sub);
+          const claims = await services.mfa.passChallenge(body.mfa_token, factor);
+          const { sub } = claims;
+          const tokens = await sessions.start(sub, undefined, undefined, undefined, firstFactorOf(claims));
           const { user } = await accounts.describe(sub, null);
           return { status: 200, body: await loginBodyOf(services, user, tokens) };
         },

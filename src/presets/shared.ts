@@ -12,6 +12,8 @@ import { accountEmailEndpoints } from '../http/routes/account-email.js';
 import { passkeyEndpoints } from '../http/routes/passkeys.js';
 import { webhookEndpoints } from '../http/routes/webhooks.js';
 import { auditEndpoints } from '../http/routes/audit.js';
+import { orgPolicyEndpoints } from '../http/routes/org-policy.js';
+import { roleEndpoints } from '../http/routes/roles.js';
 import type { PresetContext } from './types.js';
 
 /**
@@ -26,9 +28,11 @@ export function managementEndpoints({ services, features, cookies }: PresetConte
   return [
     ...accountEndpoints(services, cookies).filter((ep) => own.has(ep.path)),
     ...orgEndpoints(services),
+    ...roleEndpoints(services),
     ...apiKeyEndpoints(services),
     ...webhookEndpoints(services),
     ...auditEndpoints(services),
+    ...orgPolicyEndpoints(services),
     ...mfaEndpoints(services, cookies),
     ...stepUpEndpoints(services),
     ...accountEmailEndpoints(services),

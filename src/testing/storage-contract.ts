@@ -5,6 +5,7 @@ import { webhookContract } from './webhook-contract.js';
 import { mailTokenContract } from './mail-token-contract.js';
 import { passkeyContract } from './passkey-contract.js';
 import { auditContract } from './audit-contract.js';
+import { orgRoleContract } from './org-role-contract.js';
 import type {
   ApplicationRecord,
   IdentityRecord,
@@ -935,6 +936,58 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal((await storage.refreshTokens.find('token-hash-old'))?.revokedAt, null);
         assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfOrg('org-x', NOW + 1), []);
       });
+
+      it('keeps the method a session began with, through find and findSession', async () => {
+        await storage.refreshTokens.insert(newToken('m', 'fam-m', 'user-a', { orgId: 'org-x', method: 'passkey' }));
+        await storage.refreshTokens.insert(newToken('n', 'fam-n', 'user-a'));
+        assert.equal((await storage.refreshTokens.find('token-hash-m'))?.method, 'passkey');
+        assert.equal((await storage.refreshTokens.findSession('fam-m'))?.method, 'passkey');
+        assert.equal((await storage.refreshTokens.find('token-hash-n'))?.method ?? null, null);
+      });
+
+      it('revokeFamiliesOfOrg with a filter revokes only the families an org policy no longer allows', async () => {
+        await storage.refreshTokens.insert(newToken('pw', 'fam-pw', 'user-a', { orgId: 'org-x', method: 'password' }));
+        await storage.refreshTokens.insert(newToken('go', 'fam-go', 'user-a', { orgId: 'org-x', method: 'google' }));
+        await storage.refreshTokens.insert(newToken('unknown', 'fam-unknown', 'user-b', { orgId: 'org-x' }));
+        await storage.refreshTokens.insert(newToken('go-y', 'fam-go-y', 'user-a', { orgId: 'org-y', method: 'google' }));
+        const byMethod = await storage.refreshTokens.revokeFamiliesOfOrg('org-x', NOW, { methodsNotIn: ['password'] });
+        assert.deepEqual(byMethod.map((f) => f.familyId).sort(), ['fam-go', 'fam-unknown']);
+        assert.equal((await storage.refreshTokens.find('token-hash-pw'))?.revokedAt, null);
+        assert.equal((await storage.refreshTokens.find('token-hash-go-y'))?.revokedAt, null);
+
+        // Started (first token) before the cutoff: a later rotation does not make a family younger.
+        await storage.refreshTokens.insert(newToken('old-1', 'fam-old', 'user-a', { orgId: 'org-y', createdAt: NOW - 2 * HOUR }));
+        await storage.refreshTokens.insert(newToken('old-2', 'fam-old', 'user-a', { orgId: 'org-y', createdAt: NOW }));
+        const byAge = await storage.refreshTokens.revokeFamiliesOfOrg('org-y', NOW, { startedBefore: NOW - HOUR });
+        assert.deepEqual(byAge.map((f) => f.familyId), ['fam-old']);
+
+        await storage.refreshTokens.insert(newToken('b-y', 'fam-b-y', 'user-b', { orgId: 'org-y' }));
+        const byUser = await storage.refreshTokens.revokeFamiliesOfOrg('org-y', NOW, { userIds: ['user-b'] });
+        assert.deepEqual(byUser.map((f) => f.familyId), ['fam-b-y']);
+        assert.equal((await storage.refreshTokens.find('token-hash-go-y'))?.revokedAt, null);
+      });
+    });
+
+    describe('org policies', () => {
+      beforeEach(async () => {
+        await storage.orgs.create(newOrg('p'));
+      });
+
+      it('find is null until save; save stores every field and replaces the previous policy', async () => {
+        assert.equal(await storage.orgPolicies.find('org-p'), null);
+        const policy = { orgId: 'org-p', requireMfa: true, allowedSignInMethods: ['password', 'https://issuer.example'], maxSessionAge: 3600, apiKeyMaxLifetime: null, updatedAt: NOW };
+        await storage.orgPolicies.save(policy);
+        assert.deepEqual(await storage.orgPolicies.find('org-p'), policy);
+        const next = { orgId: 'org-p', requireMfa: false, allowedSignInMethods: null, maxSessionAge: null, apiKeyMaxLifetime: 86_400, updatedAt: NOW + 1 };
+        await storage.orgPolicies.save(next);
+        assert.deepEqual(await storage.orgPolicies.find('org-p'), next);
+      });
+
+      it('goes with its org', async () => {
+        await storage.orgPolicies.save({ orgId: 'org-p', requireMfa: true, allowedSignInMethods: null, maxSessionAge: null, apiKeyMaxLifetime: null, updatedAt: NOW });
+        assert.equal(await storage.orgs.delete('org-p'), true);
+        assert.equal(await storage.orgPolicies.find('org-p'), null);
+      });
     });
 
     describe('deleting users and orgs', () => {
@@ -1145,8 +1198,16 @@ export function runStorageContract(name: string, factory: StorageContractFactory
 
       it('touch records the last use', async () => {
         await storage.apiKeys.create(newKey('a', 'org-1'));
-        await storage.apiKeys.touch('key-a', NOW + 5);
+        assert.equal(await storage.apiKeys.touch('key-a', NOW + 5), true);
         assert.equal((await storage.apiKeys.findByPrefix('prefixa'))?.lastUsedAt, NOW + 5);
+        assert.equal(await storage.apiKeys.touch('key-a', NOW + 9), false);
+        assert.equal((await storage.apiKeys.findByPrefix('prefixa'))?.lastUsedAt, NOW + 9);
+      });
+
+      it('of 20 concurrent first uses, touch calls exactly one the first', async () => {
+        await storage.apiKeys.create(newKey('a', 'org-1'));
+        const firsts = await Promise.all(Array.from({ length: 20 }, (_, i) => storage.apiKeys.touch('key-a', NOW + i)));
+        assert.equal(firsts.filter(Boolean).length, 1);
       });
     });
 
@@ -1307,6 +1368,8 @@ export function runStorageContract(name: string, factory: StorageContractFactory
     passkeyContract({ describe, it, beforeEach }, () => storage);
 
     auditContract({ describe, it }, () => storage);
+
+    orgRoleContract({ describe, it }, () => storage);
 
     describe('settings (optional)', () => {
       it('keeps the first value stored under a name, also under 10 concurrent ensures with different values', async () => {

@@ -25,6 +25,11 @@ export interface WebhookOptions {
   retrySchedule?: number[];
   /** Failed attempts in a row (over all of an endpoint's deliveries) after which the endpoint is disabled. Default 10. */
   maxConsecutiveFailures?: number;
+  /**
+   * Endpoints one organization may register (disabled ones count). Default 10: each
+   * endpoint gets every event, so this bounds the deliveries one action makes.
+   */
+  maxEndpointsPerOrg?: number;
   /** How long one attempt may take, connection to response status. Default 10000. */
   timeout?: number;
   /** How long delivered and given-up deliveries stay in the delivery log. Default 30 days (2592000000). */
@@ -46,6 +51,7 @@ export interface WebhookConfig {
   blockPrivateAddresses: boolean;
   retryScheduleMs: number[];
   maxConsecutiveFailures: number;
+  maxEndpointsPerOrg: number;
   timeoutMs: number;
   retentionMs: number;
   worker: {
@@ -78,6 +84,10 @@ export function resolveWebhookOptions(options: WebhookOptions | undefined, box: 
   if (!Number.isInteger(maxConsecutiveFailures) || maxConsecutiveFailures < 1) {
     throw new TypeError(`webhooks.maxConsecutiveFailures must be a whole number of at least 1 (got ${JSON.stringify(maxConsecutiveFailures)})`);
   }
+  const maxEndpointsPerOrg = o.maxEndpointsPerOrg ?? 10;
+  if (!Number.isInteger(maxEndpointsPerOrg) || maxEndpointsPerOrg < 1) {
+    throw new TypeError(`webhooks.maxEndpointsPerOrg must be a whole number of at least 1 (got ${JSON.stringify(maxEndpointsPerOrg)})`);
+  }
   const timeoutMs = positiveMs(o.timeout ?? 10_000, 'webhooks.timeout');
   if (timeoutMs < 100) throw new TypeError('webhooks.timeout must be at least 100 milliseconds');
   const intervalMs = positiveMs(o.worker?.interval ?? 5_000, 'webhooks.worker.interval');
@@ -88,6 +98,7 @@ export function resolveWebhookOptions(options: WebhookOptions | undefined, box: 
     blockPrivateAddresses: o.blockPrivateAddresses ?? production,
     retryScheduleMs,
     maxConsecutiveFailures,
+    maxEndpointsPerOrg,
     timeoutMs,
     retentionMs: positiveMs(o.retention ?? 30 * 86_400_000, 'webhooks.retention'),
     worker: { autoStart: o.worker?.autoStart ?? true, intervalMs, leaseMs: Math.max(60_000, timeoutMs * 3), batchSize: 20 },

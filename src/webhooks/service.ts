@@ -153,6 +153,11 @@ export function createWebhookService(ctx: CoreContext, config: WebhookConfig, ho
         updatedAt: now,
       };
       await audit.transaction(async (tx) => {
+        // Counted under the org's lock: concurrent registrations cannot all pass the count.
+        await tx.memberships.lockOrg(orgId);
+        if ((await tx.webhooks.listEndpoints(orgId)).length >= config.maxEndpointsPerOrg) {
+          throw new AuthError('webhook_limit_reached', `this organization has ${config.maxEndpointsPerOrg} webhook endpoints, the most it may have; delete one first`);
+        }
         await tx.webhooks.insertEndpoint(endpoint);
         await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'webhook.created', target: { type: 'webhook', id }, data: { origin: new URL(endpoint.url).origin, events: eventsData(endpoint.events) } });
       });

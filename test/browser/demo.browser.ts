@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
@@ -185,6 +185,89 @@ describe('demo page in chromium', function () {
     await shot(a, '06-api-key');
     await a.locator('#keys-table tbody tr', { hasText: 'ci-deploy' }).getByRole('button', { name: 'Revoke' }).click();
     await a.locator('#keys-hint', { hasText: 'No API keys yet.' }).waitFor();
+  });
+
+  it('shows the audit log with the action just done, filters it by action, and verifies the chain', async () => {
+    await a.locator('#audit-reload').click();
+    // The key revoked a moment ago is the newest entry.
+    await a.locator('#audit-table tbody tr:first-child[data-action="api_key.revoked"]').waitFor();
+    expect(await a.locator('#audit-table tbody tr').first().textContent()).to.contain(aliceEmail);
+    await a.locator('#audit-filter-form [name=action]').fill('member.joined');
+    await a.locator('#audit-filter-form button[type=submit]').click();
+    await a.waitForFunction("[...document.querySelectorAll('#audit-table tbody tr')].every((tr) => tr.dataset.action === 'member.joined')", undefined, { timeout: 10_000 });
+    expect(await a.locator('#audit-table tbody tr').first().textContent()).to.contain(bobEmail);
+    await a.locator('#audit-filter-form [name=action]').fill('');
+    await a.locator('#audit-filter-form button[type=submit]').click();
+    await a.locator('#audit-table tbody tr[data-action="api_key.created"]').waitFor();
+    await a.locator('#audit-verify').click();
+    await a.locator('#audit-verdict[data-state="valid"]', { hasText: 'chain valid' }).waitFor();
+    await a.locator('#audit-card').scrollIntoViewIfNeeded();
+    await shot(a, '06b-audit-log');
+    // A member is told, not shown an error.
+    await b.locator('#audit-hint', { hasText: 'Only owners and admins' }).waitFor();
+  });
+
+  it('registers the built-in receiver as a webhook; an action arrives there signed, checked in the page with the docs\' code', async () => {
+    await a.locator('#webhook-use-receiver').click();
+    expect(await a.locator('#webhook-form [name=url]').inputValue()).to.equal(`${server.url}/demo/webhook-receiver`);
+    await a.locator('#webhook-form button[type=submit]').click();
+    await a.locator('#new-webhook').waitFor();
+    const secret = (await a.locator('#new-webhook-secret').textContent()) ?? '';
+    expect(secret).to.match(/^whsec_/);
+    expect(await a.locator('#receiver-secret').inputValue(), 'the receiver card remembers it').to.equal(secret);
+    await a.locator('#webhooks-table tbody tr', { hasText: '/demo/webhook-receiver' }).locator('.pill', { hasText: 'enabled' }).waitFor();
+
+    // Something to tell: an invitation. The page polls the receiver and checks the signature in the browser.
+    await a.locator('#invite-form button[type=submit]').click();
+    await a.locator('#invite-result').waitFor();
+    const arrived = a.locator('#receiver-table tbody tr[data-signature="valid"]', { hasText: 'member.invited' }).first();
+    await arrived.waitFor({ timeout: 15_000 });
+    expect(await arrived.textContent()).to.contain('signature valid');
+    const webhookId = (await arrived.getAttribute('data-webhook-id')) ?? '';
+
+    // The delivery log, and a redelivery that arrives with the same webhook-id, signed alike.
+    await a.locator('#webhooks-table tbody tr', { hasText: '/demo/webhook-receiver' }).getByRole('button', { name: 'Deliveries' }).click();
+    const delivered = a.locator('#deliveries-table tbody tr[data-status="delivered"]', { hasText: 'member.invited' }).first();
+    await delivered.waitFor();
+    await delivered.getByRole('button', { name: 'Redeliver' }).click();
+    await a.locator('#notice', { hasText: 'Queued member.invited again' }).waitFor();
+    await a.locator(`#receiver-table tbody tr[data-signature="valid"][data-webhook-id="${webhookId}"]`).nth(1).waitFor({ timeout: 15_000 });
+
+    // Rotating shows a new secret once; what the page runs is the code docs/webhooks.md shows.
+    await a.locator('#webhooks-table tbody tr', { hasText: '/demo/webhook-receiver' }).getByRole('button', { name: 'Rotate secret' }).click();
+    await a.waitForFunction(`document.getElementById('new-webhook-secret').textContent !== ${JSON.stringify(secret)}`, undefined, { timeout: 10_000 });
+    const source = readFileSync(join(ROOT, 'example-app/web/src/verify-webhook.ts'), 'utf8');
+    await a.waitForFunction("document.getElementById('receiver-code').textContent.includes('crypto.subtle.verify')", undefined, { timeout: 10_000 });
+    expect(await a.locator('#receiver-code').textContent()).to.equal(source);
+    const docs = readFileSync(join(ROOT, 'docs/webhooks.md'), 'utf8');
+    expect(docs, 'docs/webhooks.md quotes verify-webhook.ts as it is').to.contain('```ts\n' + source + '```');
+    await a.locator('#receiver-card').scrollIntoViewIfNeeded();
+    await shot(a, '06c-webhook-receiver');
+  });
+
+  it('changes the security policy (owner) and shows what it enforced; a lock-out is refused with 409', async () => {
+    const form = a.locator('#policy-form');
+    await b.locator('#policy-hint', { hasText: 'Only owners' }).waitFor();
+    expect(await b.locator('#policy-form button[type=submit]').isDisabled()).to.equal(true);
+    // Alice signed in with her password: allowing passkeys only would shut her out.
+    await form.locator('[name=restrictMethods]').check();
+    await form.locator('[name=method][value=password]').uncheck();
+    await form.locator('[name=method][value=google]').uncheck();
+    await form.locator('[name=method][value=api_key]').uncheck();
+    await form.locator('button[type=submit]').click();
+    await form.locator('.form-error', { hasText: '409 policy_excludes_you' }).waitFor();
+    await a.locator('#policy-card').scrollIntoViewIfNeeded();
+    await shot(a, '06d-policy-lockout');
+    await form.locator('[name=restrictMethods]').uncheck();
+    await form.locator('[name=maxSessionAge]').fill('86400');
+    await form.locator('button[type=submit]').click();
+    await a.locator('#policy-result[data-sessions-ended="0"][data-api-keys-revoked="0"]', { hasText: 'Enforced at once' }).waitFor();
+    expect(await a.locator('#policy-updated').textContent()).to.contain('changed');
+    expect(await form.locator('.form-error').textContent()).to.equal('');
+    // Back to no limit, so the steps after this one meet the defaults.
+    await form.locator('[name=maxSessionAge]').fill('');
+    await form.locator('button[type=submit]').click();
+    await a.waitForFunction("document.querySelector('#policy-form [name=maxSessionAge]').value === '' && !document.getElementById('policy-result').hidden", undefined, { timeout: 10_000 });
   });
 
   it('creates a second organization, then switches back', async () => {

@@ -1,8 +1,13 @@
+import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { createAuthClient, GatehouseError, type AuthClient, type AuthState } from 'gatehouse-auth/client';
-import { claimsOf, PASSWORD, unique } from '../helpers/harness.js';
+import { createExampleApp } from '../../example-app/app.js';
+import { claimsOf, PASSWORD, SECRET, unique } from '../helpers/harness.js';
 import { startExample, type RunningExample } from '../helpers/example.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { assertPasskey, createPasskey, type SoftPasskey } from '../helpers/webauthn.js';
 
 const ACCESS_TTL_S = 4;
@@ -55,6 +60,16 @@ async function registrationOptionsFor(client: AuthClient): Promise<Parameters<ty
   return captured as Parameters<typeof createPasskey>[0];
 }
 
+/** A new account, owner of a new organization, signed in. */
+async function signedUp(client: AuthClient) {
+  const id = unique();
+  const email = `client-${id}@example.com`;
+  const user = await client.signup({ email, password: PASSWORD, action: 'create', orgCreateProps: { name: `Client ${id}`, slug: `client-${id}` } });
+  const result = await client.signin(email, PASSWORD);
+  if (result.status !== 'signed-in') throw new Error('expected a session');
+  return { email, user, result };
+}
+
 describe('gatehouse-auth/client against the example server', function () {
   this.timeout(30_000);
   let example: RunningExample;
@@ -65,15 +80,6 @@ describe('gatehouse-auth/client against the example server', function () {
     baseUrl = `${example.url}/auth`;
   });
   after(() => example.close());
-
-  async function signedUp(client: AuthClient) {
-    const id = unique();
-    const email = `client-${id}@example.com`;
-    const user = await client.signup({ email, password: PASSWORD, action: 'create', orgCreateProps: { name: `Client ${id}`, slug: `client-${id}` } });
-    const result = await client.signin(email, PASSWORD);
-    if (result.status !== 'signed-in') throw new Error('expected a session');
-    return { email, user, result };
-  }
 
   it('signs up and in, emits signed-in, and calls guarded routes of the router and the host app', async () => {
     const client = createAuthClient({ baseUrl });
@@ -258,3 +264,181 @@ describe('gatehouse-auth/client against the example server', function () {
     expect(here.tokens).to.equal(null);
   });
 });
+
+/** Polls `check` until it returns something (10 s at most). */
+async function until<R>(check: () => Promise<R | null>): Promise<R> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const found = await check();
+    if (found !== null) return found;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The example app on a fresh PostgreSQL database (test/helpers/postgres.ts), in this process. */
+async function startExampleOnPostgres(): Promise<{ url: string; close(): Promise<void> }> {
+  const databaseUrl = await createTestDatabase('client_org');
+  const { app, auth, storage } = createExampleApp({ databaseFile: '', databaseUrl, secret: SECRET, bcryptCost: 4, mailer: { send: async () => {} } });
+  await auth.ready();
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+      await auth.close();
+      await storage.close();
+    },
+  };
+}
+
+for (const backend of ['SQLite', 'PostgreSQL'] as const) {
+  describe(`gatehouse-auth/client: an organization's audit log, webhooks and policy (${backend})`, function () {
+    this.timeout(60_000);
+    let example: { url: string; close(): Promise<void> };
+    let baseUrl: string;
+
+    before(async () => {
+      example = backend === 'SQLite' ? await startExample() : await startExampleOnPostgres();
+      baseUrl = `${example.url}/auth`;
+    });
+    after(() => example?.close());
+
+    /** An owner with an organization, and a member of it (joined with an invitation). */
+    async function ownerAndMember() {
+      const owner = createAuthClient({ baseUrl });
+      const { user } = await signedUp(owner);
+      const orgId = user.organizationId as string;
+      const { code } = await owner.invite(orgId, { role: 'member' });
+      const member = createAuthClient({ baseUrl });
+      const memberEmail = `member-${unique()}@example.com`;
+      await member.signup({ email: memberEmail, password: PASSWORD, action: 'join', invitationCode: code });
+      await member.signin(memberEmail, PASSWORD);
+      return { owner, member, orgId, user };
+    }
+
+    it('audit log: newest first, filtered by action, paged with the cursor, chain verified; 400/403/404 as typed errors', async () => {
+      const { owner, member, orgId } = await ownerAndMember();
+      const key = await owner.createApiKey({ name: 'audited' });
+      await owner.revokeApiKey(key.id);
+
+      const page = await owner.auditLog(orgId);
+      const actions = page.entries.map((e) => e.action);
+      expect(actions.slice(0, 2)).to.deep.equal(['api_key.revoked', 'api_key.created']);
+      expect(actions).to.include.members(['member.invited', 'member.joined']);
+      const seqs = page.entries.map((e) => e.seq);
+      expect(seqs).to.deep.equal([...seqs].sort((x, y) => y - x));
+      expect(page.entries[0]).to.deep.include({ orgId, target: { type: 'api_key', id: key.id } });
+      expect(page.entries[0]?.at).to.match(/^\d{4}-\d\d-\d\dT/);
+
+      const created = await owner.auditLog(orgId, { action: 'api_key.created' });
+      expect(created.entries.map((e) => e.action)).to.deep.equal(['api_key.created']);
+      expect(created.entries[0]?.data).to.include({ name: 'audited' });
+
+      const first = await owner.auditLog(orgId, { limit: 1 });
+      expect(first.entries).to.have.length(1);
+      expect(first.next).to.be.a('string');
+      const second = await owner.auditLog(orgId, { limit: 1, cursor: first.next as string });
+      expect(second.entries[0]?.seq).to.be.lessThan(first.entries[0]?.seq as number);
+
+      expect(await owner.verifyAuditLog(orgId)).to.deep.equal({ valid: true, checked: seqs.length });
+
+      const bad = await rejection(owner.auditLog(orgId, { action: 'Not An Action' }));
+      expect(bad).to.include({ code: 'invalid_request', status: 400 });
+      expect(bad.errors.map((e) => e.path)).to.include('action');
+      expect(await rejection(member.auditLog(orgId))).to.include({ code: 'forbidden', status: 403 });
+      expect(await rejection(member.verifyAuditLog(orgId))).to.include({ status: 403 });
+      const stranger = createAuthClient({ baseUrl });
+      await signedUp(stranger);
+      expect(await rejection(stranger.auditLog(orgId))).to.include({ status: 404 });
+      for (const c of [owner, member, stranger]) await c.logout();
+    });
+
+    it('webhooks: register the example receiver (secret once), a signed delivery arrives, deliveries, redeliver, rotate, update, delete', async () => {
+      const { owner, member, orgId } = await ownerAndMember();
+      const url = `${example.url}/demo/webhook-receiver`;
+      const created = await owner.createWebhook(orgId, { url, events: ['member.invited'] });
+      expect(created).to.include({ url, enabled: true, consecutiveFailures: 0 });
+      expect(created.events).to.deep.equal(['member.invited']);
+      expect(created.secret).to.match(/^whsec_[A-Za-z0-9+/]+=*$/);
+      const listed = await owner.webhooks(orgId);
+      expect(listed.map((w) => w.id)).to.deep.equal([created.id]);
+      expect(listed[0]).not.to.have.property('secret');
+
+      const invitation = await owner.invite(orgId, {});
+      const delivered = await until(async () => {
+        const { deliveries } = await owner.webhookDeliveries(orgId, created.id);
+        return deliveries[0]?.status === 'delivered' ? deliveries[0] : null;
+      });
+      expect(delivered).to.include({ eventType: 'member.invited', attempts: 1, lastStatusCode: 204 });
+
+      // The receiver got it signed with the secret shown at registration.
+      const got = (await (await owner.request('/demo/webhook-receiver')).json()) as { deliveries: { id: string; timestamp: string; signature: string; body: string }[] };
+      const received = got.deliveries.find((d) => d.id === delivered.eventId);
+      expect(received, 'the receiver kept the delivery').to.not.equal(undefined);
+      expect(JSON.parse(received!.body)).to.deep.include({ type: 'member.invited' });
+      expect(JSON.parse(received!.body).data.target).to.deep.equal({ type: 'invitation', id: invitation.id });
+      const expected = createHmac('sha256', Buffer.from(created.secret.slice('whsec_'.length), 'base64')).update(`${received!.id}.${received!.timestamp}.${received!.body}`).digest('base64');
+      expect(received!.signature.split(' ')).to.include(`v1,${expected}`);
+      // Only the owners and admins of the organization see its deliveries there.
+      expect((await member.request('/demo/webhook-receiver')).status).to.equal(403);
+
+      const again = await owner.redeliverWebhook(orgId, created.id, delivered.id);
+      expect(again).to.include({ eventId: delivered.eventId, status: 'pending' });
+      expect(again.id).to.not.equal(delivered.id);
+      const page = await owner.webhookDeliveries(orgId, created.id, { limit: 1 });
+      expect(page.deliveries.map((d) => d.id)).to.deep.equal([again.id]);
+      expect(page.next).to.equal(again.id);
+      expect((await owner.webhookDeliveries(orgId, created.id, { limit: 1, before: page.next! })).deliveries.map((d) => d.id)).to.deep.equal([delivered.id]);
+
+      const rotated = await owner.rotateWebhookSecret(orgId, created.id);
+      expect(rotated.secret).to.match(/^whsec_/).and.not.equal(created.secret);
+      const disabled = await owner.updateWebhook(orgId, created.id, { enabled: false, events: null });
+      expect(disabled).to.include({ enabled: false, events: null });
+
+      const badUrl = await rejection(owner.createWebhook(orgId, { url: 'http://example.com/hook' }));
+      expect(badUrl).to.include({ code: 'invalid_webhook_url', status: 400 });
+      expect(badUrl.errors.map((e) => e.path)).to.deep.equal(['url']);
+      expect(await rejection(member.webhooks(orgId))).to.include({ code: 'forbidden', status: 403 });
+      expect(await rejection(member.createWebhook(orgId, { url }))).to.include({ status: 403 });
+
+      await owner.deleteWebhook(orgId, created.id);
+      expect(await owner.webhooks(orgId)).to.deep.equal([]);
+      expect(await rejection(owner.webhookDeliveries(orgId, created.id))).to.include({ code: 'webhook_not_found', status: 404 });
+      expect(await rejection(owner.rotateWebhookSecret(orgId, created.id))).to.include({ code: 'webhook_not_found', status: 404 });
+      for (const c of [owner, member]) await c.logout();
+    });
+
+    it('policy: reads the defaults, changes them (enforced counts), refuses a lock-out (409) and bad input (400); 403 member, 404 outsider', async () => {
+      const { owner, member, orgId } = await ownerAndMember();
+      await owner.createApiKey({ name: 'ends with the policy' });
+      expect(await owner.orgPolicy(orgId)).to.deep.equal({ orgId, requireMfa: false, allowedSignInMethods: null, maxSessionAge: null, apiKeyMaxLifetime: null, updatedAt: null });
+
+      // The owner signed in with a password: a policy without it would end their own session.
+      const lockout = await rejection(owner.updateOrgPolicy(orgId, { allowedSignInMethods: ['passkey'] }));
+      expect(lockout).to.include({ code: 'policy_excludes_you', status: 409 });
+      const bad = await rejection(owner.updateOrgPolicy(orgId, { maxSessionAge: 5 }));
+      expect(bad).to.include({ code: 'invalid_request', status: 400 });
+      expect(bad.errors.map((e) => e.path)).to.include('maxSessionAge');
+
+      // Without api_key among the methods, the organization's keys end at once; password sessions stay.
+      const changed = await owner.updateOrgPolicy(orgId, { allowedSignInMethods: ['password'], maxSessionAge: 3600 });
+      expect(changed).to.deep.include({ orgId, allowedSignInMethods: ['password'], maxSessionAge: 3600, enforced: { sessionsEnded: 0, apiKeysRevoked: 1 } });
+      expect(changed.updatedAt).to.be.a('string');
+      expect(await owner.apiKeys()).to.deep.equal([]);
+      expect((await member.me()).role).to.equal('member');
+      const reset = await owner.updateOrgPolicy(orgId, { allowedSignInMethods: null, maxSessionAge: null });
+      expect(reset).to.deep.include({ allowedSignInMethods: null, maxSessionAge: null, enforced: { sessionsEnded: 0, apiKeysRevoked: 0 } });
+      expect(await owner.orgPolicy(orgId)).to.deep.include({ allowedSignInMethods: null, maxSessionAge: null });
+
+      expect(await rejection(member.orgPolicy(orgId))).to.include({ code: 'forbidden', status: 403 });
+      expect(await rejection(member.updateOrgPolicy(orgId, { requireMfa: false }))).to.include({ status: 403 });
+      const stranger = createAuthClient({ baseUrl });
+      await signedUp(stranger);
+      expect(await rejection(stranger.orgPolicy(orgId))).to.include({ status: 404 });
+      for (const c of [owner, member, stranger]) await c.logout();
+    });
+  });
+}

@@ -13,7 +13,8 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 /** Every action docs/audit-log.md lists. */
 const ACTIONS = [
   'member.invited', 'invitation.revoked', 'member.joined', 'member.role_changed', 'member.removed', 'api_key.created', 'api_key.revoked',
-  'signin.succeeded', 'signin.failed', 'session.revoked', 'mfa.enabled', 'mfa.disabled', 'password.changed', 'email.changed',
+  'signin.succeeded', 'signin.failed', 'session.revoked', 'mfa.enabled', 'mfa.disabled', 'password.changed', 'email.changed', 'org.created',
+  'api_key.first_used',
 ];
 
 interface Row {
@@ -79,6 +80,11 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       expect(challenge.status).to.equal(403);
       // Only the session the challenge ends in counts as a sign-in.
       expect(await rows({ org_id: u.orgId, action: 'signin.succeeded' })).to.have.length(1);
+      // A wrong code after the right password: someone may hold the password.
+      const wrong = await request(h.app).post('/auth/mfa/verify').send({ mfa_token: challenge.body.mfa_token, code: '000000' });
+      expect(wrong.status, wrong.text).to.equal(401);
+      const failed = await rows({ org_id: u.orgId, action: 'signin.failed' });
+      expect(failed.map((r) => [r.actor_id, JSON.parse(r.data)])).to.deep.equal([[u.userId, { method: 'totp' }]]);
       const code = await generate({ secret: setup.body.secret, epoch: Math.floor((now + 30_000) / 1000) });
       const verified = await request(h.app).post('/auth/mfa/verify').send({ mfa_token: challenge.body.mfa_token, code });
       expect(verified.status, verified.text).to.equal(200);
@@ -114,6 +120,22 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       expect(all.map((r) => [r.org_id, r.target_id, JSON.parse(r.data)])).to.deep.equal([[null, null, { reason: 'others_ended' }]]);
     });
 
+    it('org.created at sign-up; org.deleted before the org goes; account.deleted with the orgs that went with it', async () => {
+      const u = await signupWithOrg(h.app);
+      const created = await rows({ org_id: u.orgId, action: 'org.created' });
+      expect(created.map((r) => [r.actor_id, r.target_type, r.target_id])).to.deep.equal([[u.userId, 'org', u.orgId]]);
+      expect(Object.keys(JSON.parse(created[0]!.data)).sort()).to.deep.equal(['name', 'slug']);
+      expect((await request(h.app).delete(`/auth/orgs/${u.orgId}`).set(bearer(u.access)).send({ password: PASSWORD })).status).to.equal(204);
+      const deleted = await rows({ org_id: u.orgId, action: 'org.deleted' });
+      expect(deleted.map((r) => [r.actor_id, r.target_id, JSON.parse(r.data)])).to.deep.equal([[u.userId, u.orgId, { reason: 'deleted' }]]);
+
+      const v = await signupWithOrg(h.app);
+      const token = (await request(h.app).post('/auth/signin').send({ email: v.email, password: PASSWORD })).body.access_token as string;
+      expect((await request(h.app).delete('/auth/me').set(bearer(token)).send({ password: PASSWORD })).status).to.equal(204);
+      expect((await rows({ org_id: v.orgId, action: 'org.deleted' })).map((r) => JSON.parse(r.data))).to.deep.equal([{ reason: 'account_deleted' }]);
+      expect((await rows({ chain: `user:${v.userId}`, action: 'account.deleted' })).map((r) => JSON.parse(r.data))).to.deep.equal([{ orgsDeleted: 1 }]);
+    });
+
     it('records every wired action over HTTP, and no row or export holds a password, token, code or key', async () => {
       const secrets: string[] = [PASSWORD];
       const owner = await signupWithOrg(h.app);
@@ -133,6 +155,10 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       const key = await request(h.app).post('/auth/api-keys').set(bearer(owner.access)).send({ name: 'deploy' });
       expect(key.status, key.text).to.equal(201);
       secrets.push(key.body.key, (key.body.key as string).split('_').slice(2).join('_'));
+      for (let i = 0; i < 2; i++) expect((await request(h.app).get('/api/hello').set({ 'X-API-Key': key.body.key, 'X-Tenant-Id': owner.orgId })).status).to.equal(200);
+      await eventually(async () => (await rows({ org_id: owner.orgId, action: 'api_key.first_used' })).length === 1, 5000, 'api_key.first_used');
+      expect(await rows({ org_id: owner.orgId, action: 'api_key.first_used' })).to.have.length(1);
+      expect((await rows({ org_id: owner.orgId, action: 'api_key.first_used' }))[0]).to.include({ actor_type: 'api_key', actor_id: key.body.id, target_id: key.body.id });
       expect((await request(h.app).delete(`/auth/api-keys/${key.body.id}`).set(bearer(owner.access))).status).to.equal(204);
 
       // A failed sign-in (the password tried is a secret too).

@@ -3,12 +3,12 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import type { AuditEvent } from 'gatehouse-auth';
-import { addMember, expectProblem, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
+import { addMember, expectProblem, PASSWORD, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 /** The seqs of the history `orgWithHistory` makes, newest first (its sign-ins included). */
-const ALL_SEQS = [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+const ALL_SEQS = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
 
 interface EntryView {
   id: string;
@@ -102,6 +102,7 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
         'member.joined',
         'member.invited',
         'signin.succeeded',
+        'org.created',
       ]);
       expect(entries.map((e) => e.seq)).to.deep.equal(ALL_SEQS);
       expect(res.body.next).to.equal(null);
@@ -122,7 +123,7 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
       expect(entries.find((e) => e.action === 'member.joined')!.actor).to.deep.equal({ type: 'user', id: member.userId });
       expect(Date.parse(invited.at)).to.be.closeTo(Date.now(), 60_000);
       // Admins read the log too.
-      expect((await list(admin)).body.entries).to.have.length(13);
+      expect((await list(admin)).body.entries).to.have.length(14);
       // The host hook heard of each, after the commit.
       expect(hooked.filter((e) => e.orgId === owner.orgId).map((e) => e.id).sort()).to.deep.equal(entries.map((e) => e.id).sort());
     });
@@ -130,7 +131,7 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
     it('filters by action, actor and time, and pages with the next cursor', async () => {
       const { owner, admin } = await orgWithHistory();
       const all = (await list(owner)).body.entries as EntryView[];
-      expect((await list(owner, { action: 'member.invited' })).body.entries.map((e: EntryView) => e.seq)).to.deep.equal([8, 5, 2]);
+      expect((await list(owner, { action: 'member.invited' })).body.entries.map((e: EntryView) => e.seq)).to.deep.equal([9, 6, 3]);
       expect((await list(owner, { actor: admin.userId })).body.entries.map((e: EntryView) => e.action)).to.deep.equal(['invitation.revoked', 'signin.succeeded', 'member.joined']);
       const seq4 = all.find((e) => e.seq === 4)!;
       const since = await list(owner, { since: seq4.at });
@@ -161,7 +162,7 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
       expect(res.headers['cache-control']).to.equal('no-store');
       const lines = (res.body as string).trim().split('\n').map((line) => JSON.parse(line) as EntryView);
       expect(lines.map((e) => e.seq)).to.deep.equal(ALL_SEQS);
-      expect(verifyExport(lines)).to.deep.equal({ valid: true, checked: 13 });
+      expect(verifyExport(lines)).to.deep.equal({ valid: true, checked: 14 });
       const filtered = await request(h.app).get(`/auth/orgs/${owner.orgId}/audit`).query({ format: 'ndjson', action: 'api_key.created' }).set(bearer(owner.access)).buffer(true).parse((r, done) => {
         let text = '';
         r.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
@@ -172,22 +173,22 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
 
     it('verify recomputes the chain; an edited row is named, a deleted row is found', async () => {
       const { owner } = await orgWithHistory();
-      expect((await verify(owner)).body).to.deep.equal({ valid: true, checked: 13 });
-      const row = await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ org_id: owner.orgId, seq: 10 }).first();
+      expect((await verify(owner)).body).to.deep.equal({ valid: true, checked: 14 });
+      const row = await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ org_id: owner.orgId, seq: 11 }).first();
       expect(row.action).to.equal('member.role_changed');
       await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ id: row.id }).update({ data: JSON.stringify({ from: 'member', to: 'owner' }) });
       const edited = await verify(owner);
       expect(edited.status).to.equal(200);
-      expect(edited.body).to.deep.equal({ valid: false, checked: 9, brokenAt: 10, entryId: row.id });
+      expect(edited.body).to.deep.equal({ valid: false, checked: 10, brokenAt: 11, entryId: row.id });
       // Put it back: valid again; then delete an entry in the middle.
       await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ id: row.id }).update({ data: row.data });
-      expect((await verify(owner)).body).to.deep.equal({ valid: true, checked: 13 });
+      expect((await verify(owner)).body).to.deep.equal({ valid: true, checked: 14 });
       await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ org_id: owner.orgId, seq: 4 }).delete();
       expect((await verify(owner)).body).to.deep.equal({ valid: false, checked: 3, brokenAt: 4, entryId: null });
       // The newest entry deleted: the head still knows it.
       const other = await orgWithHistory();
-      await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ org_id: other.owner.orgId, seq: 13 }).delete();
-      expect((await verify(other.owner)).body).to.deep.equal({ valid: false, checked: 12, brokenAt: 13, entryId: null });
+      await h.storage.knex(`${h.storage.tablePrefix}audit_log`).where({ org_id: other.owner.orgId, seq: 14 }).delete();
+      expect((await verify(other.owner)).body).to.deep.equal({ valid: false, checked: 13, brokenAt: 14, entryId: null });
     });
 
     it('refuses bad queries with field errors, and answers 401, 403 by role and 404 to non-members', async () => {
@@ -214,7 +215,7 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
     it('an action that fails records nothing; a throwing hook does not fail the action', async () => {
       const owner = await signupWithOrg(h.app);
       expectProblem(await request(h.app).delete(`/auth/orgs/${owner.orgId}/invitations/no-such-invitation`).set(bearer(owner.access)), 404, 'invitation_not_found');
-      expect((await list(owner)).body.entries.map((e: EntryView) => e.action)).to.deep.equal(['signin.succeeded']);
+      expect((await list(owner)).body.entries.map((e: EntryView) => e.action)).to.deep.equal(['signin.succeeded', 'org.created']);
       hookThrows = true;
       try {
         const inv = await request(h.app).post(`/auth/orgs/${owner.orgId}/invitations`).set(bearer(owner.access)).send({});
@@ -222,7 +223,28 @@ function auditSuite(label: string, make: (overrides?: Parameters<typeof startHar
       } finally {
         hookThrows = false;
       }
-      expect((await list(owner)).body.entries.map((e: EntryView) => e.action)).to.deep.equal(['member.invited', 'signin.succeeded']);
+      expect((await list(owner)).body.entries.map((e: EntryView) => e.action)).to.deep.equal(['member.invited', 'signin.succeeded', 'org.created']);
+    });
+
+    it('GET /me/audit: the user reads their own account log (and nobody else\'s), with filters; 400 and 401', async () => {
+      const u = await signupWithOrg(h.app);
+      const other = await signupWithOrg(h.app);
+      const NEW = `another-${Date.now()}-passphrase`;
+      expect((await request(h.app).post('/auth/password/change').set(bearer(u.access)).send({ currentPassword: PASSWORD, newPassword: NEW })).status).to.equal(204);
+      const again = (await request(h.app).post('/auth/signin').send({ email: u.email, password: NEW })).body.access_token as string;
+      expect((await request(h.app).delete('/auth/sessions').set(bearer(again))).status).to.equal(204);
+      const mine = await request(h.app).get('/auth/me/audit').set(bearer(again));
+      expect(mine.status, mine.text).to.equal(200);
+      expect(mine.body.entries.map((e: EntryView) => [e.action, e.orgId, e.actor.id])).to.deep.equal([
+        ['session.revoked', null, u.userId],
+        ['password.changed', null, u.userId],
+      ]);
+      expect(mine.body.next).to.equal(null);
+      const filtered = await request(h.app).get('/auth/me/audit').query({ action: 'password.changed', limit: 1 }).set(bearer(again));
+      expect(filtered.body.entries.map((e: EntryView) => e.action)).to.deep.equal(['password.changed']);
+      expect((await request(h.app).get('/auth/me/audit').set(bearer(other.access))).body.entries).to.deep.equal([]);
+      expectProblem(await request(h.app).get('/auth/me/audit').query({ since: 'yesterday', format: 'ndjson' }).set(bearer(again)), 400, 'invalid_request');
+      expectProblem(await request(h.app).get('/auth/me/audit'), 401, 'missing_token');
     });
 
     it('the routes are in the OpenAPI document', async () => {

@@ -6,6 +6,8 @@ import { accountEndpoints } from '../../src/http/routes/accounts.js';
 import { apiKeyEndpoints } from '../../src/http/routes/api-keys.js';
 import { auditEndpoints } from '../../src/http/routes/audit.js';
 import { webhookEndpoints } from '../../src/http/routes/webhooks.js';
+import { orgPolicyEndpoints } from '../../src/http/routes/org-policy.js';
+import { roleEndpoints } from '../../src/http/routes/roles.js';
 import { eventually } from '../helpers/eventually.js';
 import { startReceiver, type Receiver } from '../helpers/webhooks.js';
 import { mfaEndpoints } from '../../src/http/routes/mfa.js';
@@ -55,6 +57,15 @@ interface Ctx {
   webhookId: string;
   /** A finished delivery of it, once `prepare` made one (an unknown id until then). */
   deliveryId: string;
+  /** A custom role of the owner's org, once `prepare` made one (an unknown id until then). */
+  roleId?: string;
+}
+
+/** Defines a custom role in the owner's org (no permissions: this harness has no vocabulary). */
+async function newRole(app: express.Express, c: Ctx): Promise<Partial<Ctx>> {
+  const res = await request(app).post(`/auth/orgs/${c.owner.orgId}/roles`).set('Authorization', `Bearer ${c.owner.access}`).send({ name: `role-${unique()}`, permissions: [] });
+  expect(res.status, res.text).to.equal(201);
+  return { roleId: res.body.id as string };
 }
 
 /** The SMTP server the harness mails to: valid /email/verify and /password/reset requests take their token from it. */
@@ -258,6 +269,7 @@ const routes: Route[] = [
   },
   { method: 'get', route: '/orgs/:orgId/invitations', path: (c) => `/auth/orgs/${c.owner.orgId}/invitations`, bearer: true, ok: 200 },
   { method: 'get', route: '/orgs/:orgId/audit', path: (c) => `/auth/orgs/${c.owner.orgId}/audit`, bearer: true, ok: 200 },
+  { method: 'get', route: '/me/audit', path: () => '/auth/me/audit', bearer: true, ok: 200 },
   { method: 'get', route: '/orgs/:orgId/audit/verify', path: (c) => `/auth/orgs/${c.owner.orgId}/audit/verify`, bearer: true, ok: 200 },
   {
     method: 'post',
@@ -269,6 +281,45 @@ const routes: Route[] = [
     ok: 201,
   },
   { method: 'get', route: '/orgs/:orgId/webhooks', path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks`, bearer: true, ok: 200 },
+  { method: 'get', route: '/orgs/:orgId/roles', path: (c) => `/auth/orgs/${c.owner.orgId}/roles`, bearer: true, ok: 200 },
+  {
+    method: 'post',
+    route: '/orgs/:orgId/roles',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/roles`,
+    bearer: true,
+    body: () => ({ name: `role-${unique()}`, permissions: [] }),
+    required: ['name', 'permissions'],
+    ok: 201,
+  },
+  {
+    method: 'patch',
+    route: '/orgs/:orgId/roles/:roleId',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/roles/${c.roleId ?? 'no-such-role'}`,
+    bearer: true,
+    body: () => ({ name: `renamed-${unique()}` }),
+    required: [],
+    ok: 200,
+    prepare: newRole,
+  },
+  {
+    method: 'delete',
+    route: '/orgs/:orgId/roles/:roleId',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/roles/${c.roleId ?? 'no-such-role'}`,
+    bearer: true,
+    ok: 204,
+    prepare: newRole,
+  },
+  { method: 'get', route: '/orgs/:orgId/policy', path: (c) => `/auth/orgs/${c.owner.orgId}/policy`, bearer: true, ok: 200 },
+  {
+    method: 'patch',
+    route: '/orgs/:orgId/policy',
+    path: (c) => `/auth/orgs/${c.owner.orgId}/policy`,
+    bearer: true,
+    // Loose enough for every other route of the table (every built-in method); null resets are in org-policy.test.ts.
+    body: () => ({ requireMfa: false, allowedSignInMethods: ['password', 'passkey', 'google', 'api_key'] }),
+    required: [],
+    ok: 200,
+  },
   { method: 'get', route: '/orgs/:orgId/webhooks/:id', path: (c) => `/auth/orgs/${c.owner.orgId}/webhooks/${c.webhookId}`, bearer: true, ok: 200 },
   {
     method: 'patch',
@@ -643,6 +694,8 @@ describe('input handling on every route', () => {
       ...apiKeyEndpoints(services),
       ...auditEndpoints(services),
       ...webhookEndpoints(services),
+      ...orgPolicyEndpoints(services),
+      ...roleEndpoints(services),
       ...mfaEndpoints(services),
       ...stepUpEndpoints(services),
       ...sessionEndpoints(services),

@@ -272,6 +272,8 @@ describe('OpenAPI document', () => {
       await call('get', '/orgs/{orgId}/audit?since=yesterday', { orgId }, { token: owner });
       await call('get', '/orgs/{orgId}/audit', { orgId }, { token: member });
       await call('get', '/orgs/{orgId}/audit/verify', { orgId }, { token: owner });
+      await call('get', '/me/audit', {}, { token: owner });
+      await call('get', '/me/audit?since=yesterday', {}, { token: owner });
       await call('get', '/orgs/{orgId}/audit/verify', { orgId: 'no-such-org' }, { token: owner });
 
       // Webhooks: an endpoint, its delivery log (one finished delivery, written as the worker would) and a redelivery.
@@ -290,6 +292,20 @@ describe('OpenAPI document', () => {
       await call('post', '/orgs/{orgId}/webhooks/{id}/deliveries/{deliveryId}/redeliver', { orgId, id: hook.id, deliveryId: 'nope' }, { token: owner });
       await call('delete', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner });
       await call('delete', '/orgs/{orgId}/webhooks/{id}', { orgId, id: hook.id }, { token: owner });
+      await call('get', '/orgs/{orgId}/policy', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/policy', { orgId }, { token: member });
+      await call('patch', '/orgs/{orgId}/policy', { orgId }, { token: owner, body: { maxSessionAge: 5 } });
+      await call('patch', '/orgs/{orgId}/policy', { orgId }, { token: owner, body: { requireMfa: false, apiKeyMaxLifetime: null } });
+
+      // Custom roles (an empty vocabulary here: a role with no permissions).
+      const role = (await call('post', '/orgs/{orgId}/roles', { orgId }, { token: owner, body: { name: 'viewer', permissions: [] } })).body;
+      await call('post', '/orgs/{orgId}/roles', { orgId }, { token: owner, body: { name: 'viewer', permissions: ['no:such'] } });
+      await call('get', '/orgs/{orgId}/roles', { orgId }, { token: owner });
+      await call('get', '/orgs/{orgId}/roles', { orgId: 'no-such-org' }, { token: owner });
+      await call('patch', '/orgs/{orgId}/roles/{roleId}', { orgId, roleId: role.id }, { token: owner, body: { description: 'reads' } });
+      await call('patch', '/orgs/{orgId}/roles/{roleId}', { orgId, roleId: role.id }, { token: owner, body: {} });
+      await call('delete', '/orgs/{orgId}/roles/{roleId}', { orgId, roleId: role.id }, { token: owner });
+      await call('delete', '/orgs/{orgId}/roles/{roleId}', { orgId, roleId: role.id }, { token: owner });
 
       // MFA: enrol, the sign-in step, and turning it off.
       await call('get', '/mfa', {}, { token: owner });

@@ -154,6 +154,12 @@ describe('passkeys (WebAuthn)', () => {
     expect((await request(h.app).delete(`/auth/passkeys/${id}`).set(bearer(user.access))).status).to.equal(204);
     expectProblem(await verify(assertPasskey(passkey, await signInOptions(), { origin: ORIGIN })), 401, 'passkey_unknown');
     expect((await request(h.app).get('/auth/passkeys').set(bearer(user.access))).body).to.deep.equal({ passkeys: [] });
+    // Both changes are in the user's own audit log; the refused removal is not.
+    const audited = await h.storage.knex('auth_audit_log').where({ chain: `user:${user.userId}` }).whereLike('action', 'passkey.%').orderBy('seq');
+    expect(audited.map((r: { action: string; target_id: string; data: string }) => [r.action, r.target_id, JSON.parse(r.data)])).to.deep.equal([
+      ['passkey.registered', id, { name: 'Laptop', deviceType: 'multiDevice', backedUp: true }],
+      ['passkey.removed', id, {}],
+    ]);
   });
 
   it('refuses ceremonies from another origin or for another RP ID', async () => {

@@ -50,6 +50,20 @@ function webhookRoutes(label: string, make: () => Promise<Harness>): void {
         expect(one.body).to.deep.equal(view);
       });
 
+      it('at most webhooks.maxEndpointsPerOrg (10) per org, also with 50 registrations at once: the rest 409 webhook_limit_reached', async () => {
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => create(owner, { url: `https://hooks.example.com/in/${i}` })));
+        expect(results.filter((r) => r.status === 201)).to.have.length(10);
+        const refused = results.filter((r) => r.status !== 201);
+        expect(refused).to.have.length(40);
+        for (const res of refused) expectProblem(res, 409, 'webhook_limit_reached');
+        const listed = await request(h.app).get(base(owner)).set(bearer(owner.access));
+        expect(listed.body.webhooks).to.have.length(10);
+        // Another org has its own allowance; deleting one frees a place.
+        expect((await create(await signupWithOrg(h.app))).status).to.equal(201);
+        expect((await request(h.app).delete(`${base(owner)}/${listed.body.webhooks[0].id}`).set(bearer(owner.access))).status).to.equal(204);
+        expect((await create(owner)).status).to.equal(201);
+      });
+
       it('keeps an event filter (duplicates dropped); admins may register too', async () => {
         const admin = await addMember(h.app, owner, 'admin');
         const res = await create(admin, { url: 'https://hooks.example.com/a?x=1#frag', events: ['member.joined', 'member.removed', 'member.joined'] });
@@ -245,6 +259,7 @@ describe('webhook routes', () => {
       const make = (webhooks: unknown) => () => createAuthRouter({ storage: createKnexStorage(':memory:'), tokens: { secret: 'x'.repeat(40) }, webhooks } as never);
       expect(make({ retrySchedule: [1000, -1] })).to.throw(TypeError, /webhooks\.retrySchedule\[1\]/);
       expect(make({ maxConsecutiveFailures: 0 })).to.throw(TypeError, /webhooks\.maxConsecutiveFailures/);
+      expect(make({ maxEndpointsPerOrg: 1.5 })).to.throw(TypeError, /webhooks\.maxEndpointsPerOrg/);
       expect(make({ timeout: 5 })).to.throw(TypeError, /webhooks\.timeout/);
       expect(make({ allowInsecureLoopback: 'yes' })).to.throw(TypeError, /webhooks\.allowInsecureLoopback/);
     });

@@ -148,6 +148,31 @@ describe('preset axonize (seed 002)', () => {
     expect(users.body.userIds).to.have.length(1);
   });
 
+  it('records application changes and grants in the org\'s audit log (a repeated grant once)', async () => {
+    const admin = { Authorization: `Bearer ${adminToken}` };
+    const adminId = (await srv.storage.users.findByEmail('demousers@axonize.com'))!.id;
+    const orgId = (await srv.storage.memberships.listForUser(adminId))[0]!.orgId;
+    const outsiderId = (await srv.storage.users.findByEmail(outsider.email))!.id;
+    const created = await call(srv.baseUrl, '/api/applications', { json: { name: 'Audited', url: 'audited.example.com' }, headers: admin });
+    expect(created.status).to.equal(201);
+    const appId = created.body.appId as string;
+    for (let i = 0; i < 2; i++) await call(srv.baseUrl, `/api/applications/${appId}/users/${outsiderId}`, { method: 'PUT', headers: admin });
+    expect((await call(srv.baseUrl, `/api/applications/${appId}/users/${outsiderId}`, { method: 'DELETE', headers: admin })).status).to.equal(204);
+    expect((await call(srv.baseUrl, `/api/applications/${appId}`, { method: 'DELETE', headers: admin })).status).to.equal(204);
+    const rows: Array<{ action: string; actor_id: string; target_type: string; target_id: string; data: string }> = await srv.storage
+      .knex(`${srv.storage.tablePrefix}audit_log`)
+      .where({ org_id: orgId })
+      .where('action', 'like', 'application.%')
+      .orderBy('seq');
+    const mine = rows.filter((r) => r.target_id === appId || JSON.parse(r.data).applicationId === appId);
+    expect(mine.map((r) => [r.action, r.actor_id, r.target_type, r.target_id, JSON.parse(r.data)])).to.deep.equal([
+      ['application.created', adminId, 'application', appId, { name: 'Audited', url: 'audited.example.com' }],
+      ['application.access_granted', adminId, 'user', outsiderId, { applicationId: appId }],
+      ['application.access_revoked', adminId, 'user', outsiderId, { applicationId: appId }],
+      ['application.deleted', adminId, 'application', appId, { name: 'Audited' }],
+    ]);
+  });
+
   it('validates application bodies', async () => {
     const admin = { Authorization: `Bearer ${adminToken}` };
     for (const body of [{}, { name: 'x' }, { name: 'x', url: 5 }, { name: 'x', url: 'ok.example.com', redirectUrl: 'not a url' }]) {

@@ -41,6 +41,20 @@ describe('createAuthRouter options', () => {
     auth.close();
   });
 
+  it('permissions and rolePermissions: bad names, duplicates, unknown roles and names outside the vocabulary throw', () => {
+    expect(make({ permissions: ['projects:read', 'billing.v2:manage'], rolePermissions: { admin: '*', member: ['projects:read'] } }).requireAuth).to.be.a('function');
+    expectTypeError(() => make({ permissions: 'projects:read' }), /options\.permissions must be an array/);
+    expectTypeError(() => make({ permissions: ['projects'] }), /options\.permissions\[0\]/, /"projects"/);
+    expectTypeError(() => make({ permissions: ['projects:read', 'has space:x'] }), /options\.permissions\[1\]/);
+    expectTypeError(() => make({ permissions: [42] }), /options\.permissions\[0\]/);
+    expectTypeError(() => make({ permissions: ['a:b', 'a:b'] }), /lists "a:b" twice/);
+    expectTypeError(() => make({ permissions: ['a:b'], rolePermissions: ['a:b'] }), /options\.rolePermissions must be an object/);
+    expectTypeError(() => make({ permissions: ['a:b'], rolePermissions: { editor: ['a:b'] } }), /rolePermissions\.editor is not a role/);
+    expectTypeError(() => make({ permissions: ['a:b'], rolePermissions: { member: ['a:c'] } }), /rolePermissions\.member names "a:c", which is not in options\.permissions/);
+    expectTypeError(() => make({ rolePermissions: { admin: ['a:b'] } }), /rolePermissions\.admin names "a:b"/);
+    expectTypeError(() => make({ permissions: ['a:b'], rolePermissions: { owner: 'all' } }), /rolePermissions\.owner must be '\*' or an array/);
+  });
+
   it('throws without options', () => {
     expectTypeError(() => createAuthRouter(undefined as never), /options/);
   });

@@ -19,6 +19,8 @@ import * as jobLeases from './016_job_leases.js';
 import * as scaleIndexes from './017_scale_indexes.js';
 import * as auditLog from './018_audit_log.js';
 import * as webhooks from './019_webhooks.js';
+import * as orgPolicies from './020_org_policies.js';
+import * as orgRoles from './021_org_roles.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -50,6 +52,8 @@ const migrations: readonly BundledMigration[] = [
   { name: '017_scale_indexes', ...scaleIndexes },
   { name: '018_audit_log', ...auditLog },
   { name: '019_webhooks', ...webhooks },
+  { name: '020_org_policies', ...orgPolicies },
+  { name: '021_org_roles', ...orgRoles },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

@@ -47,7 +47,10 @@ export function apiKeyRepository(db: Knex, t: TableNames): ApiKeyRepository {
     },
 
     async touch(id, now) {
+      // The conditional write decides which use was the first, also across instances.
+      if ((await db(t.apiKeys).where({ id }).whereNull('last_used_at').update({ last_used_at: now })) > 0) return true;
       await db(t.apiKeys).where({ id }).update({ last_used_at: now });
+      return false;
     },
   };
 }

@@ -16,6 +16,8 @@ import { outboxRepository } from './outbox.js';
 import { passkeyRepository } from './passkeys.js';
 import { webhookRepository } from './webhooks.js';
 import { auditRepository } from './audit.js';
+import { orgPolicyRepository } from './org-policies.js';
+import { orgRoleRepository } from './org-roles.js';
 import { userRepository } from './users.js';
 
 /** Repositories running their queries on `db`, which may be a transaction. */
@@ -37,5 +39,7 @@ export function createRepositories(db: Knex, tables: TableNames): Repositories {
     passkeys: passkeyRepository(db, tables),
     webhooks: webhookRepository(db, tables),
     audit: auditRepository(db, tables),
+    orgPolicies: orgPolicyRepository(db, tables),
+    orgRoles: orgRoleRepository(db, tables),
   };
 }

@@ -13,7 +13,7 @@ import { isPostgres } from '../dialect.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
 import type { TableNames } from '../tables.js';
 
-const MEMBERSHIP_COLUMNS = ['m.user_id', 'm.org_id', 'm.role', 'm.created_at'];
+const MEMBERSHIP_COLUMNS = ['m.user_id', 'm.org_id', 'm.role', 'm.created_at', 'm.custom_role_id'];
 
 // Joined columns are aliased with a prefix so they cannot collide with the membership's own.
 const ORG_COLUMNS = {
@@ -100,8 +100,8 @@ export function membershipRepository(db: Knex, t: TableNames): MembershipReposit
       }));
     },
 
-    async updateRole(userId, orgId, role) {
-      const changed = await db(t.memberships).where({ user_id: userId, org_id: orgId }).update({ role });
+    async updateRole(userId, orgId, role, customRoleId = null) {
+      const changed = await db(t.memberships).where({ user_id: userId, org_id: orgId }).update({ role, custom_role_id: customRoleId });
       return changed > 0;
     },
 

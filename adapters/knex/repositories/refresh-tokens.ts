@@ -6,7 +6,7 @@ import type { TableNames } from '../tables.js';
 import { quoted, sqliteStatements } from '../sqlite-statements.js';
 import { isPostgres } from '../dialect.js';
 
-const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id', 'user_agent', 'ip', 'last_used_at'] as const;
+const COLUMNS = ['id_hash', 'family_id', 'user_id', 'org_id', 'expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'app_id', 'user_agent', 'ip', 'last_used_at', 'method'] as const;
 type FamilyEnd = { familyId: string; familyExpiresAt: number };
 type Big = number | string;
 /** What a session takes from all of its family's rows; the rest comes from the newest. */
@@ -25,6 +25,7 @@ function sessionOf(newest: RefreshTokenRow, totals: FamilyTotals): SessionRecord
     ip: token.ip,
     expiresAt: toNumber(totals.family_expires_at),
     revoked: totals.revoked_at !== null,
+    ...(token.method == null ? {} : { method: token.method }),
   };
 }
 
@@ -103,6 +104,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     token.userAgent ?? null,
     token.ip ?? null,
     null,
+    token.method ?? null,
   ];
 
   // PostgreSQL: the consume and the insert of its successor in one statement (one round
@@ -256,8 +258,16 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
         .update({ last_used_at: now, ...(client.userAgent === null ? {} : { user_agent: client.userAgent }), ...(client.ip === null ? {} : { ip: client.ip }) });
     },
 
-    async revokeFamiliesOfOrg(orgId, now) {
-      return revokeLiveFamilies(now, (query) => query.where({ org_id: orgId }));
+    async revokeFamiliesOfOrg(orgId, now, filter = {}) {
+      return revokeLiveFamilies(now, (query) => {
+        query.where({ org_id: orgId });
+        const { methodsNotIn, startedBefore, userIds } = filter;
+        // Rows of one family share its method: a row filter is a family filter.
+        if (methodsNotIn !== undefined) query.where((q) => void q.whereNull('method').orWhereNotIn('method', methodsNotIn));
+        if (userIds !== undefined) query.whereIn('user_id', userIds);
+        // A family began with its first token, which stays stored (used) until the family ends.
+        if (startedBefore !== undefined) query.havingRaw('min(??) < ?', ['created_at', startedBefore]);
+      });
     },
 
     async revokeFamiliesOfUser(userId, now, filter = {}) {

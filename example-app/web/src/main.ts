@@ -1,5 +1,6 @@
 import { createAuthClient, type AuthState } from 'gatehouse-auth/client';
 import { initAccount } from './account.js';
+import { initAudit } from './audit.js';
 import { initDangerZone } from './danger-zone.js';
 import { initKeys } from './keys.js';
 import { handleMailLinks } from './links.js';
@@ -10,12 +11,31 @@ import { initSecurity } from './security.js';
 import { initSession } from './session.js';
 import { initSessionList } from './session-list.js';
 import { initPasskeys } from './passkeys.js';
+import { initPolicy } from './policy.js';
+import { initReceiver } from './receiver.js';
+import { initWebhooks } from './webhooks.js';
 import { $, clearNotice, describeError, notify, show } from './ui.js';
 
 // The refresh token is an HttpOnly cookie and the access token lives in memory only: nothing sits in
 // localStorage for a script to steal. A reload or a new tab signs in from the cookie (resume below).
 const client = createAuthClient({ baseUrl: '/auth', transport: 'cookie' });
-const panels = [initAccount(client), initOrg(client), initKeys(client), initMfa(client), initSecurity(client), initSessionList(client), initPasskeys(client), initRealtime(client), initDangerZone(client)];
+const receiver = initReceiver(client);
+const panels = [
+  initAccount(client),
+  initOrg(client),
+  initKeys(client),
+  initMfa(client),
+  initSecurity(client),
+  initSessionList(client),
+  initPasskeys(client),
+  initPolicy(client),
+  initAudit(client),
+  // The secret shown at registration goes to the receiver card, which checks signatures with it.
+  initWebhooks(client, (secret) => receiver.remember(secret)),
+  receiver,
+  initRealtime(client),
+  initDangerZone(client),
+];
 initSession(client);
 
 const REASONS = {

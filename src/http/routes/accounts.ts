@@ -135,7 +135,7 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       documentedParameters: cookies.parameters(false),
       async handler({ body, auth, req }) {
         const reply = cookies.replier(req);
-        return reply(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null));
+        return reply(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null, auth.sessionId));
       },
     }),
     endpoint({
@@ -148,7 +148,7 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       documentedParameters: cookies.parameters(false),
       async handler({ body, auth, req }) {
         const reply = cookies.replier(req);
-        return reply(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null));
+        return reply(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null, auth.sessionId));
       },
     }),
   ];

@@ -26,8 +26,8 @@ export function apiKeyEndpoints(services: Services) {
       body: s.createApiKeyBody,
       async handler({ auth, body }) {
         const { record, key } = await apiKeys.create(auth.userId, activeOrg(auth), body);
-        const { lastUsedAt: _lastUsedAt, createdBy: _createdBy, ...view } = apiKeyView(record);
-        return { status: 201, body: { ...view, key } };
+        const { lastUsedAt: _lastUsedAt, createdBy: _createdBy, permissions, ...view } = apiKeyView(record);
+        return { status: 201, body: { ...view, ...(permissions === null ? {} : { permissions }), key } };
       },
     }),
     endpoint({

@@ -51,6 +51,19 @@ export function auditEndpoints(services: Services) {
     }),
     endpoint({
       method: 'get',
+      path: '/me/audit',
+      summary:
+        'Your own account log, newest first: the events of no organization (password, email, MFA and passkey changes, other sessions ended), with the filters and paging of `/orgs/{orgId}/audit` (no export)',
+      auth: 'jwt',
+      responses: { 200: r.auditPage },
+      query: auditQuery.omit({ format: true }),
+      async handler({ auth, query }) {
+        const page = await audit.listAccount(auth.userId, { action: query.action, actorId: query.actor, since: query.since, until: query.until, cursor: query.cursor, limit: query.limit });
+        return { status: 200, body: { entries: page.entries.map(auditEntryView), next: page.next } };
+      },
+    }),
+    endpoint({
+      method: 'get',
       path: '/orgs/:orgId/audit/verify',
       summary: "Recompute the organization's audit hash chain from its checkpoint (owners): `{valid: true, checked}` or `{valid: false, brokenAt, entryId}`",
       auth: 'jwt',

@@ -44,15 +44,18 @@ export function orgEndpoints(services: Services) {
     endpoint({
       method: 'patch',
       path: '/orgs/:orgId/members/:userId',
-      summary: "Change a member's role (owners only; the last owner cannot be demoted). Making someone owner needs a recent sign-in (step-up)",
+      summary:
+        "Change a member's role (owners only; the last owner cannot be demoted); `customRoleId` with role `member` gives one of the org's custom roles. Making someone owner needs a recent sign-in (step-up)",
       auth: 'jwt',
       responses: { 200: r.roleChanged, 403: r.problem, 404: r.problem, 409: r.problem },
       params: s.memberParams,
       body: s.changeRoleBody,
       stepUp: (body) => body.role === 'owner',
       async handler({ auth, params, body }) {
-        await orgs.changeRole(auth.userId, params.orgId, params.userId, body.role);
-        return { status: 200, body: { userId: params.userId, orgId: params.orgId, role: body.role } };
+        const customRoleId = body.customRoleId ?? null;
+        await orgs.changeRole(auth.userId, params.orgId, params.userId, body.role, customRoleId);
+        const custom = body.customRoleId === undefined ? {} : { customRoleId };
+        return { status: 200, body: { userId: params.userId, orgId: params.orgId, role: body.role, ...custom } };
       },
     }),
     endpoint({
