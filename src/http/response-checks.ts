@@ -4,8 +4,10 @@ import type { RealtimeCredentials } from '../core/realtime-credentials.js';
 import type { MfaStatus, TotpEnrolment } from '../core/mfa.js';
 import type * as r from './responses.js';
 import type { verified } from './routes/account-email.js';
+import type { changed as updatedPolicy, policy } from './routes/org-policy.js';
 import type { transferred } from './routes/orgs.js';
 import type { sessionSchema } from './routes/sessions.js';
+import type { delivery, webhook, withSecret } from './routes/webhooks.js';
 import type { apiKeyView, cookieSessionView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
 
 /**
@@ -45,4 +47,12 @@ export type ResponseChecks = [
   Expect<Same<client.Session, Out<typeof sessionSchema>>>,
   Expect<Same<client.VerifiedEmail, Out<typeof verified>>>,
   Expect<Same<client.OrgTransfer, Out<typeof transferred>>>,
+  Expect<Same<client.AuditEntry, Out<typeof r.auditEntry>>>,
+  Expect<Same<client.AuditPage, Out<typeof r.auditPage>>>,
+  Expect<Same<client.AuditVerification, Out<typeof r.auditVerification>>>,
+  Expect<Same<client.Webhook, Out<typeof webhook>>>,
+  Expect<Same<client.WebhookWithSecret, Out<typeof withSecret>>>,
+  Expect<Same<client.WebhookDelivery, Out<typeof delivery>>>,
+  Expect<Same<client.OrgPolicy, Out<typeof policy>>>,
+  Expect<Same<client.UpdatedOrgPolicy, Out<typeof updatedPolicy>>>,
 ];

@@ -20,6 +20,11 @@ function note<S extends z.ZodType>(schema: S, meta: { description?: string; form
   return schema;
 }
 
+/** `schema`, described in the OpenAPI document: for a field of a response declared next to its route. */
+export function described<S extends z.ZodType>(schema: S, description: string): S {
+  return note(schema, { description });
+}
+
 const isoDate = z.iso.datetime({ offset: true });
 // Emails in answers are whatever was stored (already validated when written), so no pattern.
 const storedEmail = note(z.string(), { format: 'email' });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { StorageConflictError } from '../errors.js';
 import type { OrgRoleRecord, StorageAdapter } from '../ports.js';
+import { CONTRACT_NOW, storageWithOrgs, type ContractGroup } from './contract-parts.js';
 
-const NOW = 1_700_000_000_000;
+const NOW = CONTRACT_NOW;
 
 function role(n: string, orgId: string, overrides: Partial<OrgRoleRecord> = {}): OrgRoleRecord {
   return { id: `role-${n}`, orgId, name: `Role ${n}`, description: null, permissions: ['projects:read'], createdAt: NOW, updatedAt: NOW, ...overrides };
@@ -10,14 +11,10 @@ function role(n: string, orgId: string, overrides: Partial<OrgRoleRecord> = {}):
 
 /** The custom-role part of the storage contract (see runStorageContract): roles, members holding one, key subsets. */
 export function orgRoleContract(
-  g: { describe(name: string, fn: () => void): unknown; it(name: string, fn: () => Promise<void>): unknown },
+  g: ContractGroup,
   adapter: () => StorageAdapter,
 ): void {
-  const withOrgs = async (...orgIds: string[]) => {
-    const storage = adapter();
-    for (const id of orgIds) await storage.orgs.create({ id, name: id, slug: id, description: null, createdAt: NOW });
-    return storage;
-  };
+  const withOrgs = (...orgIds: string[]) => storageWithOrgs(adapter, ...orgIds);
 
   g.describe('org roles', () => {
     g.it('create, find and list per org (oldest first); other orgs see none', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NewWebhookDelivery, StorageAdapter, WebhookEndpointRecord } from '../ports.js';
+import { CONTRACT_NOW, storageWithOrgs, type ContractGroup } from './contract-parts.js';
 
-const NOW = 1_700_000_000_000;
+const NOW = CONTRACT_NOW;
 const MINUTE = 60_000;
 
 function endpoint(n: string, orgId: string, overrides: Partial<WebhookEndpointRecord> = {}): WebhookEndpointRecord {
@@ -38,14 +39,10 @@ const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
 
 /** The webhook part of the storage contract (see runStorageContract). */
 export function webhookContract(
-  g: { describe(name: string, fn: () => void): unknown; it(name: string, fn: () => Promise<void>): unknown },
+  g: ContractGroup,
   adapter: () => StorageAdapter,
 ): void {
-  const withOrgs = async (...orgIds: string[]) => {
-    const storage = adapter();
-    for (const id of orgIds) await storage.orgs.create({ id, name: id, slug: id, description: null, createdAt: NOW });
-    return storage;
-  };
+  const withOrgs = (...orgIds: string[]) => storageWithOrgs(adapter, ...orgIds);
 
   g.describe('webhooks', () => {
     g.it('endpoints: insert, find and list per org (events filter kept), update, delete; other orgs see none', async () => {

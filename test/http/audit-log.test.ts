@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import type { AuditEvent } from 'gatehouse-auth';
+import type { AuditEntry } from 'gatehouse-auth/client';
 import { addMember, expectProblem, PASSWORD, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 
@@ -10,20 +11,8 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 /** The seqs of the history `orgWithHistory` makes, newest first (its sign-ins included). */
 const ALL_SEQS = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
 
-interface EntryView {
-  id: string;
-  orgId: string | null;
-  at: string;
-  actor: { type: string; id: string | null };
-  action: string;
-  target: { type: string; id: string } | null;
-  ip: string | null;
-  userAgent: string | null;
-  data: Record<string, string | number | boolean | null>;
-  seq: number;
-  prevHash: string;
-  hash: string;
-}
+/** An entry as the routes answer it. */
+type EntryView = AuditEntry;
 
 /** The chain check as docs/audit-log.md tells a reader to write it, independent of the package's own code. */
 function verifyExport(entries: EntryView[]): { valid: boolean; checked: number } {

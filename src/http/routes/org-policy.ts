@@ -28,22 +28,17 @@ const changeBody = z
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'change at least one of requireMfa, allowedSignInMethods, maxSessionAge, apiKeyMaxLifetime' });
 
-const note = <S extends z.ZodType>(schema: S, description: string): S => {
-  r.metadata.add(schema, { description });
-  return schema;
-};
-
-const policy = z.object({
+export const policy = z.object({
   orgId: z.string(),
-  requireMfa: note(z.boolean(), 'Members need a second factor (a confirmed TOTP or a passkey) for tokens of this organization'),
-  allowedSignInMethods: note(z.array(z.string()).nullable(), 'The first factors (and `api_key`) this organization allows; null: every method'),
-  maxSessionAge: note(z.number().int().nullable(), "Longest life (s) of a session scoped to this organization; null: the router's sessionMaxAge"),
-  apiKeyMaxLifetime: note(z.number().int().nullable(), "Longest life (s) of this organization's API keys; null: no limit"),
-  updatedAt: note(z.iso.datetime({ offset: true }).nullable(), 'Null while the organization has the defaults'),
+  requireMfa: r.described(z.boolean(), 'Members need a second factor (a confirmed TOTP or a passkey) for tokens of this organization'),
+  allowedSignInMethods: r.described(z.array(z.string()).nullable(), 'The first factors (and `api_key`) this organization allows; null: every method'),
+  maxSessionAge: r.described(z.number().int().nullable(), "Longest life (s) of a session scoped to this organization; null: the router's sessionMaxAge"),
+  apiKeyMaxLifetime: r.described(z.number().int().nullable(), "Longest life (s) of this organization's API keys; null: no limit"),
+  updatedAt: r.described(z.iso.datetime({ offset: true }).nullable(), 'Null while the organization has the defaults'),
 });
 r.metadata.add(policy, { id: 'OrgPolicy', description: "An organization's security policy (docs/org-policies.md)" });
-const changed = policy.extend({
-  enforced: note(
+export const changed = policy.extend({
+  enforced: r.described(
     z.object({ sessionsEnded: z.number().int().min(0), apiKeysRevoked: z.number().int().min(0) }),
     'What the change ended at once: sessions and API keys the new policy no longer allows',
   ),

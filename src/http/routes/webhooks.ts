@@ -8,11 +8,6 @@ import * as s from '../schemas.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoDate = z.iso.datetime({ offset: true });
-const note = <S extends z.ZodType>(schema: S, description: string): S => {
-  r.metadata.add(schema, { description });
-  return schema;
-};
-
 // Audit actions are stable dotted names (`member.role_changed`).
 const action = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be an event name such as "member.joined"');
 const events = z
@@ -57,23 +52,23 @@ const deliveryView = (d: WebhookDeliveryRecord) => ({
   deliveredAt: d.deliveredAt === null ? null : iso(d.deliveredAt),
 });
 
-const webhook = z.object({
+export const webhook = z.object({
   id: z.string(),
   url: z.string(),
-  events: note(z.array(z.string()).nullable(), 'The audit actions sent there; null: every event'),
+  events: r.described(z.array(z.string()).nullable(), 'The audit actions sent there; null: every event'),
   enabled: z.boolean(),
   consecutiveFailures: z.number().int().min(0),
-  disabledReason: note(z.string().nullable(), 'Why gatehouse disabled it after failures; null otherwise'),
+  disabledReason: r.described(z.string().nullable(), 'Why gatehouse disabled it after failures; null otherwise'),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
 r.metadata.add(webhook, { id: 'Webhook', description: 'A webhook endpoint as listed: never its secret' });
-const withSecret = webhook.extend({
-  secret: note(z.string(), 'The signing secret (`whsec_…`, Standard Webhooks), shown only in this response'),
+export const withSecret = webhook.extend({
+  secret: r.described(z.string(), 'The signing secret (`whsec_…`, Standard Webhooks), shown only in this response'),
 });
-const delivery = z.object({
+export const delivery = z.object({
   id: z.string(),
-  eventId: note(z.string(), 'The `webhook-id` header: the audit event id, the same on every attempt'),
+  eventId: r.described(z.string(), 'The `webhook-id` header: the audit event id, the same on every attempt'),
   eventType: z.string(),
   status: z.enum(['pending', 'delivered', 'failed']),
   attempts: z.number().int().min(0),
