@@ -6,11 +6,19 @@
  * by its own name. No type check here: `npm run typecheck` covers these files.
  * (The same approach as run.ts's transpileServer(), which can adopt this module.)
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 
 export const root = resolve(import.meta.dirname, '..');
+
+/**
+ * Every module of the example app (example-app/*.ts), so a new file the app imports is
+ * transpiled with it; its browser part (web/) is bundled by demo-page.ts instead.
+ */
+export const EXAMPLE_APP_FILES: readonly string[] = readdirSync(join(root, 'example-app'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => `example-app/${name}`);
 
 /** Throws unless `npm run build` has produced dist/. */
 export function assertBuilt(): void {

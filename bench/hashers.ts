@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { removeBuild, root, transpileToDist } from './build-server.js';
+import { EXAMPLE_APP_FILES, removeBuild, root, transpileToDist } from './build-server.js';
 import { runLoad, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
 import { runAlone, type BenchSection, type Target } from './section.js';
@@ -218,7 +218,7 @@ export async function benchHashers(): Promise<BenchSection> {
     lines.push(`CPU per compare at cost ${BCRYPT_COST}, in process: bcryptjs ${cpu.js.toFixed(1)} ms`);
   }
 
-  const dist = transpileToDist({ files: ['bench/server.ts', 'example-app/app.ts'], outDir: OUT_DIR });
+  const dist = transpileToDist({ files: ['bench/server.ts', ...EXAMPLE_APP_FILES], outDir: OUT_DIR });
   const script = join(dist, 'bench', 'server.js');
   const results: Measured[] = [];
   try {

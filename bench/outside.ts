@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeBuild, transpileToDist } from './build-server.js';
+import { EXAMPLE_APP_FILES, removeBuild, transpileToDist } from './build-server.js';
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
 import { bareFirst, median, pairRatios, pairUp, roundSecondsOf } from './rounds.js';
@@ -199,7 +199,7 @@ export async function benchOutside(): Promise<BenchSection> {
 
   const work = async (): Promise<BenchSection> => {
     const build = transpileToDist({
-      files: ['example-app/server.ts', 'example-app/app.ts', 'example-app/broker.ts', 'example-app/demo-page.ts', 'example-app/demo-account.ts', 'bench/bare-server.ts'],
+      files: [...EXAMPLE_APP_FILES, 'bench/bare-server.ts'],
       outDir: OUT_DIR,
       // The demo page bundles example-app/web at start.
       links: ['example-app/web'],

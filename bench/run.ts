@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import bcrypt from 'bcryptjs';
 import type autocannon from 'autocannon';
 import { runLoad, startLoad, type LoadOptions, type LoadSummary } from './load.js';
-import { removeBuild, transpileToDist } from './build-server.js';
+import { EXAMPLE_APP_FILES, removeBuild, transpileToDist } from './build-server.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
 import { benchHashers } from './hashers.js';
 import { benchOutside } from './outside.js';
@@ -185,7 +185,7 @@ let server: ChildProcess | undefined;
 const BUILD_OUT = '.bench';
 
 function transpileServer(): string {
-  return join(transpileToDist({ files: ['bench/server.ts', 'example-app/app.ts'], outDir: BUILD_OUT }), 'bench', 'server.js');
+  return join(transpileToDist({ files: ['bench/server.ts', ...EXAMPLE_APP_FILES], outDir: BUILD_OUT }), 'bench', 'server.js');
 }
 
 function startServer(dir: string, secret: string): Promise<{ child: ChildProcess; port: number }> {

@@ -39,6 +39,9 @@ export interface ExampleAppOptions {
 
 export const DEFAULT_MAIL_FROM = 'gatehouse example <no-reply@localhost>';
 
+/** The permissions the example's own routes check; an org's custom roles are made of these. */
+export const EXAMPLE_PERMISSIONS = ['projects:read', 'projects:write', 'billing:manage'] as const;
+
 /**
  * Passkeys bound to APP_URL's host. WebAuthn refuses IP addresses as RP IDs, so a loopback
  * address becomes `localhost` (the demo is then opened at http://localhost:PORT); any other
@@ -76,6 +79,10 @@ export function createExampleApp(options: ExampleAppOptions) {
     ...(realtimeUrl ? { realtime: { url: realtimeUrl, ...(realtimeTtl ? { ttl: realtimeTtl } : {}) } } : {}),
     // The demo page's built-in receiver (/demo/webhook-receiver) is plain http on this machine: allowed outside production only.
     webhooks: { allowInsecureLoopback: insecureLoopback },
+    // The host's permissions (docs/permissions.md): owners hold every one, admins the project ones,
+    // members only reading; an org's owners give members more with a custom role.
+    permissions: [...EXAMPLE_PERMISSIONS],
+    rolePermissions: { admin: ['projects:read', 'projects:write'], member: ['projects:read'] },
   });
 
   const app = express();
@@ -115,6 +122,9 @@ export function createExampleApp(options: ExampleAppOptions) {
         'GET /auth/sessions': 'Bearer; the signed-in user’s sessions (DELETE /auth/sessions/:id ends one)',
         'GET /api/hello': 'Bearer or API key; any signed-in user',
         'GET /api/admin': 'Bearer or API key; owners and admins only',
+        'GET /api/projects': 'Bearer or API key; needs the permission projects:read (every role has it)',
+        'POST /api/projects': 'Bearer or API key; needs projects:write (owners, admins, members with a custom role holding it)',
+        'GET /auth/orgs/:orgId/roles': 'Bearer; the org’s built-in and custom roles and every permission',
       },
     });
   });
@@ -129,6 +139,17 @@ export function createExampleApp(options: ExampleAppOptions) {
   app.get('/api/admin', auth.requireAuth({ roles: ['owner', 'admin'] }), (req, res) => {
     const { userId, orgId, role } = req.auth!;
     res.json({ message: 'hello, admin', userId, orgId, role });
+  });
+
+  // Guarded by permission rather than role: 403 permission_denied names the missing one.
+  app.get('/api/projects', auth.requireAuth({ permissions: ['projects:read'] }), (req, res) => {
+    const { userId, orgId, role, permissions } = req.auth!;
+    res.json({ message: 'the projects (read)', userId, orgId, role, permissions });
+  });
+
+  app.post('/api/projects', auth.requireAuth({ permissions: ['projects:write'] }), (req, res) => {
+    const { userId, orgId, role, permissions } = req.auth!;
+    res.status(201).json({ message: 'project created (write)', userId, orgId, role, permissions });
   });
 
   return { app, auth, storage };

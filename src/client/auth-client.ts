@@ -282,7 +282,12 @@ export class AuthClient extends Emitter<AuthClientEvents> {
   me = () => this.#authed<T.Me>('GET', '/me');
   orgs = () => this.#authed<{ organizations: T.MyOrganization[] }>('GET', '/orgs').then((b) => b.organizations);
   members = (orgId: string) => this.#authed<{ members: T.Member[] }>('GET', `/orgs/${enc(orgId)}/members`).then((b) => b.members);
-  changeRole = (orgId: string, userId: string, role: T.Role) => this.#authed<{ userId: string; orgId: string; role: T.Role }>('PATCH', `/orgs/${enc(orgId)}/members/${enc(userId)}`, { role });
+  /**
+   * Changes a member's role (owners). `customRoleId` (with role `member`) gives one of the
+   * org's custom roles, null takes it away; any role change without it ends the custom role.
+   */
+  changeRole = (orgId: string, userId: string, role: T.Role, customRoleId?: string | null) =>
+    this.#authed<T.RoleChanged>('PATCH', `/orgs/${enc(orgId)}/members/${enc(userId)}`, customRoleId === undefined ? { role } : { role, customRoleId });
   removeMember = (orgId: string, userId: string) => this.#authed<void>('DELETE', `/orgs/${enc(orgId)}/members/${enc(userId)}`);
   invite = (orgId: string, input: T.CreateInvitationInput = {}) => this.#authed<T.CreatedInvitation>('POST', `/orgs/${enc(orgId)}/invitations`, input);
   invitations = (orgId: string) => this.#authed<{ invitations: T.Invitation[] }>('GET', `/orgs/${enc(orgId)}/invitations`).then((b) => b.invitations);
@@ -325,6 +330,14 @@ export class AuthClient extends Emitter<AuthClientEvents> {
    * `policy_excludes_you` when it would shut the caller out.
    */
   updateOrgPolicy = (orgId: string, changes: T.OrgPolicyChanges) => this.#authed<T.UpdatedOrgPolicy>('PATCH', `/orgs/${enc(orgId)}/policy`, changes);
+  /** The organization's roles (any member): the built-in ones with their permissions, its custom roles, and every permission of the service. */
+  roles = (orgId: string) => this.#authed<T.OrgRoles>('GET', `/orgs/${enc(orgId)}/roles`);
+  /** Defines a custom role from the service's permissions (owners); 409 `role_name_taken` for a name in use. */
+  createRole = (orgId: string, input: T.CreateRoleInput) => this.#authed<T.CustomRole>('POST', `/orgs/${enc(orgId)}/roles`, input);
+  /** Renames a custom role or changes its permissions or description (owners); its holders follow. */
+  updateRole = (orgId: string, roleId: string, changes: T.UpdateRoleInput) => this.#authed<T.CustomRole>('PATCH', `/orgs/${enc(orgId)}/roles/${enc(roleId)}`, changes);
+  /** Deletes a custom role (owners); 409 `role_in_use` while a member holds it. */
+  deleteRole = (orgId: string, roleId: string) => this.#authed<void>('DELETE', `/orgs/${enc(orgId)}/roles/${enc(roleId)}`);
 
   /** Mails a new verification link to the signed-in user's address; earlier links stop working. */
   requestEmailVerification = () => this.#authed<unknown>('POST', '/email/verification').then(() => undefined);

@@ -137,6 +137,8 @@ export interface CreateApiKeyInput {
   role?: Role;
   /** ISO 8601 date-time. */
   expiresAt?: string;
+  /** Limits the key to these of the creator's permissions (names of the service's vocabulary). */
+  permissions?: string[];
 }
 
 /** A signed-in session of the user, as GET /sessions lists it. */
@@ -322,4 +324,46 @@ export type OrgPolicyChanges = Partial<Pick<OrgPolicy, 'requireMfa' | 'allowedSi
 /** The answer of PATCH /orgs/:orgId/policy: the policy, and what enforcing it ended at once. */
 export interface UpdatedOrgPolicy extends OrgPolicy {
   enforced: { sessionsEnded: number; apiKeysRevoked: number };
+}
+
+/** A role an organization's owners defined from the service's permissions; it sits at member level for gatehouse's own routes. */
+export interface CustomRole {
+  id: string;
+  name: string;
+  description: string | null;
+  permissions: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer of GET /orgs/:orgId/roles. */
+export interface OrgRoles {
+  /** owner, admin and member with the permissions each grants. */
+  builtIn: { name: Role; permissions: string[] }[];
+  custom: CustomRole[];
+  /** Every permission of the service: what a custom role may be made of. */
+  permissions: string[];
+}
+
+export interface CreateRoleInput {
+  /** 1-64 characters, unique in the organization, not a built-in role's name. */
+  name: string;
+  permissions: string[];
+  description?: string | null;
+}
+
+/** At least one field; `permissions` replaces the list, a null `description` clears it. */
+export interface UpdateRoleInput {
+  name?: string;
+  permissions?: string[];
+  description?: string | null;
+}
+
+/** The answer of PATCH /orgs/:orgId/members/:userId. */
+export interface RoleChanged {
+  userId: string;
+  orgId: string;
+  role: Role;
+  /** Present when the request named one (null: the custom role ended). */
+  customRoleId?: string | null;
 }

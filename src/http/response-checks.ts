@@ -6,6 +6,7 @@ import type * as r from './responses.js';
 import type { verified } from './routes/account-email.js';
 import type { changed as updatedPolicy, policy } from './routes/org-policy.js';
 import type { transferred } from './routes/orgs.js';
+import type { customRole, roleList } from './routes/roles.js';
 import type { sessionSchema } from './routes/sessions.js';
 import type { delivery, webhook, withSecret } from './routes/webhooks.js';
 import type { apiKeyView, cookieSessionView, invitationView, memberView, myOrgView, orgView, pairView, userView } from './views.js';
@@ -55,4 +56,7 @@ export type ResponseChecks = [
   Expect<Same<client.WebhookDelivery, Out<typeof delivery>>>,
   Expect<Same<client.OrgPolicy, Out<typeof policy>>>,
   Expect<Same<client.UpdatedOrgPolicy, Out<typeof updatedPolicy>>>,
+  Expect<Same<client.CustomRole, Out<typeof customRole>>>,
+  Expect<Same<client.OrgRoles, Out<typeof roleList>>>,
+  Expect<Same<client.RoleChanged, Out<typeof r.roleChanged>>>,
 ];

@@ -270,6 +270,76 @@ describe('demo page in chromium', function () {
     await a.waitForFunction("document.querySelector('#policy-form [name=maxSessionAge]').value === '' && !document.getElementById('policy-result').hidden", undefined, { timeout: 10_000 });
   });
 
+  it('custom roles: the owner creates one with projects:write and gives it to a member, whose "try it" POST goes from 403 to allowed', async () => {
+    // Bob is a plain member: he reads projects, and writing them is refused with the missing permission.
+    await b.locator('#roles-hint', { hasText: 'Only owners' }).waitFor();
+    expect(await b.locator('#role-form button[type=submit]').isDisabled()).to.equal(true);
+    await b.locator('#try-read').click();
+    await b.locator('#try-result[data-call="GET /api/projects"][data-outcome="allowed"][data-status="200"]').waitFor();
+    await b.locator('#try-write').click();
+    const refused = b.locator('#try-result[data-call="POST /api/projects"][data-outcome="denied"][data-status="403"]');
+    await refused.waitFor();
+    expect(await refused.textContent()).to.contain('permission_denied').and.contain('missing permission: projects:write');
+    await b.locator('#roles-card').scrollIntoViewIfNeeded();
+    await shot(b, '06e-roles-member-refused');
+
+    // The built-in roles with what they grant, then a custom role from the checkboxes.
+    await a.locator('#roles-reload').click();
+    expect(await a.locator('#roles-table tbody tr').first().textContent()).to.contain('owner').and.contain('billing:manage');
+    expect(await a.locator('#role-permissions input[type=checkbox]').count()).to.equal(3);
+    await a.locator('#role-form [name=name]').fill('Project writer');
+    await a.locator('#role-permissions input[value="projects:write"]').check();
+    await a.locator('#role-form button[type=submit]').click();
+    await a.locator('#roles-table tbody tr[data-name="Project writer"]').waitFor();
+    // Edited: renamed, with the permissions kept.
+    await a.locator('#roles-table tbody tr[data-name="Project writer"]').getByRole('button', { name: 'Edit' }).click();
+    expect(await a.locator('#role-permissions input[value="projects:write"]').isChecked()).to.equal(true);
+    await a.locator('#role-form [name=name]').fill('Project editor');
+    await a.locator('#role-form button[type=submit]').click();
+    const row = a.locator('#roles-table tbody tr[data-name="Project editor"]');
+    await row.waitFor();
+    expect(await row.textContent()).to.contain('projects:write');
+
+    // Given to Bob in the assign form.
+    await a.locator('#assign-form [name=userId]').selectOption({ label: bobEmail });
+    await a.locator('#assign-form [name=roleId]').selectOption({ label: 'Project editor' });
+    await a.locator('#assign-form button[type=submit]').click();
+    await row.locator('td', { hasText: bobEmail }).waitFor();
+    // A held role cannot be deleted.
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await a.locator('#notice', { hasText: '409 role_in_use' }).waitFor();
+    await a.locator('#roles-card').scrollIntoViewIfNeeded();
+    await shot(a, '06f-roles-owner');
+
+    // Bob's next call counts the new role: no sign-in again, no refresh.
+    await b.locator('#try-write').click();
+    const allowed = b.locator('#try-result[data-call="POST /api/projects"][data-outcome="allowed"][data-status="201"]');
+    await allowed.waitFor();
+    expect(await allowed.textContent()).to.contain('projects:write');
+    await shot(b, '06g-roles-member-allowed');
+  });
+
+  it('creates an API key limited to a permission', async () => {
+    await a.locator('#key-limit summary').click();
+    await a.locator('#key-permissions input[value="projects:read"]').check();
+    await a.locator('#key-form [name=name]').fill('read-only');
+    await a.locator('#key-form button[type=submit]').click();
+    await a.locator('#new-key').waitFor();
+    const key = (await a.locator('#new-key-value').textContent()) ?? '';
+    const row = a.locator('#keys-table tbody tr', { hasText: 'read-only' });
+    await row.waitFor();
+    expect(await row.textContent()).to.contain('projects:read');
+    // The key reads projects and is refused writing them (the tenant is in the curl line shown with it).
+    const tenant = /X-Tenant-Id: ([^']+)/.exec((await a.locator('#new-key-usage').textContent()) ?? '')?.[1] ?? '';
+    const headers = { 'x-api-key': key, 'x-tenant-id': tenant };
+    expect((await fetch(`${server.url}/api/projects`, { headers })).status).to.equal(200);
+    const write = await fetch(`${server.url}/api/projects`, { method: 'POST', headers });
+    expect(write.status).to.equal(403);
+    expect(await write.json()).to.include({ code: 'permission_denied', permission: 'projects:write' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await a.locator('#keys-hint', { hasText: 'No API keys yet.' }).waitFor();
+  });
+
   it('creates a second organization, then switches back', async () => {
     await a.locator('#org-card summary').click();
     await a.locator('#setup-org-form [name=orgName]').fill(`Side ${id}`);

@@ -295,7 +295,7 @@ async function startExampleOnPostgres(): Promise<{ url: string; close(): Promise
 }
 
 for (const backend of ['SQLite', 'PostgreSQL'] as const) {
-  describe(`gatehouse-auth/client: an organization's audit log, webhooks and policy (${backend})`, function () {
+  describe(`gatehouse-auth/client: an organization's audit log, webhooks, policy and roles (${backend})`, function () {
     this.timeout(60_000);
     let example: { url: string; close(): Promise<void> };
     let baseUrl: string;
@@ -409,6 +409,92 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
       expect(await rejection(owner.webhookDeliveries(orgId, created.id))).to.include({ code: 'webhook_not_found', status: 404 });
       expect(await rejection(owner.rotateWebhookSecret(orgId, created.id))).to.include({ code: 'webhook_not_found', status: 404 });
       for (const c of [owner, member]) await c.logout();
+    });
+
+    it('custom roles: lists built-in and custom roles, creates/updates/deletes one, assigns it to a member (403 -> 201 on the example\'s POST /api/projects); 400/401/403/404/409', async () => {
+      const { owner, member, orgId } = await ownerAndMember();
+      const memberId = member.claims?.sub as string;
+      const listed = await owner.roles(orgId);
+      expect(listed.permissions).to.deep.equal(['projects:read', 'projects:write', 'billing:manage']);
+      expect(listed.builtIn).to.deep.equal([
+        { name: 'owner', permissions: ['projects:read', 'projects:write', 'billing:manage'] },
+        { name: 'admin', permissions: ['projects:read', 'projects:write'] },
+        { name: 'member', permissions: ['projects:read'] },
+      ]);
+      expect(listed.custom).to.deep.equal([]);
+      // Any member reads the list.
+      expect((await member.roles(orgId)).builtIn).to.have.length(3);
+
+      // A plain member reads projects but may not write them: 403 naming the missing permission.
+      const read = await member.request('/api/projects');
+      expect(read.status).to.equal(200);
+      expect(await read.json()).to.deep.include({ orgId, role: 'member', permissions: ['projects:read'] });
+      const refused = await member.request('/api/projects', { method: 'POST' });
+      expect(refused.status).to.equal(403);
+      expect(await refused.json()).to.include({ code: 'permission_denied', permission: 'projects:write' });
+
+      const role = await owner.createRole(orgId, { name: 'Project editor', permissions: ['projects:write'], description: 'edits projects' });
+      expect(role).to.include({ name: 'Project editor', description: 'edits projects' });
+      expect(role.permissions).to.deep.equal(['projects:write']);
+      expect(role.createdAt).to.match(/^\d{4}-\d\d-\d\dT/);
+      expect((await owner.roles(orgId)).custom.map((c) => c.id)).to.deep.equal([role.id]);
+
+      // The old signature still works, and the new argument gives the custom role.
+      expect(await owner.changeRole(orgId, memberId, 'member', role.id)).to.deep.equal({ userId: memberId, orgId, role: 'member', customRoleId: role.id });
+      expect((await owner.members(orgId)).find((m) => m.userId === memberId)?.customRoleId).to.equal(role.id);
+      const allowed = await member.request('/api/projects', { method: 'POST' });
+      expect(allowed.status).to.equal(201);
+      expect(((await allowed.json()) as { permissions: string[] }).permissions).to.have.members(['projects:read', 'projects:write']);
+
+      const renamed = await owner.updateRole(orgId, role.id, { name: 'Editor', description: null });
+      expect(renamed).to.include({ id: role.id, name: 'Editor', description: null });
+      expect(await rejection(owner.deleteRole(orgId, role.id))).to.include({ code: 'role_in_use', status: 409 });
+      expect(await owner.changeRole(orgId, memberId, 'member')).to.deep.equal({ userId: memberId, orgId, role: 'member' });
+      expect((await member.request('/api/projects', { method: 'POST' })).status).to.equal(403);
+      // null takes the role away too, and the answer says so.
+      await owner.changeRole(orgId, memberId, 'member', role.id);
+      expect(await owner.changeRole(orgId, memberId, 'member', null)).to.deep.equal({ userId: memberId, orgId, role: 'member', customRoleId: null });
+      expect((await owner.members(orgId)).find((m) => m.userId === memberId)?.customRoleId).to.equal(null);
+      await owner.deleteRole(orgId, role.id);
+      expect((await owner.roles(orgId)).custom).to.deep.equal([]);
+
+      // Failure paths, as typed errors.
+      const unknown = await rejection(owner.createRole(orgId, { name: 'x', permissions: ['projects:read', 'nope:nope'] }));
+      expect(unknown).to.include({ code: 'invalid_request', status: 400 });
+      expect(unknown.errors.map((e) => e.path)).to.deep.equal(['permissions.1']);
+      expect(await rejection(owner.createRole(orgId, { name: 'admin', permissions: [] }))).to.include({ code: 'invalid_request', status: 400 });
+      await owner.createRole(orgId, { name: 'Billing', permissions: ['billing:manage'] });
+      expect(await rejection(owner.createRole(orgId, { name: 'Billing', permissions: [] }))).to.include({ code: 'role_name_taken', status: 409 });
+      expect(await rejection(owner.updateRole(orgId, role.id, { name: 'gone' }))).to.include({ code: 'role_not_found', status: 404 });
+      expect(await rejection(owner.changeRole(orgId, memberId, 'member', role.id))).to.include({ code: 'role_not_found', status: 404 });
+      const withAdmin = await rejection(owner.changeRole(orgId, memberId, 'admin', (await owner.roles(orgId)).custom[0]?.id as string));
+      expect(withAdmin).to.include({ code: 'invalid_request', status: 400 });
+      expect(await rejection(member.createRole(orgId, { name: 'mine', permissions: [] }))).to.include({ code: 'forbidden', status: 403 });
+      const stranger = createAuthClient({ baseUrl });
+      await signedUp(stranger);
+      expect(await rejection(stranger.roles(orgId))).to.include({ status: 404 });
+      expect((await fetch(`${baseUrl}/orgs/${orgId}/roles`)).status).to.equal(401);
+      for (const c of [owner, member, stranger]) await c.logout();
+    });
+
+    it('API keys limited to permissions: the key holds its subset on the example\'s routes; an unknown name is a 400 field error', async () => {
+      const { owner, orgId } = await ownerAndMember();
+      const created = await owner.createApiKey({ name: 'read only', permissions: ['projects:read'] });
+      expect(created.permissions).to.deep.equal(['projects:read']);
+      expect((await owner.apiKeys()).find((k) => k.id === created.id)?.permissions).to.deep.equal(['projects:read']);
+      const headers = { 'x-api-key': created.key, 'x-tenant-id': orgId };
+      expect((await fetch(`${example.url}/api/projects`, { headers })).status).to.equal(200);
+      const write = await fetch(`${example.url}/api/projects`, { method: 'POST', headers });
+      expect(write.status).to.equal(403);
+      expect(await write.json()).to.include({ code: 'permission_denied', permission: 'projects:write' });
+      // Without a subset a key holds what its role grants: an admin key writes projects.
+      const full = await owner.createApiKey({ name: 'role key', role: 'admin' });
+      expect(full).not.to.have.property('permissions');
+      expect((await fetch(`${example.url}/api/projects`, { method: 'POST', headers: { 'x-api-key': full.key, 'x-tenant-id': orgId } })).status).to.equal(201);
+      const bad = await rejection(owner.createApiKey({ name: 'bad', permissions: ['projects:delete'] }));
+      expect(bad).to.include({ code: 'invalid_request', status: 400 });
+      expect(bad.errors.map((e) => e.path)).to.deep.equal(['permissions.0']);
+      await owner.logout();
     });
 
     it('policy: reads the defaults, changes them (enforced counts), refuses a lock-out (409) and bad input (400); 403 member, 404 outsider', async () => {

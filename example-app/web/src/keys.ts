@@ -9,6 +9,22 @@ export function initKeys(client: AuthClient): Panel {
   const rows = table.querySelector('tbody') as HTMLTableSectionElement;
   const form = $<HTMLFormElement>('key-form');
   const hint = $('keys-hint');
+  const limit = $('key-permissions');
+  // Checked boxes limit the key to those permissions (within its creator's); none: what its role grants.
+  const limitedTo = () => [...limit.querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value);
+
+  async function loadPermissions(): Promise<void> {
+    const { permissions } = await client.roles(client.claims?.org ?? '');
+    limit.replaceChildren(
+      ...permissions.map((name) => {
+        const box = h('input');
+        box.type = 'checkbox';
+        box.value = name;
+        return h('label', { class: 'check' }, box, ` ${name}`);
+      }),
+    );
+    show($('key-limit'), permissions.length > 0);
+  }
 
   async function list(): Promise<void> {
     try {
@@ -20,7 +36,7 @@ export function initKeys(client: AuthClient): Panel {
             {},
             h('td', {}, key.name),
             h('td', {}, h('code', {}, key.prefix)),
-            h('td', {}, h('span', { class: 'pill' }, key.role)),
+            h('td', { title: key.permissions ? `limited to ${key.permissions.join(', ')}` : '' }, h('span', { class: 'pill' }, key.role), key.permissions && ` ${key.permissions.join(', ')}`),
             h('td', {}, key.lastUsedAt ? time(key.lastUsedAt) : 'never'),
             h('td', {}, h('button', { class: 'danger small', onclick: () => void revoke(key.id, key.name) }, 'Revoke')),
           ),
@@ -51,13 +67,15 @@ export function initKeys(client: AuthClient): Panel {
   }
 
   onSubmit(form, async ({ name = '', role }) => {
-    const created = await client.createApiKey({ name, role: role === 'owner' || role === 'admin' ? role : 'member' });
+    const permissions = limitedTo();
+    const created = await client.createApiKey({ name, role: role === 'owner' || role === 'admin' ? role : 'member', ...(permissions.length ? { permissions } : {}) });
     $('new-key-value').textContent = created.key;
     shownKeyId = created.id;
     const tenant = client.claims?.org ?? '<org id>';
     $('new-key-usage').textContent = `curl ${location.origin}/api/hello \\\n  -H 'X-API-Key: ${created.key}' \\\n  -H 'X-Tenant-Id: ${tenant}'`;
     show($('new-key'), true);
     form.reset();
+    for (const box of limit.querySelectorAll<HTMLInputElement>('input')) box.checked = false;
     await list();
   });
 
@@ -66,10 +84,12 @@ export function initKeys(client: AuthClient): Panel {
       // Members cannot manage keys: the form is disabled rather than answered with 403.
       const member = client.claims?.role === 'member';
       for (const el of form.elements) (el as HTMLInputElement).disabled = member;
-      await list();
+      show($('key-limit'), false);
+      await Promise.all([list(), member ? Promise.resolve() : loadPermissions()]);
     },
     reset() {
       rows.replaceChildren();
+      limit.replaceChildren();
       show($('new-key'), false);
     },
   };

@@ -13,6 +13,7 @@ import { initSessionList } from './session-list.js';
 import { initPasskeys } from './passkeys.js';
 import { initPolicy } from './policy.js';
 import { initReceiver } from './receiver.js';
+import { initRoles } from './roles.js';
 import { initWebhooks } from './webhooks.js';
 import { $, clearNotice, describeError, notify, show } from './ui.js';
 
@@ -29,6 +30,7 @@ const panels = [
   initSessionList(client),
   initPasskeys(client),
   initPolicy(client),
+  initRoles(client),
   initAudit(client),
   // The secret shown at registration goes to the receiver card, which checks signatures with it.
   initWebhooks(client, (secret) => receiver.remember(secret)),

@@ -16,7 +16,7 @@ const updateBody = z
   .refine((b) => Object.keys(b).length > 0, { message: 'change at least one of name, permissions, description' });
 const roleParams = z.strictObject({ orgId: s.id, roleId: s.id });
 
-const customRole = z.object({
+export const customRole = z.object({
   id: z.string(),
   name: z.string(),
   description: z.string().nullable(),
@@ -26,7 +26,7 @@ const customRole = z.object({
 });
 r.metadata.add(customRole, { id: 'CustomRole', description: "A role an org's owners defined from the service's permissions; it sits at member level for gatehouse's own routes" });
 const builtInRole = z.object({ name: z.enum(['owner', 'admin', 'member']), permissions: z.array(z.string()) });
-const roleList = z.object({ builtIn: z.array(builtInRole), custom: z.array(customRole), permissions: z.array(z.string()) });
+export const roleList = z.object({ builtIn: z.array(builtInRole), custom: z.array(customRole), permissions: z.array(z.string()) });
 
 const roleView = (role: OrgRoleRecord) => ({
   id: role.id,
