@@ -81,7 +81,7 @@ export function createPolicyRules(ctx: Pick<CoreContext, 'storage' | 'clock'>) {
   }
 
   /** Whether a session begun with `method` (undefined or null: unknown) may be scoped to an org with `policy`. */
-  function allowsMethod(policy: OrgPolicy, method: string | null | undefined): boolean {
+  function allowsMethod(policy: Pick<OrgPolicy, 'allowedSignInMethods'>, method: string | null | undefined): boolean {
     return policy.allowedSignInMethods === null || (typeof method === 'string' && policy.allowedSignInMethods.includes(method));
   }
 
@@ -150,13 +150,13 @@ export function createOrgPolicies(
   }
 
   /** Refuses a change that would shut out the owner making it from the session they make it with. */
-  async function assertKeepsActor(actorId: string, sessionId: string | undefined, next: OrgPolicy, change: OrgPolicyChange): Promise<void> {
+  async function assertKeepsActor(actorId: string, sessionId: string | undefined, change: OrgPolicyChange): Promise<void> {
     if (change.requireMfa === true && !(await rules.hasSecondFactor(actorId))) {
       throw new AuthError('policy_excludes_you', 'requiring a second factor would shut you out: enroll one (TOTP or a passkey) first', { field: 'requireMfa' });
     }
     if (change.allowedSignInMethods == null && change.maxSessionAge == null) return;
     const session = sessionId === undefined ? null : await storage.refreshTokens.findSession(sessionId);
-    if (change.allowedSignInMethods != null && !rules.allowsMethod(next, session?.method)) {
+    if (change.allowedSignInMethods != null && !rules.allowsMethod({ allowedSignInMethods: change.allowedSignInMethods }, session?.method)) {
       const how = session?.method == null ? 'your session does not say how you signed in' : `you signed in with ${session.method}`;
       throw new AuthError('policy_excludes_you', `this would end your own session (${how}): include that method, or sign in with one of the listed methods first`, {
         field: 'allowedSignInMethods',
@@ -187,13 +187,17 @@ export function createOrgPolicies(
         throw new AuthError('invalid_request', message, { errors: [{ path: 'allowedSignInMethods', message }] });
       }
     }
-    const previous = await rules.policyOf(orgId, storage);
-    const next: OrgPolicy = { ...previous, ...change, updatedAt: clock.now() };
-    await assertKeepsActor(actor.userId, actor.sessionId, next, change);
-    await audit.transaction(async (tx) => {
+    await assertKeepsActor(actor.userId, actor.sessionId, change);
+    // Read, written and audited under the org's lock: concurrent changes apply one after
+    // another, and each entry's old values are what the one before it wrote.
+    const next = await audit.transaction(async (tx) => {
+      await tx.memberships.lockOrg(orgId);
       await requireRole(tx, actor.userId, orgId, 'owner');
-      await tx.orgPolicies.save(next as OrgPolicyRecord);
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actor.userId }, action: 'org.policy_updated', target: { type: 'org', id: orgId }, data: changedFields(previous, next) });
+      const previous = await rules.policyOf(orgId, tx);
+      const changed: OrgPolicy = { ...previous, ...change, updatedAt: clock.now() };
+      await tx.orgPolicies.save(changed as OrgPolicyRecord);
+      await audit.record(tx, { orgId, actor: { type: 'user', id: actor.userId }, action: 'org.policy_updated', target: { type: 'org', id: orgId }, data: changedFields(previous, changed) });
+      return changed;
     });
     rules.forget(orgId);
     return { ...next, enforced: await enforce(orgId, next, change) };

@@ -150,6 +150,22 @@ function policySuite(label: string, make: Make): void {
       });
 
       // Last here: it moves the clock past the other tests' sign-ins.
+      it('10 changes at once are applied one after another: each audit entry\'s old value is the new value of the one before', async () => {
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => patch(owner.orgId, owner.access, { apiKeyMaxLifetime: 500_000 + i })));
+        for (const res of results) expect(res.status, res.text).to.equal(200);
+        const audit = await request(app).get(`/auth/orgs/${owner.orgId}/audit?action=org.policy_updated`).set(bearer(owner.access));
+        // Oldest first; the owner's org may have changes of earlier tests before these ten.
+        const entries = ([...audit.body.entries].reverse() as Array<{ data: Record<string, unknown> }>).slice(-10);
+        expect(entries.map((e) => e.data.apiKeyMaxLifetime).sort()).to.deep.equal(Array.from({ length: 10 }, (_, i) => 500_000 + i));
+        let before: unknown = entries[0]!.data.apiKeyMaxLifetimeWas;
+        expect(before).not.to.be.oneOf(entries.map((e) => e.data.apiKeyMaxLifetime));
+        for (const { data } of entries) {
+          expect(data.apiKeyMaxLifetimeWas).to.equal(before);
+          before = data.apiKeyMaxLifetime;
+        }
+        expect((await policyOf(owner.orgId, owner.access)).body.apiKeyMaxLifetime).to.equal(before);
+      });
+
       it('needs a recent sign-in (step-up)', async () => {
         const stale = await signupWithOrg(app);
         s.advance(10 * 60_000);
