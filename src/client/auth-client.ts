@@ -305,6 +305,8 @@ export class AuthClient extends Emitter<AuthClientEvents> {
 
   /** A page of the organization's audit log, newest first (owners and admins); pass the page's `next` as `cursor` for the older one. */
   auditLog = (orgId: string, query: T.AuditQuery = {}) => this.#authed<T.AuditPage>('GET', `/orgs/${enc(orgId)}/audit${search(query)}`);
+  /** A page of your own account log (password, email, MFA and passkey changes, other sessions ended), newest first. */
+  accountAuditLog = (query: T.AuditQuery = {}) => this.#authed<T.AuditPage>('GET', `/me/audit${search(query)}`);
   /** Recomputes the organization's audit hash chain (owners). */
   verifyAuditLog = (orgId: string) => this.#authed<T.AuditVerification>('GET', `/orgs/${enc(orgId)}/audit/verify`);
   /** The organization's webhook endpoints, without secrets (owners and admins). */

@@ -353,6 +353,12 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
       const stranger = createAuthClient({ baseUrl });
       await signedUp(stranger);
       expect(await rejection(stranger.auditLog(orgId))).to.include({ status: 404 });
+
+      // The account's own log: ending the other sessions is an entry of no org.
+      await owner.endOtherSessions();
+      const mine = await owner.accountAuditLog({ limit: 5 });
+      expect(mine.entries.map((e) => [e.action, e.orgId, e.data.reason])).to.deep.equal([['session.revoked', null, 'others_ended']]);
+      expect((await rejection(owner.accountAuditLog({ since: 'yesterday' })))).to.include({ code: 'invalid_request', status: 400 });
       for (const c of [owner, member, stranger]) await c.logout();
     });
 
