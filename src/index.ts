@@ -31,6 +31,7 @@ export { AUDIT_GENESIS_HASH, auditEntryHash, canonicalAuditJson, type AuditChain
 export type { Services } from './core/index.js';
 export type { TokenPair, SessionScope, AccessContext } from './core/sessions.js';
 export type { OrgPolicy, OrgPolicyChange, PolicyEnforcement } from './core/org-policies.js';
+export type { OrgAccess } from './core/orgs.js';
 export type { RolePermissionOptions, PermissionConfig, PermissionSubject } from './core/permissions.js';
 export type { OrgRoleList, NewOrgRoleInput, OrgRoleChanges } from './core/org-roles.js';
 export type { OrgChoice, OrgInput, SignupInput, Account } from './core/accounts.js';

@@ -35,6 +35,8 @@ export interface Me extends User {
 export interface MyOrganization extends Organization {
   role: Role;
   joinedAt: string;
+  /** Whether the org's policy gives this session a token for it, or what switching to it answers (docs/org-policies.md). */
+  access: 'allowed' | 'mfa_enrollment_required' | 'sign_in_method_not_allowed';
 }
 
 export interface Member {

@@ -11,8 +11,19 @@ import type { Sessions, TokenPair } from './sessions.js';
 export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accounts, apiKeys: ApiKeys, orgRoles?: Pick<OrgRoles, 'forget'>) {
   const { storage, clock, audit } = ctx;
 
-  function listMine(userId: string): Promise<MembershipWithOrg[]> {
-    return storage.memberships.listForUser(userId);
+  /**
+   * The user's orgs, each with whether its policy gives the session asking (begun with
+   * `method`; null or undefined: unknown) a token for it: `allowed`, or the code a switch
+   * to it would answer. A user whose sign-in landed elsewhere, or in no org, learns why here.
+   */
+  async function listMine(userId: string, method?: string | null): Promise<Array<MembershipWithOrg & { access: OrgAccess }>> {
+    const memberships = await storage.memberships.listForUser(userId);
+    return Promise.all(
+      memberships.map(async (m) => {
+        const refused = await sessions.policies.refusal(userId, await sessions.policies.policyOf(m.orgId), method);
+        return { ...m, access: refused === null ? 'allowed' : (refused.code as Exclude<OrgAccess, 'allowed'>) };
+      }),
+    );
   }
 
   async function listMembers(actorId: string, orgId: string): Promise<MembershipWithUser[]> {
@@ -144,3 +155,6 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
 }
 
 export type Orgs = ReturnType<typeof createOrgs>;
+
+/** Whether an org's policy gives a session a token for it, or the refusal a switch would answer. */
+export type OrgAccess = 'allowed' | 'mfa_enrollment_required' | 'sign_in_method_not_allowed';

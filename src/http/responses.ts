@@ -81,7 +81,19 @@ export const me = named(
 );
 
 export const myOrgs = z.object({
-  organizations: z.array(named('MyOrganization', org.extend({ role: roleName, joinedAt: isoDate }))),
+  organizations: z.array(
+    named(
+      'MyOrganization',
+      org.extend({
+        role: roleName,
+        joinedAt: isoDate,
+        access: note(z.enum(['allowed', 'mfa_enrollment_required', 'sign_in_method_not_allowed']), {
+          description:
+            "Whether the organization's policy gives this session a token for it (`allowed`), or what switching to it answers: enroll a second factor first, or sign in with a method it allows",
+        }),
+      }),
+    ),
+  ),
 });
 
 export const members = z.object({

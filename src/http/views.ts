@@ -1,5 +1,6 @@
 import type { ApiKeyRecord, InvitationRecord, MembershipWithOrg, MembershipWithUser, OrgRecord, Role, UserRecord } from '../ports.js';
 import type { TokenPair } from '../core/sessions.js';
+import type { OrgAccess } from '../core/orgs.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -20,8 +21,8 @@ export function orgView(org: OrgRecord) {
   return { id: org.id, name: org.name, slug: org.slug, description: org.description, createdAt: iso(org.createdAt) };
 }
 
-export function myOrgView(m: MembershipWithOrg) {
-  return { ...orgView(m.org), role: m.role, joinedAt: iso(m.createdAt) };
+export function myOrgView(m: MembershipWithOrg & { access: OrgAccess }) {
+  return { ...orgView(m.org), role: m.role, joinedAt: iso(m.createdAt), access: m.access };
 }
 
 export function memberView(m: MembershipWithUser) {

@@ -212,6 +212,10 @@ function policySuite(label: string, make: Make): void {
         const switched = await request(app).post('/auth/switch-org').set(bearer(tokens.access)).send({ orgId: owner.orgId });
         expectProblem(switched, 403, 'mfa_enrollment_required');
         expect(switched.body.enroll).to.equal('/auth/mfa/totp/setup');
+        // GET /orgs says why the sign-in landed elsewhere.
+        const mine = await request(app).get('/auth/orgs').set(bearer(tokens.access));
+        const access = Object.fromEntries((mine.body.organizations as Array<{ id: string; access: string }>).map((o) => [o.id, o.access]));
+        expect(access).to.deep.equal({ [owner.orgId]: 'mfa_enrollment_required', [second.orgId]: 'allowed' });
       });
 
       it('a user with no other org lands in none and can still enroll, then gets the org through the MFA step', async () => {
@@ -294,6 +298,10 @@ function policySuite(label: string, make: Make): void {
         const switched = await request(app).post('/auth/switch-org').set(bearer(tokens.access)).send({ orgId: owner.orgId });
         expectProblem(switched, 403, 'sign_in_method_not_allowed');
         expect(switched.body.allowedSignInMethods).to.deep.equal(['google']);
+        const mine = await request(app).get('/auth/orgs').set(bearer(tokens.access));
+        expect(mine.body.organizations.find((o: { id: string }) => o.id === owner.orgId).access).to.equal('sign_in_method_not_allowed');
+        const ownersView = await request(app).get('/auth/orgs').set(bearer(ownerNow.access));
+        expect(ownersView.body.organizations.find((o: { id: string }) => o.id === owner.orgId).access).to.equal('allowed');
         // The owner's own password session from before ended with the change; the google one switches and refreshes.
         expect((await request(app).post('/auth/switch-org').set(bearer(ownerNow.access)).send({ orgId: owner.orgId })).status).to.equal(200);
         expect((await refresh(ownerNow.refresh)).status).to.equal(200);

@@ -2,6 +2,12 @@ import type { AuthClient } from 'gatehouse-auth/client';
 import type { Panel } from './panel.js';
 import { $, date, h, notify, onClick, onSubmit, orgChoice, show, wireChoice, wireSlug } from './ui.js';
 
+/** Why an org's policy refuses this session (GET /orgs `access`), as the switch button's stand-in. */
+const ACCESS_HINTS = {
+  mfa_enrollment_required: 'requires a second factor: turn on TOTP or add a passkey, then sign in again',
+  sign_in_method_not_allowed: 'does not allow the way you signed in: sign in with a method it allows',
+} as const;
+
 /** Members of the active organization, invitations, and switching between the user's organizations. */
 export function initOrg(client: AuthClient): Panel {
   const members = $('members-table').querySelector('tbody') as HTMLTableSectionElement;
@@ -37,7 +43,9 @@ export function initOrg(client: AuthClient): Panel {
         h('span', { class: 'pill' }, org.role),
         org.id === current
           ? h('span', { class: 'pill on' }, 'active')
-          : h('button', { class: 'ghost small', onclick: () => void switchTo(org.id, org.name) }, 'Switch'),
+          : org.access === 'allowed'
+            ? h('button', { class: 'ghost small', onclick: () => void switchTo(org.id, org.name) }, 'Switch')
+            : h('span', { class: 'hint' }, ACCESS_HINTS[org.access]),
       ),
     );
     myOrgs.replaceChildren(...items);

@@ -17,17 +17,18 @@ export const transferred = z.object({
 
 /** Organizations, their members and invitations. Non-members get 404 for an org, never its data. */
 export function orgEndpoints(services: Services) {
-  const { orgs, invitations, accountDeletion } = services;
+  const { orgs, invitations, accountDeletion, sessions } = services;
 
   return [
     endpoint({
       method: 'get',
       path: '/orgs',
-      summary: "The signed-in user's organizations, with their role in each",
+      summary: "The signed-in user's organizations, with their role in each and whether the organization's policy gives this session a token for it (`access`)",
       auth: 'jwt',
       responses: { 200: r.myOrgs },
       async handler({ auth }) {
-        return { status: 200, body: { organizations: (await orgs.listMine(auth.userId)).map(myOrgView) } };
+        const method = auth.via === 'api_key' ? 'api_key' : await sessions.methodOfSession(auth.sessionId);
+        return { status: 200, body: { organizations: (await orgs.listMine(auth.userId, method)).map(myOrgView) } };
       },
     }),
     endpoint({
