@@ -275,6 +275,8 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
     // An org whose policy excludes API keys refuses them all (its keys were revoked when it changed; this catches a race).
     const policy = await policies.policyOf(record.orgId);
     if (!policies.allowsMethod(policy, 'api_key')) return null;
+    // Nor does a key work for a creator who has since dropped the second factor the org requires.
+    if (policy.requireMfa && !(await policies.hasSecondFactor(record.createdBy))) return null;
     const role = atLeast(creator.role, record.role) ? record.role : creator.role;
     const principal: ApiKeyPrincipal = { keyId: record.id, orgId: record.orgId, userId: record.createdBy, role, expiresAt: record.expiresAt };
     // Checked against the creator's permissions of the moment by requireAuth({ permissions }).

@@ -207,14 +207,18 @@ export function createOrgPolicies(
   async function enforce(orgId: string, policy: OrgPolicy, change: OrgPolicyChange): Promise<PolicyEnforcement> {
     const now = clock.now();
     let sessionsEnded = 0;
+    let apiKeysRevoked = 0;
     if (change.allowedSignInMethods != null) sessionsEnded += await sessions.revokeOrgSessions(orgId, { methodsNotIn: change.allowedSignInMethods });
     if (change.maxSessionAge != null) sessionsEnded += await sessions.revokeOrgSessions(orgId, { startedBefore: now - change.maxSessionAge * 1000 });
     if (change.requireMfa === true) {
       const without: string[] = [];
       for (const member of await storage.memberships.listForOrg(orgId)) if (!(await rules.hasSecondFactor(member.userId))) without.push(member.userId);
-      if (without.length > 0) sessionsEnded += await sessions.revokeOrgSessions(orgId, { userIds: without });
+      if (without.length > 0) {
+        sessionsEnded += await sessions.revokeOrgSessions(orgId, { userIds: without });
+        // A key acts for its creator: one made by a member without a second factor goes with their sessions.
+        apiKeysRevoked += await apiKeys.revokeWhere(orgId, (key) => without.includes(key.createdBy));
+      }
     }
-    let apiKeysRevoked = 0;
     if (change.allowedSignInMethods != null && !rules.allowsMethod(policy, 'api_key')) apiKeysRevoked += await apiKeys.revokeWhere(orgId, () => true);
     else if (change.apiKeyMaxLifetime != null) apiKeysRevoked += await apiKeys.revokeWhere(orgId, (key) => keyTooLong(policy, key));
     return { sessionsEnded, apiKeysRevoked };

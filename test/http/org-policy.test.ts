@@ -254,6 +254,37 @@ function policySuite(label: string, make: Make): void {
       });
     });
 
+    describe('requireMfa and API keys', () => {
+      it("revokes the keys of members without a second factor; a key whose creator drops theirs later is refused at its next load", async () => {
+        const owner = await signupWithOrg(app);
+        await enrollTotp(owner.access);
+        const plain = await addMember(app, owner, 'admin');
+        const careful = await addMember(app, owner, 'admin');
+        await enrollTotp(careful.access);
+        const keyOf = async (u: SignedUp) => {
+          const res = await request(app).post('/auth/api-keys').set(bearer(u.access)).send({ name: `key of ${u.email}` });
+          expect(res.status, res.text).to.equal(201);
+          return res.body.key as string;
+        };
+        const plainKey = await keyOf(plain);
+        const carefulKey = await keyOf(careful);
+        const withIt = (key: string) => request(app).get('/api/hello').set(withKey(key, owner.orgId));
+        expect((await withIt(plainKey)).status).to.equal(200);
+        expect((await withIt(carefulKey)).status).to.equal(200);
+
+        const res = await patch(owner.orgId, owner.access, { requireMfa: true });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.body.enforced.apiKeysRevoked).to.equal(1);
+        expectProblem(await withIt(plainKey), 401, 'invalid_api_key');
+        expect((await withIt(carefulKey)).status).to.equal(200);
+
+        // The careful admin turns TOTP off: their key stops once its cache entry is reloaded.
+        expect((await request(app).post('/auth/mfa/totp/disable').set(bearer(careful.access)).send({ password: PASSWORD })).status).to.equal(204);
+        s.advance(61_000);
+        expectProblem(await withIt(carefulKey), 401, 'invalid_api_key');
+      });
+    });
+
     describe('allowedSignInMethods', () => {
       let owner: SignedUp;
       let member: SignedUp;
