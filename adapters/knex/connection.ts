@@ -88,9 +88,14 @@ function sqliteConfig(config: Knex.Config): Knex.Config {
       // the file can never be corrupted, but a power cut may undo the last commits. FULL
       // made each commit (a refresh rotation, a sign-in) cost a disk flush. A pool
       // `afterCreate` of your own runs after this one and can set it back to FULL.
+      // A checkpoint (every 1,000 pages of log by SQLite's default) copies the log into the
+      // file and flushes both, on the event loop, and the flushes cost the same however much
+      // was copied: every 4,000 pages (a log of up to about 16 MB) took a refresh rotation's
+      // statements from about 97 to 80 µs of event-loop time in a batch of 50.
       if (!memory) {
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
+        conn.pragma('wal_autocheckpoint = 4000');
       }
       // SQLite leaves foreign keys off per connection unless asked: cascades need them.
       conn.pragma('foreign_keys = ON');

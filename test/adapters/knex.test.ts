@@ -58,7 +58,7 @@ describe('knex storage (SQLite specifics)', () => {
     for (const storage of opened.splice(0)) await storage.close();
   });
 
-  it('creates the missing parent directory and opens a file DB in WAL mode with foreign keys on', async () => {
+  it('creates the missing parent directory and opens a file DB in WAL mode (checkpoints every 4,000 pages) with foreign keys on', async () => {
     const file = nextFile();
     const storage = open({ filename: file });
     await storage.init();
@@ -67,8 +67,10 @@ describe('knex storage (SQLite specifics)', () => {
     const [keys] = (await storage.knex.raw('PRAGMA foreign_keys')) as Array<{ foreign_keys: number }>;
     const [busy] = (await storage.knex.raw('PRAGMA busy_timeout')) as Array<{ timeout: number }>;
     const [sync] = (await storage.knex.raw('PRAGMA synchronous')) as Array<{ synchronous: number }>;
+    const [checkpoint] = (await storage.knex.raw('PRAGMA wal_autocheckpoint')) as Array<{ wal_autocheckpoint: number }>;
     assert.equal(journal?.journal_mode, 'wal');
     assert.equal(sync?.synchronous, 1, 'synchronous = NORMAL');
+    assert.equal(checkpoint?.wal_autocheckpoint, 4000);
     assert.equal(keys?.foreign_keys, 1);
     assert.equal(busy?.timeout, 5000);
   });
