@@ -72,7 +72,7 @@ export function createAuthRouter(options: AuthRouterOptions): AuthRouter {
       onQueued: () => webhookWorker.kick(),
       // Disabled after too many failures: the organization's admins read why in the audit log.
       onEndpointDisabled: async (tx, { endpoint, reason }) => {
-        await ctx.audit.record(tx, { orgId: endpoint.orgId, actor: { type: 'system', id: null }, action: 'webhook.disabled', target: { type: 'webhook', id: endpoint.id }, data: { reason } });
+        await ctx.audit.record(tx, { client: undefined, orgId: endpoint.orgId, actor: { type: 'system', id: null }, action: 'webhook.disabled', target: { type: 'webhook', id: endpoint.id }, data: { reason } });
       },
     },
   });

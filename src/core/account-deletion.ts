@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { EpochMs, Repositories, RevocationRecord } from '../ports.js';
 import type { CoreContext } from './context.js';
@@ -27,10 +28,10 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
   const { storage, clock, config, revocations, audit } = ctx;
   const { stepUp, mfa } = deps;
 
-  async function confirm(deleter: Deleter, proof: StepUpProof | undefined, ip?: string): Promise<void> {
+  async function confirm(deleter: Deleter, proof: StepUpProof | undefined, ip: string | undefined, client: ClientInfo | undefined): Promise<void> {
     const user = await storage.users.findById(deleter.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
-    if (proof !== undefined) return stepUp.checkProof(user, proof, ip);
+    if (proof !== undefined) return stepUp.checkProof(user, proof, ip, client);
     if (user.passwordHash !== null || (await mfa.isEnabled(user.id))) {
       throw new AuthError('invalid_request', 'confirm with the password, or with a code from the authenticator app when TOTP is on', {
         errors: [{ path: 'password', message: 'is required' }],
@@ -51,9 +52,9 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
   }
 
   /** Deletes the org on `tx` (the caller holds its lock) and returns what to revoke: its sessions and API keys. */
-  async function removeOrg(tx: Repositories, orgId: string, now: EpochMs, deleter: string, reason: 'deleted' | 'account_deleted'): Promise<Revocation[]> {
+  async function removeOrg(tx: Repositories, orgId: string, now: EpochMs, deleter: string, reason: 'deleted' | 'account_deleted', client: ClientInfo | undefined): Promise<Revocation[]> {
     // Written before the org goes (the log has no foreign keys and outlives it); its webhooks go with it, so only `onAuditEvent` hears of this.
-    await audit.record(tx, { orgId, actor: { type: 'user', id: deleter }, action: 'org.deleted', target: { type: 'org', id: orgId }, data: { reason } });
+    await audit.record(tx, { client, orgId, actor: { type: 'user', id: deleter }, action: 'org.deleted', target: { type: 'org', id: orgId }, data: { reason } });
     const families = await tx.refreshTokens.revokeFamiliesOfOrg(orgId, now);
     const keys = await tx.apiKeys.listForOrg(orgId);
     await tx.orgs.delete(orgId);
@@ -67,8 +68,8 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
    * make someone else owner (POST /orgs/:orgId/transfer) or remove them first. In orgs
    * that stay, the invitations it created are revoked, as when a member is removed.
    */
-  async function deleteAccount(deleter: Deleter, proof: StepUpProof | undefined, ip?: string): Promise<void> {
-    await confirm(deleter, proof, ip);
+  async function deleteAccount(deleter: Deleter, proof: StepUpProof | undefined, ip?: string, client?: ClientInfo): Promise<void> {
+    await confirm(deleter, proof, ip, client);
     const { userId } = deleter;
     const apply = await audit.transaction(async (tx) => {
       const now = clock.now();
@@ -90,14 +91,14 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
         throw new AuthError('last_owner', 'you are the only owner of an organization with other members: make one of them owner (or remove them) first', { orgIds: blocked });
       }
       const revoked: Revocation[] = [];
-      for (const orgId of alone) revoked.push(...(await removeOrg(tx, orgId, now, userId, 'account_deleted')));
+      for (const orgId of alone) revoked.push(...(await removeOrg(tx, orgId, now, userId, 'account_deleted', client)));
       for (const orgId of staying) {
         await tx.invitations.revokeByCreator(orgId, userId, now);
         revoked.push(...keyRevocations(await tx.apiKeys.revokeByCreator(orgId, userId, now), now));
       }
       revoked.push(...familyRevocations(await tx.refreshTokens.revokeFamiliesOfUser(userId, now)));
       if (!(await tx.users.delete(userId))) throw new AuthError('invalid_token', 'the account no longer exists');
-      await audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'account.deleted', data: { orgsDeleted: alone.length } });
+      await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: userId }, action: 'account.deleted', data: { orgsDeleted: alone.length } });
       return revocations.stage(tx, revoked);
     });
     apply();
@@ -108,15 +109,15 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
    * applications; every session scoped to it (app sessions included) ends. Members keep
    * their accounts and other orgs.
    */
-  async function deleteOrg(deleter: Deleter, orgId: string, proof: StepUpProof | undefined, ip?: string): Promise<void> {
+  async function deleteOrg(deleter: Deleter, orgId: string, proof: StepUpProof | undefined, ip?: string, client?: ClientInfo): Promise<void> {
     // Role first: a non-owner learns nothing from, and spends no attempts on, the proof.
     await requireRole(storage, deleter.userId, orgId, 'owner');
-    await confirm(deleter, proof, ip);
+    await confirm(deleter, proof, ip, client);
     const apply = await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       // Again under the lock: the role may have changed while the proof was checked.
       await requireRole(tx, deleter.userId, orgId, 'owner');
-      return revocations.stage(tx, await removeOrg(tx, orgId, clock.now(), deleter.userId, 'deleted'));
+      return revocations.stage(tx, await removeOrg(tx, orgId, clock.now(), deleter.userId, 'deleted', client));
     });
     apply();
   }

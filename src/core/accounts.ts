@@ -1,3 +1,4 @@
+import { clientNow, type ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from '../ports.js';
@@ -42,10 +43,10 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
   const { storage, passwords, clock, throttle, logger, config } = ctx;
 
   /** Makes the org (with the user as owner) or consumes the invitation, on the given transaction. */
-  async function enterOrg(tx: Repositories, user: UserRecord, choice: OrgChoice): Promise<{ org: OrgRecord; membership: MembershipRecord }> {
+  async function enterOrg(tx: Repositories, user: UserRecord, choice: OrgChoice, client: ClientInfo | undefined): Promise<{ org: OrgRecord; membership: MembershipRecord }> {
     const now = clock.now();
     if (choice.action === 'join') {
-      const membership = await invitations.accept(tx, choice.invitationCode, user);
+      const membership = await invitations.accept(tx, choice.invitationCode, user, client);
       const org = await tx.orgs.findById(membership.orgId);
       if (!org) throw new AuthError('invitation_invalid', 'the invitation points to an organization that no longer exists');
       return { org, membership };
@@ -54,12 +55,12 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
       tx.orgs.create({ id: randomUUID(), name: choice.org.name, slug: choice.org.slug, description: choice.org.description ?? null, createdAt: now }),
     );
     const membership = await tx.memberships.add({ userId: user.id, orgId: org.id, role: 'owner', createdAt: now });
-    await ctx.audit.record(tx, { orgId: org.id, actor: { type: 'user', id: user.id }, action: 'org.created', target: { type: 'org', id: org.id }, data: { name: org.name, slug: org.slug } });
+    await ctx.audit.record(tx, { client, orgId: org.id, actor: { type: 'user', id: user.id }, action: 'org.created', target: { type: 'org', id: org.id }, data: { name: org.name, slug: org.slug } });
     return { org, membership };
   }
 
   /** Creates the user and their first membership in one transaction: all of it, or nothing. */
-  async function signup(input: SignupInput, choice: OrgChoice): Promise<Account> {
+  async function signup(input: SignupInput, choice: OrgChoice, client?: ClientInfo): Promise<Account> {
     // The HTTP schema checks this too; hosts calling the service directly get the same rule.
     if (input.username != null && !isValidUsername(input.username)) {
       throw new AuthError('invalid_request', 'the username is invalid', { errors: [{ path: 'username', message: USERNAME_RULE }] });
@@ -80,7 +81,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
           emailVerifiedAt: null,
         }),
       );
-      const { org, membership } = await enterOrg(tx, user, choice);
+      const { org, membership } = await enterOrg(tx, user, choice, client);
       // Joining with an invitation mailed to this address has proved it already.
       const joined = (await tx.users.findById(user.id)) ?? user;
       if (config.emailVerification !== 'off' && joined.emailVerifiedAt === null) await emailVerification.send(tx, joined);
@@ -111,17 +112,17 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * The end of a first factor (`method`: 'password', 'passkey', an identity provider):
    * the MFA step when the user has one, else a session, recorded as `signin.succeeded`.
    */
-  async function finishSignIn(user: UserRecord, method: string): Promise<SignInResult> {
+  async function finishSignIn(user: UserRecord, method: string, client?: ClientInfo): Promise<SignInResult> {
     await assertMaySignIn(user);
     // The challenge names the first factor: the session /mfa/verify starts began with it (org policies).
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { amr: method }) };
-    return signedIn(user, method);
+    return signedIn(user, method, client);
   }
 
   /** A session for a user past every factor, recorded as `signin.succeeded` by `method` in the org it is scoped to. */
-  async function signedIn(user: UserRecord, method: string): Promise<SignInResult> {
-    const tokens = await sessions.start(user.id, undefined, undefined, undefined, method);
-    await ctx.audit.record(storage, { orgId: tokens.scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: tokens.familyId }, data: { method } });
+  async function signedIn(user: UserRecord, method: string, client: ClientInfo | undefined): Promise<SignInResult> {
+    const tokens = await sessions.start(user.id, undefined, undefined, client, method);
+    await ctx.audit.record(storage, { client, orgId: tokens.scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: tokens.familyId }, data: { method } });
     return { kind: 'tokens', user, tokens };
   }
 
@@ -141,25 +142,25 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     throw new AuthError('email_not_verified', 'verify your email address first: a link has been mailed to it');
   }
 
-  async function signin(email: string, password: string, ip?: string): Promise<SignInResult> {
-    return passwordSignIn(email, password, ip, 'email');
+  async function signin(email: string, password: string, ip?: string, client?: ClientInfo): Promise<SignInResult> {
+    return passwordSignIn(email, password, ip, 'email', client);
   }
 
   /** Sign-in by username, for wire contracts whose users log in that way. */
-  async function signinWithUsername(username: string, password: string, ip?: string): Promise<SignInResult> {
-    return passwordSignIn(username, password, ip, 'username');
+  async function signinWithUsername(username: string, password: string, ip?: string, client?: ClientInfo): Promise<SignInResult> {
+    return passwordSignIn(username, password, ip, 'username', client);
   }
 
   /** A password sign-in, audited: `signin.succeeded` with the org the session is scoped to, `signin.failed` for a known account. */
-  async function passwordSignIn(login: string, password: string, ip: string | undefined, by: 'email' | 'username'): Promise<SignInResult> {
+  async function passwordSignIn(login: string, password: string, ip: string | undefined, by: 'email' | 'username', client: ClientInfo | undefined): Promise<SignInResult> {
     let user: UserRecord;
     try {
       user = await verifyPassword(login, password, ip, by);
     } catch (err) {
-      if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by);
+      if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by, client);
       throw err;
     }
-    return finishSignIn(user, 'password');
+    return finishSignIn(user, 'password', client);
   }
 
   /**
@@ -167,13 +168,14 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * would have been scoped to. Not awaited: the answer must take the same time whether
    * the account exists or not (the lookup and the write happen after it).
    */
-  function auditFailedSignIn(login: string, by: 'email' | 'username'): void {
+  function auditFailedSignIn(login: string, by: 'email' | 'username', asking: ClientInfo | undefined): void {
+    const client = clientNow(asking);
     void (async () => {
       const user = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
       if (!user) return;
       const [first] = await storage.memberships.listForUser(user.id);
       if (!first) return;
-      await ctx.audit.record(storage, { orgId: first.orgId, actor: { type: 'user', id: user.id }, action: 'signin.failed', data: { method: 'password' } });
+      await ctx.audit.record(storage, { client, orgId: first.orgId, actor: { type: 'user', id: user.id }, action: 'signin.failed', data: { method: 'password' } });
     })().catch((err: unknown) => logger.error('gatehouse: could not record a failed sign-in', { error: err instanceof Error ? err.message : String(err) }));
   }
 

@@ -1,3 +1,4 @@
+import { clientNow, type ClientInfo } from './client-info.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { ApiKeyRecord, MembershipRecord, Role } from '../ports.js';
@@ -48,7 +49,7 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
   const cache = new Map<string, CachedKey>();
   const touched = new Map<string, number>();
 
-  async function create(actorId: string, orgId: string, input: NewApiKeyInput): Promise<{ record: ApiKeyRecord; key: string }> {
+  async function create(actorId: string, orgId: string, input: NewApiKeyInput, client?: ClientInfo): Promise<{ record: ApiKeyRecord; key: string }> {
     const actor = await requireRole(storage, actorId, orgId, 'admin');
     const role = input.role ?? 'member';
     if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot create a key with role ${role}`);
@@ -75,7 +76,7 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
           ...(permissions === undefined ? {} : { permissions }),
         }),
       );
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.created', target: { type: 'api_key', id: created.id }, data: { name: created.name, role, expiresAt: created.expiresAt, ...(permissions === undefined ? {} : { permissions: permissions.join(',') }) } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'api_key.created', target: { type: 'api_key', id: created.id }, data: { name: created.name, role, expiresAt: created.expiresAt, ...(permissions === undefined ? {} : { permissions: permissions.join(',') }) } });
       return created;
     });
     return { record, key };
@@ -198,12 +199,12 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
   }
 
   /** Revokes at once on this instance; other instances drop it within the revocation poll interval. */
-  async function revoke(actorId: string, orgId: string, keyId: string): Promise<void> {
+  async function revoke(actorId: string, orgId: string, keyId: string, client?: ClientInfo): Promise<void> {
     await requireRole(storage, actorId, orgId, 'admin');
     const record = await audit.transaction(async (tx) => {
       const revoked = await tx.apiKeys.revoke(orgId, keyId, clock.now());
       if (!revoked) throw new AuthError('api_key_not_found', 'no such API key in this organization');
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'api_key.revoked', target: { type: 'api_key', id: keyId }, data: { name: revoked.name } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'api_key.revoked', target: { type: 'api_key', id: keyId }, data: { name: revoked.name } });
       return revoked;
     });
     await publish(record);
@@ -226,8 +227,8 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
    * `invalid_api_key`, so a caller learns nothing about which part was wrong. A hash
    * (not a password hash) identifies the key, and verified keys are served from memory.
    */
-  async function authenticate(key: string, tenantId: string | undefined): Promise<ApiKeyPrincipal> {
-    const cached = authenticateCached(key, tenantId);
+  async function authenticate(key: string, tenantId: string | undefined, client?: ClientInfo): Promise<ApiKeyPrincipal> {
+    const cached = authenticateCached(key, tenantId, client);
     if (cached) return cached;
     const match = KEY_PATTERN.exec(key);
     if (!match) throw invalidKey();
@@ -238,7 +239,7 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
     if (!principal) throw invalidKey();
     const entry = { principal, loadedAt: now };
     remember(hash, entry);
-    return admit(entry, tenantId, now);
+    return admit(entry, tenantId, now, client);
   }
 
   /**
@@ -247,21 +248,21 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
    * (then `authenticate` reads storage). The per-request checks (revocation, expiry by
    * the clock, tenant) run on every call, cached or not.
    */
-  function authenticateCached(key: string, tenantId: string | undefined): ApiKeyPrincipal | undefined {
+  function authenticateCached(key: string, tenantId: string | undefined, client?: ClientInfo): ApiKeyPrincipal | undefined {
     // The hash is only computed for a key of the right shape, as in authenticate.
     if (!KEY_PATTERN.test(key)) throw invalidKey();
     const now = clock.now();
     const entry = cache.get(sha256Hex(key));
     if (!entry || now - entry.loadedAt > config.apiKeyCacheTtl * 1000) return undefined;
-    return admit(entry, tenantId, now);
+    return admit(entry, tenantId, now, client);
   }
 
-  function admit({ principal }: CachedKey, tenantId: string | undefined, now: number): ApiKeyPrincipal {
+  function admit({ principal }: CachedKey, tenantId: string | undefined, now: number, client: ClientInfo | undefined): ApiKeyPrincipal {
     revocations.assertFresh();
     if (revocations.has('api_key', principal.keyId)) throw invalidKey();
     if (principal.expiresAt !== null && principal.expiresAt <= now) throw invalidKey();
     if (tenantId !== undefined && tenantId !== principal.orgId) throw invalidKey();
-    noteUse(principal, now);
+    noteUse(principal, now, client);
     return principal;
   }
 
@@ -297,14 +298,15 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
    * that finds it unset is the key's first use, recorded as `api_key.first_used` with it:
    * a key used for the first time long after it was made can be a leaked one.
    */
-  function noteUse({ keyId, orgId }: ApiKeyPrincipal, now: number): void {
+  function noteUse({ keyId, orgId }: ApiKeyPrincipal, now: number, asking: ClientInfo | undefined): void {
     if (now - (touched.get(keyId) ?? 0) < TOUCH_EVERY_MS) return;
+    const client = clientNow(asking);
     touched.set(keyId, now);
     if (touched.size > CACHE_LIMIT) touched.clear();
     const key = { type: 'api_key', id: keyId } as const;
     audit
       .transaction(async (tx) => {
-        if (await tx.apiKeys.touch(keyId, now)) await audit.record(tx, { orgId, actor: key, action: 'api_key.first_used', target: key });
+        if (await tx.apiKeys.touch(keyId, now)) await audit.record(tx, { client, orgId, actor: key, action: 'api_key.first_used', target: key });
       })
       .catch((err: unknown) => {
         logger.warn('gatehouse: could not record API key use', { keyId, error: (err as Error).message });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
 import type { Accounts } from './accounts.js';
-import { clientFields } from './client-info.js';
+import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
@@ -61,7 +61,7 @@ export const REDIRECT_URL_RULE = 'must be an https: URL (http: only for localhos
 export function createApplications(ctx: CoreContext, sessions: Sessions, accounts: Accounts, mfa: Mfa) {
   const { storage, clock } = ctx;
 
-  async function register(actorId: string, orgId: string, input: { name: string; url: string; redirectUrl?: string | null }): Promise<ApplicationRecord> {
+  async function register(actorId: string, orgId: string, input: { name: string; url: string; redirectUrl?: string | null }, client?: ClientInfo): Promise<ApplicationRecord> {
     await requireRole(storage, actorId, orgId, 'admin');
     const key = urlKey(input.url);
     if (key === null) throw new AuthError('invalid_request', 'url must be a URL, a host or host/path', { errors: [{ path: 'url', message: 'is not a URL' }] });
@@ -80,7 +80,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
           createdAt: clock.now(),
         }),
       );
-      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.created', target: { type: 'application', id: app.id }, data: { name: app.name, url: app.url } });
+      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.created', target: { type: 'application', id: app.id }, data: { name: app.name, url: app.url } });
       return app;
     });
   }
@@ -98,33 +98,33 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   }
 
   /** Deletes the application; every token signed in to it stops working. */
-  async function remove(actorId: string, orgId: string, appId: string): Promise<void> {
+  async function remove(actorId: string, orgId: string, appId: string, client?: ClientInfo): Promise<void> {
     const app = await ownApp(actorId, orgId, appId, 'admin');
     // Deleted first, so no sign-in can start a session the revocation below would miss.
     await ctx.audit.transaction(async (tx) => {
       await tx.applications.remove(orgId, appId);
-      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
+      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
     });
     await sessions.revokeAppSessions(appId);
   }
 
   /** Gives a member of the org access to the application. */
-  async function grant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
+  async function grant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     if (!(await storage.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
     await ctx.audit.transaction(async (tx) => {
       // Granting again changes nothing, and is not recorded again.
       if (await tx.applications.hasGrant(appId, userId)) return;
       await tx.applications.grant(appId, userId, clock.now());
-      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.access_granted', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_granted', target: { type: 'user', id: userId }, data: { applicationId: appId } });
     });
   }
 
-  async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string): Promise<void> {
+  async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     await ctx.audit.transaction(async (tx) => {
       if (!(await tx.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
-      await ctx.audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
     });
     await sessions.revokeAppSessions(appId, { userId });
   }
@@ -153,7 +153,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * families ends it: logout, removal from the org, MFA changes, a revoked grant, the
    * application deleted.
    */
-  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined): Promise<AppSignIn> {
+  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined, client: ClientInfo | undefined): Promise<AppSignIn> {
     // The org's policy holds for its applications' tokens too.
     await sessions.policies.assertAdmits(user.id, app.orgId, method);
     const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
@@ -171,7 +171,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       familyExpiresAt: access.exp * 1000,
       createdAt: now,
       // The request's client, for the session list.
-      ...clientFields(),
+      ...clientFields(client),
       method: method ?? null,
     });
     // A grant revoked or a membership changed while this sign-in ran had no session to
@@ -189,26 +189,26 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * and a user without access all answer the same `invalid_credentials`, so the
    * answer tells nothing about which applications exist or who may use them.
    */
-  async function signin(email: string, password: string, selector: AppSelector, ip?: string): Promise<AppSignInResult> {
+  async function signin(email: string, password: string, selector: AppSelector, ip?: string, client?: ClientInfo): Promise<AppSignInResult> {
     const user = await accounts.verifyPassword(email, password, ip);
     await accounts.assertMaySignIn(user);
     const app = await find(selector);
     if (!app) throw noAccess();
     const role = await roleIn(user, app);
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }) };
-    return issueFor(user, app, role, 'password');
+    return issueFor(user, app, role, 'password', client);
   }
 
   /**
    * Second step of a sign-in with MFA. A challenge from an application sign-in names
    * the application and ends in its token; any other ends in a normal session.
    */
-  async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1]): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
-    const claims = await mfa.passChallenge(mfaToken, factor);
-    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub, undefined, undefined, undefined, firstFactorOf(claims)) };
+  async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1], client?: ClientInfo): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
+    const claims = await mfa.passChallenge(mfaToken, factor, client);
+    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub, undefined, undefined, client, firstFactorOf(claims)) };
     const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
     if (!user || !app) throw noAccess();
-    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims));
+    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims), client);
   }
 
   return { register, list, remove, grant, revokeGrant, listGrants, signin, completeMfa };

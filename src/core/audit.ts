@@ -4,7 +4,7 @@ import type { AuditEntry, Clock, Logger, Repositories, StorageAdapter } from '..
 import { toSeconds, type Duration } from '../duration.js';
 import type { AuditActor, AuditEvent, AuditTarget } from './audit-event.js';
 import { AUDIT_GENESIS_HASH, auditChainKey, auditEntryHash } from './audit-chain.js';
-import { clientFields } from './client-info.js';
+import { clientFields, type ClientInfo } from './client-info.js';
 import { requireRole } from './membership-checks.js';
 
 /** What a service records; the log fills in id, time, and the request's IP and User-Agent. */
@@ -14,6 +14,8 @@ export interface AuditRecordInput {
   action: string;
   target?: AuditTarget | null;
   data?: AuditEvent['data'];
+  /** The request behind the action (its IP and user agent are recorded); undefined for none. */
+  client: ClientInfo | undefined;
 }
 
 /** Option `audit` of createAuthRouter. */
@@ -100,7 +102,7 @@ export class AuditLog {
       actor: input.actor,
       action: input.action,
       target: input.target ?? null,
-      ...clientFields(),
+      ...clientFields(input.client),
       data: input.data ?? {},
     };
     await repos.audit.append(auditChainKey(event.orgId, event.actor), event);

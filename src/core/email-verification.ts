@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { Repositories, UserRecord } from '../ports.js';
 import { mapConflicts } from './conflicts.js';
@@ -37,7 +38,7 @@ export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens
    * Uses a `verify_email` or `change_email` token. The token is consumed in the same
    * transaction as the change, so a failed switch (address taken meanwhile) leaves it usable.
    */
-  async function verify(token: string): Promise<VerifiedEmail> {
+  async function verify(token: string, client?: ClientInfo): Promise<VerifiedEmail> {
     return audit.transaction(async (tx) => {
       const record = await mailTokens.consume(tx, token, ['verify_email', 'change_email']);
       const user = await tx.users.findById(record.userId);
@@ -54,7 +55,7 @@ export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens
       await tx.mailTokens.revokeForUser(user.id, 'reset_password', now);
       await tx.mailTokens.revokeForUser(user.id, 'verify_email', now);
       await mail.queue(tx, 'email_changed', user.email, { oldEmail: user.email, newEmail: record.email });
-      await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'email.changed', data: { oldEmail: user.email, newEmail: record.email } });
+      await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: user.id }, action: 'email.changed', data: { oldEmail: user.email, newEmail: record.email } });
       return { email: record.email, emailVerified: true };
     });
   }

@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError, StorageConflictError } from '../errors.js';
 import type { IdentityRecord, UserRecord } from '../ports.js';
@@ -186,8 +187,8 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     return identity ? storage.users.findById(identity.userId) : null;
   }
 
-  async function finish(user: UserRecord, created: boolean, provider: string): Promise<IdentitySignIn> {
-    const result = await accounts.finishSignIn(user, provider);
+  async function finish(user: UserRecord, created: boolean, provider: string, client: ClientInfo | undefined): Promise<IdentitySignIn> {
+    const result = await accounts.finishSignIn(user, provider, client);
     const needsOrg =
       result.kind === 'tokens' ? result.tokens.scope.orgId === null : (await storage.memberships.listForUser(user.id)).length === 0;
     return { result, needsOrg, created };
@@ -204,12 +205,13 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     subject: string,
     profile: () => Promise<ExternalProfile>,
     options: { linkVerifiedEmails?: boolean; requireVerifiedEmail?: boolean } = {},
+    client?: ClientInfo,
   ): Promise<IdentitySignIn> {
     const { user, created } = await resolveUser(provider, subject, profile, {
       linkVerifiedEmails: options.linkVerifiedEmails === true,
       requireVerifiedEmail: options.requireVerifiedEmail !== false,
     });
-    return finish(user, created, provider);
+    return finish(user, created, provider, client);
   }
 
   /** A nonce for a Google sign-in with an ID token: the client has Google put it in the token, then posts both. */
@@ -238,7 +240,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
    * Google sign-in with an authorization code (exchanged at the token endpoint) or an
    * ID token. Google must vouch for the email (`email_verified`), on every sign-in.
    */
-  async function signInWithGoogle(input: GoogleSignInInput): Promise<IdentitySignIn> {
+  async function signInWithGoogle(input: GoogleSignInInput, client?: ClientInfo): Promise<IdentitySignIn> {
     if (!google) throw new AuthError('not_found', 'Google sign-in is not configured');
     let claims: VerifiedClaims;
     if ('idToken' in input) {
@@ -257,7 +259,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
       firstName: typeof claims.given_name === 'string' ? claims.given_name : null,
       lastName: typeof claims.family_name === 'string' ? claims.family_name : null,
     });
-    return signInWithIdentity(GOOGLE_PROVIDER, claims.sub, profile, { linkVerifiedEmails: google.linkVerifiedEmails });
+    return signInWithIdentity(GOOGLE_PROVIDER, claims.sub, profile, { linkVerifiedEmails: google.linkVerifiedEmails }, client);
   }
 
   /**
@@ -265,7 +267,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
    * for a session of ours. The identity is (issuer, sub); its user is created on the
    * first exchange through the issuer's `mapUser`.
    */
-  async function exchangeExternalToken(token: string): Promise<IdentitySignIn> {
+  async function exchangeExternalToken(token: string, client?: ClientInfo): Promise<IdentitySignIn> {
     if (!external) throw new AuthError('invalid_external_token', 'no external issuers are configured', { reason: 'unknown_issuer' });
     const claims = await external.verifier.verify(token);
     const policy = external.issuers.get(claims.iss);
@@ -293,7 +295,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     };
     // mapUser decides what email an account gets, verified or not; the token's own
     // email claim must be verified to make an account at all.
-    return signInWithIdentity(claims.iss, claims.sub, profile, { linkVerifiedEmails: policy.linkVerifiedEmails, requireVerifiedEmail: policy.mapUser === null });
+    return signInWithIdentity(claims.iss, claims.sub, profile, { linkVerifiedEmails: policy.linkVerifiedEmails, requireVerifiedEmail: policy.mapUser === null }, client);
   }
 
   /** The user's linked identities, oldest first. */

@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { InvitationRecord, MembershipRecord, Repositories, Role, UserRecord } from '../ports.js';
@@ -25,7 +26,7 @@ export interface CreatedInvitation {
 export function createInvitations(ctx: CoreContext, mail: MailSender) {
   const { storage, clock, config, audit } = ctx;
 
-  async function create(actorId: string, orgId: string, input: NewInvitationInput): Promise<CreatedInvitation> {
+  async function create(actorId: string, orgId: string, input: NewInvitationInput, client?: ClientInfo): Promise<CreatedInvitation> {
     const actor = await requireRole(storage, actorId, orgId, 'admin');
     const role = input.role ?? 'member';
     if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot invite with role ${role}`);
@@ -58,7 +59,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
         const data = { orgName: org?.name ?? '', role, code, link: mail.link('invitation', code), expiresAt: invitation.expiresAt };
         await mail.queue(tx, 'invitation', email, data);
       }
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.invited', target: { type: 'invitation', id: invitation.id }, data: { role, email, mailed } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'member.invited', target: { type: 'invitation', id: invitation.id }, data: { role, email, mailed } });
       return { invitation, code };
     });
   }
@@ -68,13 +69,13 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
     return storage.invitations.listActive(orgId, clock.now());
   }
 
-  async function revoke(actorId: string, orgId: string, invitationId: string): Promise<void> {
+  async function revoke(actorId: string, orgId: string, invitationId: string, client?: ClientInfo): Promise<void> {
     await requireRole(storage, actorId, orgId, 'admin');
     await audit.transaction(async (tx) => {
       if (!(await tx.invitations.revoke(orgId, invitationId, clock.now()))) {
         throw new AuthError('invitation_not_found', 'no such pending invitation in this organization');
       }
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'invitation.revoked', target: { type: 'invitation', id: invitationId } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'invitation.revoked', target: { type: 'invitation', id: invitationId } });
     });
   }
 
@@ -82,7 +83,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
    * Consumes the code for `user` and makes the membership, inside the caller's
    * transaction: if anything after the consume fails, the invitation stays unused.
    */
-  async function accept(tx: Repositories, code: string, user: UserRecord): Promise<MembershipRecord> {
+  async function accept(tx: Repositories, code: string, user: UserRecord, client: ClientInfo | undefined): Promise<MembershipRecord> {
     const codeHash = sha256Hex(code);
     const now = clock.now();
     const invitation = await tx.invitations.consume(codeHash, user.id, user.email, now);
@@ -96,7 +97,7 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
     const membership = await mapConflicts(() => tx.memberships.add({ userId: user.id, orgId: invitation.orgId, role: invitation.role, createdAt: now }));
     // The code came by mail to this very address: whoever holds it reads that mailbox.
     if (invitation.mailedAt !== null && invitation.email === user.email) await tx.users.markEmailVerified(user.id, now);
-    await audit.record(tx, { orgId: invitation.orgId, actor: { type: 'user', id: user.id }, action: 'member.joined', target: { type: 'invitation', id: invitation.id }, data: { role: invitation.role } });
+    await audit.record(tx, { client, orgId: invitation.orgId, actor: { type: 'user', id: user.id }, action: 'member.joined', target: { type: 'invitation', id: invitation.id }, data: { role: invitation.role } });
     return membership;
   }
 

@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { randomInt } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import { lazyPackage } from './lazy-package.js';
@@ -109,7 +110,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   }
 
   /** Confirms enrolment with a code; returns recovery codes, shown this once. Other sessions are signed out. */
-  async function enable(userId: string, code: string, currentSessionId: string | undefined): Promise<string[]> {
+  async function enable(userId: string, code: string, currentSessionId: string | undefined, client?: ClientInfo): Promise<string[]> {
     const totp = await storage.mfa.findTotp(userId);
     if (!totp) throw new AuthError('mfa_setup_required', 'call /mfa/totp/setup first');
     if (totp.enabledAt !== null) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
@@ -119,7 +120,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     await audit.transaction(async (tx) => {
       if (!(await tx.mfa.enableTotp(userId, clock.now()))) throw new AuthError('mfa_already_enabled', 'TOTP is already on');
       await tx.mfa.replaceRecoveryCodes(userId, recoveryCodes.map((c) => sha256Hex(normalizeRecoveryCode(c))), clock.now());
-      await audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'mfa.enabled', data: { method: 'totp' } });
+      await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: userId }, action: 'mfa.enabled', data: { method: 'totp' } });
     });
     await sessions.revokeUserSessions(userId, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
     await apiKeys.revokeAccountKeys(userId);
@@ -127,7 +128,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   }
 
   /** Turns TOTP off after a code, a recovery code or the password. Other sessions are signed out. */
-  async function disable(user: UserRecord, proof: SecondFactor | { password: string }, currentSessionId: string | undefined): Promise<void> {
+  async function disable(user: UserRecord, proof: SecondFactor | { password: string }, currentSessionId: string | undefined, client?: ClientInfo): Promise<void> {
     const totp = await storage.mfa.findTotp(user.id);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on');
     await loadFor(proof);
@@ -139,7 +140,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     await audit.transaction(async (tx) => {
       await tx.mfa.deleteTotp(user.id);
       const proved = 'password' in proof ? 'password' : 'code' in proof ? 'totp' : 'recovery_code';
-      await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'mfa.disabled', data: { method: 'totp', proof: proved } });
+      await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: user.id }, action: 'mfa.disabled', data: { method: 'totp', proof: proved } });
     });
     await sessions.revokeUserSessions(user.id, currentSessionId === undefined ? {} : { exceptFamilyId: currentSessionId });
     await apiKeys.revokeAccountKeys(user.id);
@@ -172,7 +173,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
    * and marking the token used happen in one transaction, so of two verifies with
    * one token exactly one passes, and the loser's code is not spent (`token_used`).
    */
-  async function passChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenClaims> {
+  async function passChallenge(mfaToken: string, factor: SecondFactor, client?: ClientInfo): Promise<TokenClaims> {
     const claims = tokens.verify(mfaToken, 'mfa');
     const totp = await storage.mfa.findTotp(claims.sub);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
@@ -188,7 +189,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
         }),
       );
     } catch (err) {
-      if (err instanceof AuthError && err.code === 'invalid_mfa_code') await auditFailedFactor(claims.sub, factor);
+      if (err instanceof AuthError && err.code === 'invalid_mfa_code') await auditFailedFactor(claims.sub, factor, client);
       throw err;
     }
     return claims;
@@ -199,22 +200,22 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
    * org a session would have been scoped to: someone may hold the password. Nothing is
    * said about the code. A failed write is logged; the answer stays the refusal.
    */
-  async function auditFailedFactor(userId: string, factor: SecondFactor): Promise<void> {
+  async function auditFailedFactor(userId: string, factor: SecondFactor, client: ClientInfo | undefined): Promise<void> {
     try {
       const [first] = await storage.memberships.listForUser(userId);
       const method = 'code' in factor ? 'totp' : 'recovery_code';
-      await audit.record(storage, { orgId: first?.orgId ?? null, actor: { type: 'user', id: userId }, action: 'signin.failed', data: { method } });
+      await audit.record(storage, { client, orgId: first?.orgId ?? null, actor: { type: 'user', id: userId }, action: 'signin.failed', data: { method } });
     } catch (err) {
       ctx.logger.error('gatehouse: could not record a failed second factor', { error: err instanceof Error ? err.message : String(err) });
     }
   }
 
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
-  async function verifyChallenge(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
-    const claims = await passChallenge(mfaToken, factor);
-    const pair = await sessions.start(claims.sub, undefined, undefined, undefined, firstFactorOf(claims));
+  async function verifyChallenge(mfaToken: string, factor: SecondFactor, client?: ClientInfo): Promise<TokenPair> {
+    const claims = await passChallenge(mfaToken, factor, client);
+    const pair = await sessions.start(claims.sub, undefined, undefined, client, firstFactorOf(claims));
     const method = 'code' in factor ? 'totp' : 'recovery_code';
-    await audit.record(storage, { orgId: pair.scope.orgId, actor: { type: 'user', id: pair.scope.userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method } });
+    await audit.record(storage, { client, orgId: pair.scope.orgId, actor: { type: 'user', id: pair.scope.userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method } });
     return pair;
   }
 

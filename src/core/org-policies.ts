@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { ApiKeyRecord, OrgPolicyRecord, Repositories } from '../ports.js';
 import type { ApiKeys } from './api-keys.js';
@@ -177,6 +178,7 @@ export function createOrgPolicies(
     actor: { userId: string; sessionId: string | undefined },
     orgId: string,
     change: OrgPolicyChange,
+    client?: ClientInfo,
   ): Promise<OrgPolicy & { enforced: PolicyEnforcement }> {
     await requireRole(storage, actor.userId, orgId, 'owner');
     if (change.allowedSignInMethods) {
@@ -196,7 +198,7 @@ export function createOrgPolicies(
       const previous = await rules.policyOf(orgId, tx);
       const changed: OrgPolicy = { ...previous, ...change, updatedAt: clock.now() };
       await tx.orgPolicies.save(changed as OrgPolicyRecord);
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actor.userId }, action: 'org.policy_updated', target: { type: 'org', id: orgId }, data: changedFields(previous, changed) });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actor.userId }, action: 'org.policy_updated', target: { type: 'org', id: orgId }, data: changedFields(previous, changed) });
       return changed;
     });
     rules.forget(orgId);

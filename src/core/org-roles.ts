@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError, StorageConflictError } from '../errors.js';
 import type { OrgRoleRecord, Role } from '../ports.js';
@@ -52,7 +53,7 @@ export function createOrgRoles(ctx: CoreContext, config: PermissionConfig) {
     };
   }
 
-  async function create(actorId: string, orgId: string, input: NewOrgRoleInput): Promise<OrgRoleRecord> {
+  async function create(actorId: string, orgId: string, input: NewOrgRoleInput, client?: ClientInfo): Promise<OrgRoleRecord> {
     await requireRole(storage, actorId, orgId, 'owner');
     checkName(input.name);
     const permissions = checkKnown(input.permissions, 'permissions');
@@ -61,13 +62,13 @@ export function createOrgRoles(ctx: CoreContext, config: PermissionConfig) {
       const role = await renamed(() =>
         tx.orgRoles.create({ id: randomUUID(), orgId, name: input.name, description: input.description ?? null, permissions, createdAt: now, updatedAt: now }),
       );
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'role.created', target: { type: 'role', id: role.id }, data: { name: role.name, permissions: permissions.join(',') } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'role.created', target: { type: 'role', id: role.id }, data: { name: role.name, permissions: permissions.join(',') } });
       return role;
     });
   }
 
   /** Takes effect at once on this instance, and on others within the revocation poll interval. */
-  async function update(actorId: string, orgId: string, roleId: string, changes: OrgRoleChanges): Promise<OrgRoleRecord> {
+  async function update(actorId: string, orgId: string, roleId: string, changes: OrgRoleChanges, client?: ClientInfo): Promise<OrgRoleRecord> {
     await requireRole(storage, actorId, orgId, 'owner');
     if (changes.name !== undefined) checkName(changes.name);
     const permissions = changes.permissions === undefined ? undefined : checkKnown(changes.permissions, 'permissions');
@@ -88,7 +89,7 @@ export function createOrgRoles(ctx: CoreContext, config: PermissionConfig) {
         data.added = permissions.filter((p) => !before.permissions.includes(p)).join(',');
         data.removed = before.permissions.filter((p) => !permissions.includes(p)).join(',');
       }
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'role.updated', target: { type: 'role', id: roleId }, data });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'role.updated', target: { type: 'role', id: roleId }, data });
       return after;
     });
     cache.forget(orgId);
@@ -96,7 +97,7 @@ export function createOrgRoles(ctx: CoreContext, config: PermissionConfig) {
   }
 
   /** Refused (409 `role_in_use`) while a member holds the role: re-assign them first. */
-  async function remove(actorId: string, orgId: string, roleId: string): Promise<void> {
+  async function remove(actorId: string, orgId: string, roleId: string, client?: ClientInfo): Promise<void> {
     await audit.transaction(async (tx) => {
       // The same lock as role changes: no member is given the role between the count and the delete.
       await tx.memberships.lockOrg(orgId);
@@ -106,7 +107,7 @@ export function createOrgRoles(ctx: CoreContext, config: PermissionConfig) {
       const holders = await tx.orgRoles.countHolders(orgId, roleId);
       if (holders > 0) throw new AuthError('role_in_use', `${holders} member(s) hold this role: give them another role first`, { holders });
       await tx.orgRoles.delete(orgId, roleId);
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'role.deleted', target: { type: 'role', id: roleId }, data: { name: role.name, permissions: role.permissions.join(',') } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'role.deleted', target: { type: 'role', id: roleId }, data: { name: role.name, permissions: role.permissions.join(',') } });
     });
     cache.forget(orgId);
   }

@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { MembershipWithOrg, MembershipWithUser, Role } from '../ports.js';
 import type { Accounts, OrgChoice } from './accounts.js';
@@ -39,7 +40,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * `customRoleId` gives a `member` one of the org's custom roles (null: none); the
    * permissions follow at once on this instance, on others within the poll interval.
    */
-  async function changeRole(actorId: string, orgId: string, targetId: string, role: Role, customRoleId: string | null = null): Promise<void> {
+  async function changeRole(actorId: string, orgId: string, targetId: string, role: Role, customRoleId: string | null = null, client?: ClientInfo): Promise<void> {
     if (customRoleId !== null && role !== 'member') {
       throw new AuthError('invalid_request', 'a custom role goes with the member role', { errors: [{ path: 'customRoleId', message: 'needs role "member"' }] });
     }
@@ -59,7 +60,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       // Only a change that involves a custom role names them, so other entries keep their shape.
       const data: Record<string, string | null> = { from: target.role, to: role };
       if (before !== null || customRoleId !== null) Object.assign(data, { fromCustomRoleId: before, toCustomRoleId: customRoleId });
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.role_changed', target: { type: 'user', id: targetId }, data });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'member.role_changed', target: { type: 'user', id: targetId }, data });
       return target.role;
     });
     orgRoles?.forget(orgId, targetId);
@@ -79,7 +80,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * an admin, in one transaction, as GitHub's transfer does; the caller's demotion then
    * caps what they made above admin, as `changeRole` does.
    */
-  async function transferOwnership(actorId: string, orgId: string, targetId: string): Promise<void> {
+  async function transferOwnership(actorId: string, orgId: string, targetId: string, client?: ClientInfo): Promise<void> {
     await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       const actor = await requireRole(tx, actorId, orgId, 'owner');
@@ -91,8 +92,8 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
       await tx.memberships.updateRole(targetId, orgId, 'owner');
       await tx.memberships.updateRole(actorId, orgId, 'admin');
       const by = { type: 'user', id: actorId } as const;
-      await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: 'owner', transfer: true } });
-      await audit.record(tx, { orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: actorId }, data: { from: actor.role, to: 'admin', transfer: true } });
+      await audit.record(tx, { client, orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: targetId }, data: { from: target.role, to: 'owner', transfer: true } });
+      await audit.record(tx, { client, orgId, actor: by, action: 'member.role_changed', target: { type: 'user', id: actorId }, data: { from: actor.role, to: 'admin', transfer: true } });
     });
     orgRoles?.forget(orgId, targetId);
     orgRoles?.forget(orgId, actorId);
@@ -106,7 +107,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
    * invitations they created there and their access to its applications: re-joining
    * later does not bring them back.
    */
-  async function removeMember(actorId: string, orgId: string, targetId: string): Promise<void> {
+  async function removeMember(actorId: string, orgId: string, targetId: string, client?: ClientInfo): Promise<void> {
     await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       const actor = await requireRole(tx, actorId, orgId, 'member');
@@ -120,7 +121,7 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
         throw new AuthError('last_owner', 'the last owner cannot leave or be removed; make someone else owner first');
       }
       await tx.memberships.remove(targetId, orgId);
-      await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'member.removed', target: { type: 'user', id: targetId }, data: { role: target.role, left: actorId === targetId } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'member.removed', target: { type: 'user', id: targetId }, data: { role: target.role, left: actorId === targetId } });
     });
     orgRoles?.forget(orgId, targetId);
     await sessions.revokeUserSessions(targetId, { orgId });
@@ -131,24 +132,24 @@ export function createOrgs(ctx: CoreContext, sessions: Sessions, accounts: Accou
 
   /** Creates or joins an org for a signed-in user and returns a pair scoped to it. */
   /** `authTime`: the sign-in time of the session asking, carried on (step-up); null when unknown. */
-  async function setup(userId: string, choice: OrgChoice, authTime: number | null = null, sessionId?: string): Promise<TokenPair> {
+  async function setup(userId: string, choice: OrgChoice, authTime: number | null = null, sessionId?: string, client?: ClientInfo): Promise<TokenPair> {
     // The new pair continues the session it is asked from: same first factor, checked against the org's policy.
     const method = await sessions.methodOfSession(sessionId);
     const membership = await audit.transaction(async (tx) => {
       const user = await tx.users.findById(userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
-      const entered = (await accounts.enterOrg(tx, user, choice)).membership;
+      const entered = (await accounts.enterOrg(tx, user, choice, client)).membership;
       // Refused: the invitation stays unused (the transaction rolls back).
       await sessions.policies.assertAdmits(userId, entered.orgId, method, tx);
       return entered;
     });
-    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role, ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) });
+    return sessions.issuePair({ userId, orgId: membership.orgId, role: membership.role, ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) }, undefined, undefined, client);
   }
 
   /** A new pair scoped to another org the user belongs to. */
-  async function switchTo(userId: string, orgId: string, authTime: number | null = null, sessionId?: string): Promise<TokenPair> {
+  async function switchTo(userId: string, orgId: string, authTime: number | null = null, sessionId?: string, client?: ClientInfo): Promise<TokenPair> {
     // Not a sign-in: the new session is only as fresh as the one it came from, and began with its first factor.
-    return sessions.start(userId, orgId, authTime, undefined, await sessions.methodOfSession(sessionId));
+    return sessions.start(userId, orgId, authTime, client, await sessions.methodOfSession(sessionId));
   }
 
   return { listMine, listMembers, changeRole, transferOwnership, removeMember, setup, switchTo };

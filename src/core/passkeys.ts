@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type {
   AuthenticationResponseJSON,
@@ -164,7 +165,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     });
   }
 
-  async function verifyRegistration(userId: string, response: RegistrationResponseJSON, name: string | null): Promise<PasskeyRecord> {
+  async function verifyRegistration(userId: string, response: RegistrationResponseJSON, name: string | null, client?: ClientInfo): Promise<PasskeyRecord> {
     // Loaded before the challenge is used up, so a failed load leaves it usable.
     const { verifyRegistrationResponse } = await loadWebAuthn();
     const { userId: issuedTo, expected } = await takeChallenge(challengeFrom(response), 'register');
@@ -199,7 +200,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     try {
       await ctx.audit.transaction(async (tx) => {
         await tx.passkeys.insert(record);
-        await ctx.audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.registered', target: { type: 'passkey', id: record.id }, data: { name, deviceType: record.deviceType, backedUp: record.backedUp } });
+        await ctx.audit.record(tx, { client, orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.registered', target: { type: 'passkey', id: record.id }, data: { name, deviceType: record.deviceType, backedUp: record.backedUp } });
       });
     } catch (err) {
       if (err instanceof StorageConflictError) throw new AuthError('passkey_exists', 'this passkey is registered already');
@@ -232,7 +233,7 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
    * the client's per-IP throttle (shared with password attempts), reserved before the
    * challenge is taken and the signature checked; a successful one gives it back.
    */
-  async function signIn(response: AuthenticationResponseJSON, ip?: string): Promise<SignInResult> {
+  async function signIn(response: AuthenticationResponseJSON, ip?: string, client?: ClientInfo): Promise<SignInResult> {
     await loadWebAuthn();
     let refusal: AuthError | undefined;
     const passkey = await ctx.throttle.attempt({ ip }, async () => {
@@ -248,10 +249,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     if (!passkey) throw refusal as AuthError;
     const user = await storage.users.findById(passkey.userId);
     if (!user) throw new AuthError('passkey_unknown', 'the account of this passkey no longer exists');
-    if (!passkey.userVerified) return accounts.finishSignIn(user, 'passkey');
+    if (!passkey.userVerified) return accounts.finishSignIn(user, 'passkey', client);
     // With user verification the passkey is both factors: no MFA step.
     await accounts.assertMaySignIn(user);
-    return accounts.signedIn(user, 'passkey');
+    return accounts.signedIn(user, 'passkey', client);
   }
 
   /** The passkey of a valid assertion (its challenge taken, its use recorded); throws the refusal otherwise. */
@@ -293,10 +294,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
     return storage.passkeys.listForUser(userId);
   }
 
-  async function remove(userId: string, id: string): Promise<void> {
+  async function remove(userId: string, id: string, client?: ClientInfo): Promise<void> {
     await ctx.audit.transaction(async (tx) => {
       if (!(await tx.passkeys.delete(userId, id))) throw new AuthError('passkey_not_found', 'you have no passkey with this id');
-      await ctx.audit.record(tx, { orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.removed', target: { type: 'passkey', id }, data: {} });
+      await ctx.audit.record(tx, { client, orgId: null, actor: { type: 'user', id: userId }, action: 'passkey.removed', target: { type: 'passkey', id }, data: {} });
     });
   }
 

@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { Repositories, UserRecord } from '../ports.js';
@@ -39,9 +40,9 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
     await apiKeys.revokeAccountKeys(userId);
   }
 
-  async function savePassword(tx: Repositories, user: UserRecord, passwordHash: string, via: 'reset' | 'change'): Promise<void> {
+  async function savePassword(tx: Repositories, user: UserRecord, passwordHash: string, via: 'reset' | 'change', client: ClientInfo | undefined): Promise<void> {
     await tx.users.updatePasswordHash(user.id, passwordHash);
-    await audit.record(tx, { orgId: null, actor: { type: 'user', id: user.id }, action: 'password.changed', data: { via } });
+    await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: user.id }, action: 'password.changed', data: { via } });
     // Every reset link out there dies with the old password.
     await tx.mailTokens.revokeForUser(user.id, 'reset_password', clock.now());
     await mail.queue(tx, 'password_changed', user.email, { email: user.email });
@@ -51,14 +52,14 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
    * Sets a new password with a mailed token: every session of the user ends. The policy
    * check and the hash come before the token is used, so a refused password leaves it usable.
    */
-  async function reset(token: string, password: string): Promise<void> {
+  async function reset(token: string, password: string, client?: ClientInfo): Promise<void> {
     await checkNewPassword(password, config.passwordPolicy, logger);
     const passwordHash = await passwords.hash(password);
     const userId = await audit.transaction(async (tx) => {
       const record = await mailTokens.consume(tx, token, ['reset_password']);
       const user = await tx.users.findById(record.userId);
       if (!user) throw new AuthError('invalid_token', 'the account no longer exists', { errors: [{ path: 'token', message: 'cannot be used' }] });
-      await savePassword(tx, user, passwordHash, 'reset');
+      await savePassword(tx, user, passwordHash, 'reset', client);
       // The link reached this mailbox: that proves the address, as a verification link would.
       if (record.email === user.email) await tx.users.markEmailVerified(user.id, clock.now());
       return user.id;
@@ -70,7 +71,7 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
    * Changes the password of the signed-in user, who proves it with the current one
    * (throttled like a sign-in): their other sessions end, the calling one stays.
    */
-  async function change(session: { userId: string; sessionId?: string | undefined }, currentPassword: string, newPassword: string, ip?: string): Promise<void> {
+  async function change(session: { userId: string; sessionId?: string | undefined }, currentPassword: string, newPassword: string, ip?: string, client?: ClientInfo): Promise<void> {
     const user = await storage.users.findById(session.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.passwordHash === null) throw new AuthError('invalid_credentials', 'this account has no password: set one with POST /password/forgot');
@@ -79,7 +80,7 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
       throw err instanceof AuthError && err.code === 'weak_password' ? new AuthError('weak_password', err.message, { errors: err.details?.errors?.map((e) => ({ ...e, path: 'newPassword' })) }) : err;
     });
     const passwordHash = await passwords.hash(newPassword);
-    await audit.transaction((tx) => savePassword(tx, user, passwordHash, 'change'));
+    await audit.transaction((tx) => savePassword(tx, user, passwordHash, 'change', client));
     await endSessions(user.id, session.sessionId);
   }
 

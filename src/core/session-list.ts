@@ -1,3 +1,4 @@
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { SessionRecord } from '../ports.js';
 import type { CoreContext } from './context.js';
@@ -29,13 +30,13 @@ export function createSessionList(ctx: CoreContext, sessions: Sessions) {
    * the family would have expired) answers 204 again: a retried call after a failure
    * between the two writes completes the revocation.
    */
-  async function end(userId: string, sessionId: string): Promise<void> {
+  async function end(userId: string, sessionId: string, client?: ClientInfo): Promise<void> {
     const session = await storage.refreshTokens.findSession(sessionId);
     if (!session || session.userId !== userId || session.expiresAt <= clock.now()) {
       throw new AuthError('session_not_found', 'no such session among yours');
     }
     await sessions.revokeFamily(session.id, session.expiresAt);
-    await audit.record(storage, { orgId: session.orgId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: session.id }, data: { reason: 'ended' } });
+    await audit.record(storage, { client, orgId: session.orgId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: session.id }, data: { reason: 'ended' } });
   }
 
   /**
@@ -43,9 +44,9 @@ export function createSessionList(ctx: CoreContext, sessions: Sessions) {
    * (`claims: 'minimal'`) cannot tell its own apart: then every session ends, its own
    * refresh token included, and the access token lives until it expires.
    */
-  async function endOthers(userId: string, currentId: string | undefined): Promise<void> {
+  async function endOthers(userId: string, currentId: string | undefined, client?: ClientInfo): Promise<void> {
     await sessions.revokeUserSessions(userId, currentId === undefined ? undefined : { exceptFamilyId: currentId });
-    await audit.record(storage, { orgId: null, actor: { type: 'user', id: userId }, action: 'session.revoked', target: null, data: { reason: 'others_ended' } });
+    await audit.record(storage, { client, orgId: null, actor: { type: 'user', id: userId }, action: 'session.revoked', target: null, data: { reason: 'others_ended' } });
   }
 
   return { list, end, endOthers };

@@ -51,7 +51,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
 
   /**
    * Signs an access + refresh pair and records the refresh token, in a new family or an
-   * existing one, with the client asking (`client`, else the request's: see client-info.ts).
+   * existing one, with the client asking (`client`).
    */
   async function issuePair(
     scope: SessionScope,
@@ -410,7 +410,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * if a write fails, the token still passes and the whole logout can be repeated, and
    * repeating a completed one changes nothing.
    */
-  async function logout(access: Pick<AccessContext, 'userId' | 'tokenId' | 'familyId' | 'expiresAt'> & { orgId?: string | null }, refreshToken?: string): Promise<void> {
+  async function logout(access: Pick<AccessContext, 'userId' | 'tokenId' | 'familyId' | 'expiresAt'> & { orgId?: string | null }, refreshToken?: string, client?: ClientInfo): Promise<void> {
     const families = new Set<string>();
     if (access.familyId !== undefined) families.add(access.familyId);
     if (refreshToken !== undefined) {
@@ -429,6 +429,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     await revocations.revoke({ kind: 'token', key: access.tokenId, expiresAt: access.expiresAt });
     // After the revocations (several writes, no one transaction): a logout that failed half way is repeated, and recorded then.
     await audit.record(storage, {
+      client,
       orgId: access.orgId ?? null,
       actor: { type: 'user', id: access.userId },
       action: 'session.revoked',

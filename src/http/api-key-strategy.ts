@@ -37,7 +37,7 @@ export class ApiKeyStrategy extends Strategy {
   name = 'gatehouse-api-key';
 
   constructor(
-    private readonly verify: (key: string, tenantId: string | undefined) => Promise<unknown>,
+    private readonly verify: (key: string, tenantId: string | undefined, req: Request) => Promise<unknown>,
     private readonly options: ApiKeyStrategyOptions,
   ) {
     super();
@@ -50,7 +50,7 @@ export class ApiKeyStrategy extends Strategy {
     } catch (err) {
       return this.fail(err, 401);
     }
-    this.verify(credentials.key, credentials.tenantId).then(
+    this.verify(credentials.key, credentials.tenantId, req).then(
       (principal) => this.success(principal),
       (err: unknown) => (err instanceof AuthError && err.status === 401 ? this.fail(err, 401) : this.error(err as Error)),
     );

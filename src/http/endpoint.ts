@@ -1,6 +1,7 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import { withClient, type ClientInfo } from '../core/client-info.js';
+import type { ClientInfo } from '../core/client-info.js';
+import { RequestClient } from './request-client.js';
 import { AuthError, type FieldError } from '../errors.js';
 import type { AuthContext } from './auth-context.js';
 import { findNulCharacters } from './input-checks.js';
@@ -42,6 +43,8 @@ export interface HandlerInput<Body, Params, Query, Mode extends AuthMode> {
   query: Query;
   auth: Mode extends 'none' ? undefined : AuthContext;
   req: Request;
+  /** The request's IP and user agent, for the services that record them (sessions, the audit log). */
+  client: ClientInfo;
 }
 
 /**
@@ -128,20 +131,6 @@ function readBody(req: Request, optional: boolean): unknown {
   if (type === false && req.headers['content-type'] !== undefined) throw new AuthError('unsupported_media_type', 'send the body as JSON with `Content-Type: application/json`');
   if (optional) return {};
   throw new AuthError('invalid_request', 'a JSON body is required', { errors: [{ path: '', message: 'a JSON object is required' }] });
-}
-
-/**
- * The client of a request, read only when a session records it: `req.ip` (proxy-addr
- * walking X-Forwarded-For by the trust setting) costs a few µs on routes that never ask.
- */
-class RequestClient implements ClientInfo {
-  constructor(private readonly req: Request) {}
-  get ip(): string | undefined {
-    return this.req.ip;
-  }
-  get userAgent(): string | undefined {
-    return this.req.get('user-agent');
-  }
 }
 
 /**
@@ -242,9 +231,7 @@ export function mountEndpoints(router: Router, endpoints: readonly AnyEndpoint[]
           if (!assertFresh || !req.auth) throw new AuthError('reauthentication_required', 'this change needs a recent sign-in');
           assertFresh(req.auth);
         }
-        // Sessions started or refreshed by the handler record this client (GET /sessions).
-        const client = new RequestClient(req);
-        const reply = await withClient(client, () => ep.handler({ body, params, query, auth: req.auth as never, req }));
+        const reply = await ep.handler({ body, params, query, auth: req.auth as never, req, client: new RequestClient(req) });
         if (reply.stream) await sendStream(res, reply.status, reply.stream);
         else if (reply.body === undefined) res.status(reply.status).end();
         else sendNoStore(res, reply.status, reply.body);

@@ -10,6 +10,7 @@ import { VerifiedTokenCache } from '../tokens/verified-token-cache.js';
 import { apiKeyCredentials, ApiKeyStrategy } from './api-key-strategy.js';
 import type { AuthContext } from './auth-context.js';
 import { bearerToken, bearerTokenForGuard } from './bearer.js';
+import { RequestClient } from './request-client.js';
 import { sendProblem, toAuthError, type ErrorBodyWriter } from './problem.js';
 
 export type Credential = 'jwt' | 'api_key';
@@ -130,7 +131,7 @@ export function createGuard(deps: {
       },
     );
   const apiKeyOptions = { requireTenantId: deps.requireTenantId };
-  const apiKeyStrategy = new ApiKeyStrategy((k, tenant) => deps.apiKeys.authenticate(k, tenant).then(fromApiKey), apiKeyOptions);
+  const apiKeyStrategy = new ApiKeyStrategy((k, tenant, req) => deps.apiKeys.authenticate(k, tenant, new RequestClient(req)).then(fromApiKey), apiKeyOptions);
 
   const runners: Record<string, Runner> = {
     [JWT]: strategyRunner(jwtStrategy(false)),
@@ -162,7 +163,7 @@ export function createGuard(deps: {
   /** The same for an API key, from the API-key service's cache. */
   const cachedKey = (req: Request): ApiKeyPrincipal | undefined => {
     const { key: apiKey, tenantId } = apiKeyCredentials(req, apiKeyOptions);
-    return deps.apiKeys.authenticateCached(apiKey, tenantId);
+    return deps.apiKeys.authenticateCached(apiKey, tenantId, new RequestClient(req));
   };
 
   return function requireAuth(options: RequireAuthOptions = {}, internal: InternalGuardOptions = {}): RequestHandler {

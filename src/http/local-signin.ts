@@ -3,6 +3,7 @@ import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { AuthError } from '../errors.js';
 import type { Accounts, SignInResult } from '../core/accounts.js';
+import { RequestClient } from './request-client.js';
 
 const STRATEGY = 'gatehouse-local';
 
@@ -15,7 +16,7 @@ export function createLocalSignin(accounts: Accounts) {
   instance.use(
     STRATEGY,
     new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false }, (req, email, password, done) => {
-      accounts.signin(email, password, req.ip).then(
+      accounts.signin(email, password, req.ip, new RequestClient(req)).then(
         (result) => done(null, result),
         (err: unknown) => done(err),
       );

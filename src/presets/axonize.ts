@@ -64,7 +64,7 @@ export const axonize: Preset = {
         summary: 'Sign in to one application (header `appId`, or `url` in the body): {name, token, redirectUrl}',
         auth: 'none',
         body: loginBody,
-        async handler({ body, req }) {
+        async handler({ body, req, client }) {
           const appId = req.get('appId');
           if (appId === undefined && body.url === undefined) {
             throw new AuthError('invalid_request', 'name the application with the `appId` header or `url` in the body', {
@@ -72,7 +72,7 @@ export const axonize: Preset = {
             });
           }
           const selector = appId !== undefined ? { appId } : { url: body.url as string };
-          return loginReply(await applications.signin(body.email, body.password, selector, req.ip));
+          return loginReply(await applications.signin(body.email, body.password, selector, req.ip, client));
         },
       }),
       endpoint({
@@ -81,9 +81,9 @@ export const axonize: Preset = {
         summary: 'Second step of a sign-in with MFA: mfa_token plus a TOTP or recovery code → {name, token, redirectUrl} for an application sign-in, else {access_token, refresh_token}',
         auth: 'none',
         body: verifyBody,
-        async handler({ body }) {
+        async handler({ body, client }) {
           const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
-          const result = await applications.completeMfa(body.mfa_token, factor);
+          const result = await applications.completeMfa(body.mfa_token, factor, client);
           // A challenge from /api/auth/signin (no application) ends in the usual pair.
           return result.kind === 'session' ? { status: 200, body: pairView(result.tokens) } : loginReply(result);
         },
@@ -94,8 +94,8 @@ export const axonize: Preset = {
         summary: 'Register an application of the active organization (owners and admins); answers with its appId',
         auth: 'jwt',
         body: applicationBody,
-        async handler({ auth, body }) {
-          return { status: 201, body: appView(await applications.register(auth.userId, activeOrg(auth), body)) };
+        async handler({ auth, body, client }) {
+          return { status: 201, body: appView(await applications.register(auth.userId, activeOrg(auth), body, client)) };
         },
       }),
       endpoint({
@@ -113,8 +113,8 @@ export const axonize: Preset = {
         summary: 'Delete an application and everyone’s access to it (owners and admins)',
         auth: 'jwt',
         params: appParams,
-        async handler({ auth, params }) {
-          await applications.remove(auth.userId, activeOrg(auth), params.appId);
+        async handler({ auth, params, client }) {
+          await applications.remove(auth.userId, activeOrg(auth), params.appId, client);
           return { status: 204 };
         },
       }),
@@ -134,8 +134,8 @@ export const axonize: Preset = {
         summary: 'Give a member of the organization access to the application (owners and admins)',
         auth: 'jwt',
         params: grantParams,
-        async handler({ auth, params }) {
-          await applications.grant(auth.userId, activeOrg(auth), params.appId, params.userId);
+        async handler({ auth, params, client }) {
+          await applications.grant(auth.userId, activeOrg(auth), params.appId, params.userId, client);
           return { status: 204 };
         },
       }),
@@ -145,8 +145,8 @@ export const axonize: Preset = {
         summary: "Take away a user's access to the application (owners and admins)",
         auth: 'jwt',
         params: grantParams,
-        async handler({ auth, params }) {
-          await applications.revokeGrant(auth.userId, activeOrg(auth), params.appId, params.userId);
+        async handler({ auth, params, client }) {
+          await applications.revokeGrant(auth.userId, activeOrg(auth), params.appId, params.userId, client);
           return { status: 204 };
         },
       }),

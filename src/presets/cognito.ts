@@ -60,12 +60,13 @@ export const cognito: Preset = {
         summary: 'Register an account (active at once); answers with its id and an API key for the x-api-key header',
         auth: 'none',
         body: signupBody,
-        async handler({ body }) {
+        async handler({ body, client }) {
           // Each account gets an organization of its own, so API keys and roles work as everywhere else.
           const slug = `user-${randomBytes(6).toString('hex')}`;
           const { user, org } = await accounts.signup(
             { email: body.email, password: body.password, firstName: body.firstName, lastName: body.lastName },
             { action: 'create', org: { name: `${body.firstName} ${body.lastName}`, slug } },
+            client,
           );
           const apiKey = await services.apiKeys.accountKey(user.id, (org as NonNullable<typeof org>).id);
           return { status: 200, body: { message: 'User registered successfully', userId: user.id, apiKey } };
@@ -77,8 +78,8 @@ export const cognito: Preset = {
         summary: 'Sign in: idToken (the Bearer token, 1 h), accessToken, refreshToken, apiKey and the profile',
         auth: 'none',
         body: loginBody,
-        async handler({ body, req }) {
-          const result = await accounts.signin(body.email, body.password, req.ip);
+        async handler({ body, req, client }) {
+          const result = await accounts.signin(body.email, body.password, req.ip, client);
           if (result.kind === 'mfa_required') {
             throw new AuthError('mfa_required', 'a second factor is needed: POST /auth/mfa/verify with mfa_token and a code', { mfa_token: result.mfaToken });
           }
@@ -91,8 +92,8 @@ export const cognito: Preset = {
         summary: 'New idToken and accessToken; the refresh token stays valid',
         auth: 'none',
         body: refreshBody,
-        async handler({ body }) {
-          return { status: 200, body: await tokenPairOf(services, await sessions.renewAccess(body.refreshToken)) };
+        async handler({ body, client }) {
+          return { status: 200, body: await tokenPairOf(services, await sessions.renewAccess(body.refreshToken, client)) };
         },
       }),
       endpoint({
@@ -102,9 +103,9 @@ export const cognito: Preset = {
         auth: 'jwt',
         endsSession: true,
         body: logoutBody,
-        async handler({ auth, body }) {
+        async handler({ auth, body, client }) {
           await sessions.revokeAccessToken(body.accessToken, auth.userId);
-          await sessions.logout({ userId: auth.userId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt });
+          await sessions.logout({ userId: auth.userId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt }, undefined, client);
           // The login answer's apiKey goes with the session: the next login hands out a new one.
           await services.apiKeys.revokeAccountKeys(auth.userId);
           return { status: 200, body: { message: 'Logged out successfully' } };
@@ -116,11 +117,11 @@ export const cognito: Preset = {
         summary: 'Second step of a login with MFA: mfa_token plus a TOTP or recovery code → the login answer',
         auth: 'none',
         body: s.verifyMfaBody,
-        async handler({ body }) {
+        async handler({ body, client }) {
           const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
-          const claims = await services.mfa.passChallenge(body.mfa_token, factor);
+          const claims = await services.mfa.passChallenge(body.mfa_token, factor, client);
           const { sub } = claims;
-          const tokens = await sessions.start(sub, undefined, undefined, undefined, firstFactorOf(claims));
+          const tokens = await sessions.start(sub, undefined, undefined, client, firstFactorOf(claims));
           const { user } = await accounts.describe(sub, null);
           return { status: 200, body: await loginBodyOf(services, user, tokens) };
         },

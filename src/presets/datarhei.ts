@@ -58,11 +58,11 @@ function ownEndpoints(ctx: PresetContext, about: ReturnType<typeof resolveAboutO
       auth: 'none',
       body: loginBody,
       bodyOptional: true,
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const { username, password } = body;
         if (username === undefined && password === undefined) {
           const token = bearerToken(req);
-          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token)).result);
+          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token, client)).result);
         }
         if (username === undefined || password === undefined) {
           const missing = [...(username === undefined ? ['username'] : []), ...(password === undefined ? ['password'] : [])];
@@ -70,7 +70,7 @@ function ownEndpoints(ctx: PresetContext, about: ReturnType<typeof resolveAboutO
             errors: missing.map((path) => ({ path, message: 'is required' })),
           });
         }
-        return signInReply(await accounts.signinWithUsername(username, password, req.ip));
+        return signInReply(await accounts.signinWithUsername(username, password, req.ip, client));
       },
     }),
     endpoint({
@@ -78,10 +78,10 @@ function ownEndpoints(ctx: PresetContext, about: ReturnType<typeof resolveAboutO
       path: '/api/login/refresh',
       summary: 'A new access token for the refresh token sent as Bearer',
       auth: 'none',
-      async handler({ req }) {
+      async handler({ req, client }) {
         const token = bearerToken(req);
         if (token === undefined) throw new AuthError('missing_token', 'send the refresh token as `Authorization: Bearer <refresh_token>`');
-        const { access } = await sessions.renewAccess(token);
+        const { access } = await sessions.renewAccess(token, client);
         return { status: 200, body: { access_token: access.token } };
       },
     }),

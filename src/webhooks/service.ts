@@ -1,3 +1,4 @@
+import type { ClientInfo } from '../core/client-info.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { AuditEvent } from '../core/audit-event.js';
@@ -37,13 +38,13 @@ export interface WebhookEndpointChange {
 /** Webhooks of organizations: endpoints managed by owners and admins, the outbox, and the delivery pass. */
 export interface WebhookService {
   /** Registers an endpoint; `secret` (`whsec_…`) is returned only here and by `rotateSecret`. */
-  create(actorId: string, orgId: string, input: { url: string; events?: string[] | null }): Promise<{ endpoint: WebhookEndpointRecord; secret: string }>;
+  create(actorId: string, orgId: string, input: { url: string; events?: string[] | null }, client?: ClientInfo): Promise<{ endpoint: WebhookEndpointRecord; secret: string }>;
   list(actorId: string, orgId: string): Promise<WebhookEndpointRecord[]>;
   get(actorId: string, orgId: string, id: string): Promise<WebhookEndpointRecord>;
-  update(actorId: string, orgId: string, id: string, change: WebhookEndpointChange): Promise<WebhookEndpointRecord>;
-  remove(actorId: string, orgId: string, id: string): Promise<void>;
+  update(actorId: string, orgId: string, id: string, change: WebhookEndpointChange, client?: ClientInfo): Promise<WebhookEndpointRecord>;
+  remove(actorId: string, orgId: string, id: string, client?: ClientInfo): Promise<void>;
   /** A new secret at once: later deliveries (retries included) are signed with it only. */
-  rotateSecret(actorId: string, orgId: string, id: string): Promise<{ endpoint: WebhookEndpointRecord; secret: string }>;
+  rotateSecret(actorId: string, orgId: string, id: string, client?: ClientInfo): Promise<{ endpoint: WebhookEndpointRecord; secret: string }>;
   /** The delivery log, newest first; `before`: the last id of the previous page. */
   listDeliveries(actorId: string, orgId: string, id: string, page: { limit: number; before?: string }): Promise<WebhookDeliveryRecord[]>;
   /** Queues the delivery's event again, as a new delivery with the same `webhook-id`; refused while it is still pending. */
@@ -135,7 +136,7 @@ export function createWebhookService(ctx: CoreContext, config: WebhookConfig, ho
   }
 
   return {
-    async create(actorId, orgId, input) {
+    async create(actorId, orgId, input, client) {
       await requireRole(storage, actorId, orgId, 'admin');
       const now = clock.now();
       const id = randomUUID();
@@ -159,7 +160,7 @@ export function createWebhookService(ctx: CoreContext, config: WebhookConfig, ho
           throw new AuthError('webhook_limit_reached', `this organization has ${config.maxEndpointsPerOrg} webhook endpoints, the most it may have; delete one first`);
         }
         await tx.webhooks.insertEndpoint(endpoint);
-        await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'webhook.created', target: { type: 'webhook', id }, data: { origin: new URL(endpoint.url).origin, events: eventsData(endpoint.events) } });
+        await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'webhook.created', target: { type: 'webhook', id }, data: { origin: new URL(endpoint.url).origin, events: eventsData(endpoint.events) } });
       });
       return { endpoint, secret };
     },
@@ -171,7 +172,7 @@ export function createWebhookService(ctx: CoreContext, config: WebhookConfig, ho
 
     get: ownEndpoint,
 
-    async update(actorId, orgId, id, change) {
+    async update(actorId, orgId, id, change, client) {
       const current = await ownEndpoint(actorId, orgId, id);
       const reEnabled = change.enabled === true && !current.enabled;
       const url = change.url !== undefined ? checkUrl(change.url) : undefined;
@@ -189,28 +190,28 @@ export function createWebhookService(ctx: CoreContext, config: WebhookConfig, ho
         if (url !== undefined) data.origin = new URL(url).origin;
         if (change.events !== undefined) data.events = eventsData(change.events);
         if (change.enabled !== undefined) data.enabled = change.enabled;
-        await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'webhook.updated', target: { type: 'webhook', id }, data });
+        await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'webhook.updated', target: { type: 'webhook', id }, data });
         return written;
       });
       if (reEnabled) hooks.onQueued?.();
       return updated;
     },
 
-    async remove(actorId, orgId, id) {
+    async remove(actorId, orgId, id, client) {
       await requireRole(storage, actorId, orgId, 'admin');
       await audit.transaction(async (tx) => {
         if (!(await tx.webhooks.deleteEndpoint(orgId, id))) throw new AuthError('webhook_not_found', 'no such webhook endpoint in this organization');
-        await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'webhook.deleted', target: { type: 'webhook', id } });
+        await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'webhook.deleted', target: { type: 'webhook', id } });
       });
     },
 
-    async rotateSecret(actorId, orgId, id) {
+    async rotateSecret(actorId, orgId, id, client) {
       await ownEndpoint(actorId, orgId, id);
       const secret = newSecret();
       const endpoint = await audit.transaction(async (tx) => {
         const written = await tx.webhooks.updateEndpoint(orgId, id, { secret: config.box.seal(secret, id), updatedAt: clock.now() });
         if (!written) throw new AuthError('webhook_not_found', 'no such webhook endpoint in this organization');
-        await audit.record(tx, { orgId, actor: { type: 'user', id: actorId }, action: 'webhook.secret_rotated', target: { type: 'webhook', id } });
+        await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'webhook.secret_rotated', target: { type: 'webhook', id } });
         return written;
       });
       return { endpoint, secret };

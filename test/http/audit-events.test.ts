@@ -216,6 +216,9 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       for (const row of JSON.parse(stored) as Row[]) {
         expect(Object.keys(JSON.parse(row.data)).filter((k) => /password|token|code|secret|key$/i.test(k)), row.action).to.deep.equal([]);
       }
+      // Every action was taken by a request, and each entry names the request's address.
+      const withoutIp = (JSON.parse(stored) as Array<Row & { ip: string | null }>).filter((row) => row.ip === null).map((row) => row.action);
+      expect(withoutIp).to.deep.equal([]);
     });
   });
 }

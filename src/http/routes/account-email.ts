@@ -45,8 +45,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'none',
       responses: { 200: verified, 401: r.problem, 409: r.problem },
       body: verifyBody,
-      async handler({ body }) {
-        return { status: 200, body: await emailVerification.verify(body.token) };
+      async handler({ body, client }) {
+        return { status: 200, body: await emailVerification.verify(body.token, client) };
       },
     }),
     endpoint({
@@ -68,8 +68,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'none',
       responses: { 204: null, 401: r.problem },
       body: resetBody,
-      async handler({ body }) {
-        await passwordRecovery.reset(body.token, body.password);
+      async handler({ body, client }) {
+        await passwordRecovery.reset(body.token, body.password, client);
         return { status: 204 };
       },
     }),
@@ -80,8 +80,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 401: r.problem, 429: r.problem },
       body: changePasswordBody,
-      async handler({ auth, body, req }) {
-        await passwordRecovery.change({ userId: auth.userId, sessionId: auth.sessionId }, body.currentPassword, body.newPassword, req.ip);
+      async handler({ auth, body, req, client }) {
+        await passwordRecovery.change({ userId: auth.userId, sessionId: auth.sessionId }, body.currentPassword, body.newPassword, req.ip, client);
         return { status: 204 };
       },
     }),

@@ -33,10 +33,11 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       auth: 'none',
       responses: { 201: r.user, 409: r.problem },
       body: s.signupBody,
-      async handler({ body }) {
+      async handler({ body, client }) {
         const { user, org, role } = await accounts.signup(
           { email: body.email, password: body.password, username: body.username, firstName: body.first_name, lastName: body.last_name },
           orgChoice(body),
+          client,
         );
         return { status: 201, body: userView(user, org?.id ?? null, role) };
       },
@@ -50,11 +51,11 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       body: s.signinBody,
       bodyOptional: true,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const reply = cookies.replier(req);
         if (body.email === undefined || body.password === undefined) {
           const token = bearerToken(req);
-          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token)).result, {}, reply);
+          if (token !== undefined && identities.externalEnabled) return signInReply((await identities.exchangeExternalToken(token, client)).result, {}, reply);
           throw new AuthError('invalid_request', 'the request body is invalid', {
             errors: [
               { path: 'email', message: 'is required' },
@@ -77,7 +78,7 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       body: refreshBody,
       bodyOptional: cookies.enabled,
       documentedParameters: cookies.parameters(true),
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const viaCookie = cookies.usesCookie(req);
         const token = body.refresh_token ?? (viaCookie ? cookies.refreshCookie(req) : undefined);
         if (token === undefined) {
@@ -86,7 +87,7 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
           throw new AuthError('invalid_request', 'the request body is invalid', { errors: [{ path: 'refresh_token', message: `is required${hint}` }] });
         }
         const reply = cookies.replier(req);
-        return reply(await sessions.refresh(token));
+        return reply(await sessions.refresh(token, client));
       },
     }),
     endpoint({
@@ -100,11 +101,12 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       body: s.logoutBody,
       bodyOptional: true,
       documentedParameters: cookies.parameters(true),
-      async handler({ body, auth, req }) {
+      async handler({ body, auth, req, client }) {
         const viaCookie = cookies.usesCookie(req);
         await sessions.logout(
           { userId: auth.userId, orgId: auth.orgId, tokenId: auth.tokenId, familyId: auth.sessionId, expiresAt: auth.expiresAt },
           body.refresh_token ?? (viaCookie ? cookies.refreshCookie(req) : undefined),
+          client,
         );
         if (viaCookie) cookies.clear(req);
         return { status: 204 };
@@ -133,9 +135,9 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       responses: { 200: pairResponse, 409: r.problem },
       body: s.setupOrgBody,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, auth, req }) {
+      async handler({ body, auth, req, client }) {
         const reply = cookies.replier(req);
-        return reply(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null, auth.sessionId));
+        return reply(await orgs.setup(auth.userId, orgChoice(body), auth.authTime ?? null, auth.sessionId, client));
       },
     }),
     endpoint({
@@ -146,9 +148,9 @@ export function accountEndpoints(services: Services, cookies: PairTransport = bo
       responses: { 200: pairResponse, 404: r.problem },
       body: s.switchOrgBody,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, auth, req }) {
+      async handler({ body, auth, req, client }) {
         const reply = cookies.replier(req);
-        return reply(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null, auth.sessionId));
+        return reply(await orgs.switchTo(auth.userId, body.orgId, auth.authTime ?? null, auth.sessionId, client));
       },
     }),
   ];

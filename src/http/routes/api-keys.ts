@@ -24,8 +24,8 @@ export function apiKeyEndpoints(services: Services) {
       stepUp: true,
       responses: { 201: r.createdApiKey, 403: r.problem },
       body: s.createApiKeyBody,
-      async handler({ auth, body }) {
-        const { record, key } = await apiKeys.create(auth.userId, activeOrg(auth), body);
+      async handler({ auth, body, client }) {
+        const { record, key } = await apiKeys.create(auth.userId, activeOrg(auth), body, client);
         const { lastUsedAt: _lastUsedAt, createdBy: _createdBy, permissions, ...view } = apiKeyView(record);
         return { status: 201, body: { ...view, ...(permissions === null ? {} : { permissions }), key } };
       },
@@ -47,8 +47,8 @@ export function apiKeyEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 404: r.problem },
       params: s.apiKeyParams,
-      async handler({ auth, params }) {
-        await apiKeys.revoke(auth.userId, activeOrg(auth), params.id);
+      async handler({ auth, params, client }) {
+        await apiKeys.revoke(auth.userId, activeOrg(auth), params.id, client);
         return { status: 204 };
       },
     }),

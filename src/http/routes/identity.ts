@@ -71,9 +71,9 @@ export function identityEndpoints(services: Services, cookies: PairTransport = b
       },
       body: googleBody,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const reply = cookies.replier(req);
-        const { result, needsOrg } = await identities.signInWithGoogle(googleInput(body));
+        const { result, needsOrg } = await identities.signInWithGoogle(googleInput(body), client);
         return signInReply(result, needsOrg ? { needsOrg: true } : {}, reply);
       },
     }),

@@ -49,8 +49,8 @@ export function mfaEndpoints(services: Services, cookies: PairTransport = bodyTr
       stepUp: true,
       responses: { 200: r.recoveryCodes, 400: r.problem, 403: r.problem, 409: r.problem, 429: r.problem },
       body: s.enableTotpBody,
-      async handler({ auth, body }) {
-        return { status: 200, body: { recoveryCodes: await mfa.enable(auth.userId, body.code, auth.sessionId) } };
+      async handler({ auth, body, client }) {
+        return { status: 200, body: { recoveryCodes: await mfa.enable(auth.userId, body.code, auth.sessionId, client) } };
       },
     }),
     endpoint({
@@ -60,9 +60,9 @@ export function mfaEndpoints(services: Services, cookies: PairTransport = bodyTr
       auth: 'jwt',
       responses: { 204: null, 401: r.problem, 409: r.problem, 429: r.problem },
       body: s.disableTotpBody,
-      async handler({ auth, body }) {
+      async handler({ auth, body, client }) {
         const proof = body.password !== undefined ? { password: body.password } : factor(body);
-        await mfa.disable(await currentUser(auth.userId), proof, auth.sessionId);
+        await mfa.disable(await currentUser(auth.userId), proof, auth.sessionId, client);
         return { status: 204 };
       },
     }),
@@ -74,10 +74,10 @@ export function mfaEndpoints(services: Services, cookies: PairTransport = bodyTr
       responses: cookies.enabled ? { 200: r.tokenPairOrCookie, 401: r.problem, 403: r.problem, 429: r.problem } : { 200: r.tokenPair, 401: r.problem, 429: r.problem },
       body: s.verifyMfaBody,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const reply = cookies.replier(req);
         try {
-          return reply(await mfa.verifyChallenge(body.mfa_token, factor(body)));
+          return reply(await mfa.verifyChallenge(body.mfa_token, factor(body), client));
         } catch (err) {
           // An expired challenge means starting over, which the client should be told plainly.
           if (err instanceof AuthError && err.code === 'token_expired') throw new AuthError('token_expired', 'the mfa_token has expired; sign in again');

@@ -74,8 +74,8 @@ export function orgPolicyEndpoints(services: Services) {
       responses: { 200: changed, ...problems, 409: r.problem },
       params: s.orgParams,
       body: changeBody,
-      async handler({ auth, params, body }) {
-        const { enforced, ...next } = await orgPolicies.update({ userId: auth.userId, sessionId: auth.sessionId }, params.orgId, body);
+      async handler({ auth, params, body, client }) {
+        const { enforced, ...next } = await orgPolicies.update({ userId: auth.userId, sessionId: auth.sessionId }, params.orgId, body, client);
         return { status: 200, body: { ...policyView(next), enforced } };
       },
     }),

@@ -52,9 +52,9 @@ export function orgEndpoints(services: Services) {
       params: s.memberParams,
       body: s.changeRoleBody,
       stepUp: (body) => body.role === 'owner',
-      async handler({ auth, params, body }) {
+      async handler({ auth, params, body, client }) {
         const customRoleId = body.customRoleId ?? null;
-        await orgs.changeRole(auth.userId, params.orgId, params.userId, body.role, customRoleId);
+        await orgs.changeRole(auth.userId, params.orgId, params.userId, body.role, customRoleId, client);
         const custom = body.customRoleId === undefined ? {} : { customRoleId };
         return { status: 200, body: { userId: params.userId, orgId: params.orgId, role: body.role, ...custom } };
       },
@@ -66,8 +66,8 @@ export function orgEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 404: r.problem, 409: r.problem },
       params: s.memberParams,
-      async handler({ auth, params }) {
-        await orgs.removeMember(auth.userId, params.orgId, params.userId);
+      async handler({ auth, params, client }) {
+        await orgs.removeMember(auth.userId, params.orgId, params.userId, client);
         return { status: 204 };
       },
     }),
@@ -81,8 +81,8 @@ export function orgEndpoints(services: Services) {
       params: s.orgParams,
       body: deletionBody,
       bodyOptional: true,
-      async handler({ auth, params, body, req }) {
-        await accountDeletion.deleteOrg({ userId: auth.userId, authTime: auth.authTime }, params.orgId, deletionProof(body), req.ip);
+      async handler({ auth, params, body, req, client }) {
+        await accountDeletion.deleteOrg({ userId: auth.userId, authTime: auth.authTime }, params.orgId, deletionProof(body), req.ip, client);
         return { status: 204 };
       },
     }),
@@ -95,8 +95,8 @@ export function orgEndpoints(services: Services) {
       params: s.orgParams,
       body: transferBody,
       stepUp: true,
-      async handler({ auth, params, body }) {
-        await orgs.transferOwnership(auth.userId, params.orgId, body.userId);
+      async handler({ auth, params, body, client }) {
+        await orgs.transferOwnership(auth.userId, params.orgId, body.userId, client);
         return { status: 200, body: { orgId: params.orgId, userId: body.userId, role: 'owner' as const, previousOwner: { userId: auth.userId, role: 'admin' as const } } };
       },
     }),
@@ -109,8 +109,8 @@ export function orgEndpoints(services: Services) {
       params: s.orgParams,
       body: s.createInvitationBody,
       bodyOptional: true,
-      async handler({ auth, params, body }) {
-        const { invitation, code } = await invitations.create(auth.userId, params.orgId, body);
+      async handler({ auth, params, body, client }) {
+        const { invitation, code } = await invitations.create(auth.userId, params.orgId, body, client);
         return { status: 201, body: { ...invitationView(invitation), code } };
       },
     }),
@@ -132,8 +132,8 @@ export function orgEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 404: r.problem },
       params: s.invitationParams,
-      async handler({ auth, params }) {
-        await invitations.revoke(auth.userId, params.orgId, params.invitationId);
+      async handler({ auth, params, client }) {
+        await invitations.revoke(auth.userId, params.orgId, params.invitationId, client);
         return { status: 204 };
       },
     }),

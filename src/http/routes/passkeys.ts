@@ -92,8 +92,8 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       stepUp: true,
       responses: { 201: passkeyView, 401: r.problem, 403: r.problem, 409: r.problem },
       body: registrationVerifyBody,
-      async handler({ auth, body }) {
-        const record = await passkeys.verifyRegistration(auth.userId, body.credential as unknown as RegistrationResponseJSON, body.name ?? null);
+      async handler({ auth, body, client }) {
+        const record = await passkeys.verifyRegistration(auth.userId, body.credential as unknown as RegistrationResponseJSON, body.name ?? null, client);
         return { status: 201, body: view(record) };
       },
     }),
@@ -114,8 +114,8 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       auth: 'jwt',
       responses: { 204: null, 404: r.problem },
       params: s.apiKeyParams,
-      async handler({ auth, params }) {
-        await passkeys.remove(auth.userId, params.id);
+      async handler({ auth, params, client }) {
+        await passkeys.remove(auth.userId, params.id, client);
         return { status: 204 };
       },
     }),
@@ -145,9 +145,9 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       },
       body: authenticationVerifyBody,
       documentedParameters: cookies.parameters(false),
-      async handler({ body, req }) {
+      async handler({ body, req, client }) {
         const reply = cookies.replier(req);
-        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON, req.ip), {}, reply);
+        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON, req.ip, client), {}, reply);
       },
     }),
   ];

@@ -63,8 +63,8 @@ export function roleEndpoints(services: Services) {
       responses: { 201: customRole, ...problems, 409: r.problem },
       params: s.orgParams,
       body: createBody,
-      async handler({ auth, params, body }) {
-        return { status: 201, body: roleView(await orgRoles.create(auth.userId, params.orgId, body)) };
+      async handler({ auth, params, body, client }) {
+        return { status: 201, body: roleView(await orgRoles.create(auth.userId, params.orgId, body, client)) };
       },
     }),
     endpoint({
@@ -75,8 +75,8 @@ export function roleEndpoints(services: Services) {
       responses: { 200: customRole, ...problems, 409: r.problem },
       params: roleParams,
       body: updateBody,
-      async handler({ auth, params, body }) {
-        return { status: 200, body: roleView(await orgRoles.update(auth.userId, params.orgId, params.roleId, body)) };
+      async handler({ auth, params, body, client }) {
+        return { status: 200, body: roleView(await orgRoles.update(auth.userId, params.orgId, params.roleId, body, client)) };
       },
     }),
     endpoint({
@@ -86,8 +86,8 @@ export function roleEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, ...problems, 409: r.problem },
       params: roleParams,
-      async handler({ auth, params }) {
-        await orgRoles.remove(auth.userId, params.orgId, params.roleId);
+      async handler({ auth, params, client }) {
+        await orgRoles.remove(auth.userId, params.orgId, params.roleId, client);
         return { status: 204 };
       },
     }),

@@ -63,8 +63,8 @@ export function sessionEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 404: r.problem },
       params: sessionParams,
-      async handler({ auth, params }) {
-        await list.end(auth.userId, params.id);
+      async handler({ auth, params, client }) {
+        await list.end(auth.userId, params.id, client);
         return { status: 204 };
       },
     }),
@@ -74,8 +74,8 @@ export function sessionEndpoints(services: Services) {
       summary: 'End every session of the user except the current one',
       auth: 'jwt',
       responses: { 204: null },
-      async handler({ auth }) {
-        await list.endOthers(auth.userId, auth.sessionId);
+      async handler({ auth, client }) {
+        await list.endOthers(auth.userId, auth.sessionId, client);
         return { status: 204 };
       },
     }),

@@ -96,8 +96,8 @@ export function webhookEndpoints(services: Services) {
       responses: { 201: withSecret, ...problems },
       params: s.orgParams,
       body: createBody,
-      async handler({ auth, params, body }) {
-        const { endpoint: e, secret } = await webhooks.create(auth.userId, params.orgId, body);
+      async handler({ auth, params, body, client }) {
+        const { endpoint: e, secret } = await webhooks.create(auth.userId, params.orgId, body, client);
         return { status: 201, body: { ...webhookView(e), secret } };
       },
     }),
@@ -132,8 +132,8 @@ export function webhookEndpoints(services: Services) {
       params: webhookParams,
       body: updateBody,
       stepUp: (body) => body.url !== undefined,
-      async handler({ auth, params, body }) {
-        return { status: 200, body: webhookView(await webhooks.update(auth.userId, params.orgId, params.id, body)) };
+      async handler({ auth, params, body, client }) {
+        return { status: 200, body: webhookView(await webhooks.update(auth.userId, params.orgId, params.id, body, client)) };
       },
     }),
     endpoint({
@@ -143,8 +143,8 @@ export function webhookEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, ...problems },
       params: webhookParams,
-      async handler({ auth, params }) {
-        await webhooks.remove(auth.userId, params.orgId, params.id);
+      async handler({ auth, params, client }) {
+        await webhooks.remove(auth.userId, params.orgId, params.id, client);
         return { status: 204 };
       },
     }),
@@ -156,8 +156,8 @@ export function webhookEndpoints(services: Services) {
       stepUp: true,
       responses: { 200: withSecret, ...problems },
       params: webhookParams,
-      async handler({ auth, params }) {
-        const { endpoint: e, secret } = await webhooks.rotateSecret(auth.userId, params.orgId, params.id);
+      async handler({ auth, params, client }) {
+        const { endpoint: e, secret } = await webhooks.rotateSecret(auth.userId, params.orgId, params.id, client);
         return { status: 200, body: { ...webhookView(e), secret } };
       },
     }),
