@@ -189,54 +189,6 @@ describe('createJwtTokenIssuer', () => {
       expectAuthError(() => issuer.verify(`${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`, 'access'), 'invalid_token');
     });
 
-    it('accepts and refuses exactly what jsonwebtoken.verify does, each refusal with the same code', () => {
-      const now = Math.floor(t / 1000);
-      const base = { sub: 'u', jti: 'j', usefor: 'access', iss: 'gatehouse', aud: 'gatehouse', iat: now, exp: now + 60 };
-      const head = { alg: 'HS256', typ: 'at+jwt' };
-      const good = forge(head, base, SECRET);
-      const [goodHead, goodPayload, goodSig] = good.split('.') as [string, string, string];
-      const mac = (input: string) => `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
-      const cases: Record<string, string> = {
-        good,
-        'exp is now': forge(head, { ...base, exp: now }, SECRET),
-        'exp a second ahead': forge(head, { ...base, exp: now + 1 }, SECRET),
-        'exp as a string': forge(head, { ...base, exp: String(now + 60) }, SECRET),
-        'nbf now': forge(head, { ...base, nbf: now }, SECRET),
-        'nbf as a string': forge(head, { ...base, nbf: 'soon' }, SECRET),
-        'no aud': forge(head, { ...base, aud: undefined }, SECRET),
-        'aud list with ours': forge(head, { ...base, aud: ['x', 'gatehouse'] }, SECRET),
-        'aud as a number': forge(head, { ...base, aud: 7 }, SECRET),
-        'no iss': forge(head, { ...base, iss: undefined }, SECRET),
-        'expired and a wrong iss': forge(head, { ...base, exp: now - 1, iss: 'other' }, SECRET),
-        'alg HS512 under an HS256 MAC': forge({ alg: 'HS512', typ: 'at+jwt' }, base, SECRET),
-        'alg lower case': forge({ alg: 'hs256', typ: 'at+jwt' }, base, SECRET),
-        'header is a list': mac(`${b64url(['HS256'])}.${goodPayload}`),
-        'header is not JSON': mac(`${Buffer.from('{alg').toString('base64url')}.${goodPayload}`),
-        'payload is null': mac(`${goodHead}.${b64url(null)}`),
-        'payload is a list': mac(`${goodHead}.${b64url([base])}`),
-        'signature padded': `${good}=`,
-        'signature cut': `${goodHead}.${goodPayload}.${goodSig.slice(0, -1)}`,
-        'space inside': `${goodHead}.${goodPayload} .${goodSig}`,
-        'two segments': `${goodHead}.${goodPayload}`,
-        'empty signature': `${goodHead}.${goodPayload}.`,
-      };
-      const verdict = (fn: () => unknown) => {
-        try {
-          fn();
-          return 'ok';
-        } catch (err) {
-          if (err instanceof jwt.TokenExpiredError) return 'token_expired';
-          return err instanceof AuthError ? err.code : 'invalid_token';
-        }
-      };
-      const theirs = (token: string) => verdict(() => jwt.verify(token, SECRET, { algorithms: ['HS256'], issuer: 'gatehouse', audience: 'gatehouse', clockTimestamp: now }));
-      const ours = (token: string) => verdict(() => issuer.verify(token, 'access'));
-      const table = Object.fromEntries(Object.entries(cases).map(([name, token]) => [name, ours(token)]));
-      expect(table).to.deep.equal(Object.fromEntries(Object.entries(cases).map(([name, token]) => [name, theirs(token)])));
-      // And it is not all one answer: the list holds passes, expiries and refusals.
-      expect(new Set(Object.values(table))).to.deep.equal(new Set(['ok', 'token_expired', 'invalid_token']));
-    });
-
     it('jwks() is null for a symmetric key', () => {
       expect(issuer.jwks()).to.equal(null);
       expect(issuer.verification().algorithms).to.deep.equal(['HS256']);
