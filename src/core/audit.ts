@@ -7,7 +7,7 @@ import { AUDIT_GENESIS_HASH, auditChainKey, auditEntryHash } from './audit-chain
 import { clientFields, type ClientInfo } from './client-info.js';
 import { requireRole } from './membership-checks.js';
 
-/** What a service records; the log fills in id, time, and the request's IP and User-Agent. */
+/** What a service records; the log fills in id and time, and the IP and User-Agent from `client`. */
 export interface AuditRecordInput {
   orgId: string | null;
   actor: AuditActor;

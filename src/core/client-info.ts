@@ -14,7 +14,7 @@ const IP_MAX = 64;
  * The HTTP layer hands each handler its request's client, and the handler passes it to
  * every service call that records one. It was once carried implicitly (AsyncLocalStorage),
  * which on Node 20 and 22 turns on async hooks for the whole process: every promise and
- * callback of the host app paid for it (5 % of a refresh rotation's instructions).
+ * callback of the host app paid for it (2.5 to 5 % of a refresh rotation's instructions).
  */
 export function clientFields(client: ClientInfo | undefined): { userAgent: string | null; ip: string | null } {
   return {
