@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { RateLimiterMemory, RateLimiterPostgres, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterPostgres } from '../../src/core/rate-limiters.js';
 import type { ThrottleOptions } from '../../src/core/throttle.js';
 import { isPostgres } from './dialect.js';
 import { mapStorageError } from './errors.js';

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AuthError } from '../errors.js';
+import { RateLimiterMemory, RateLimiterRes } from './rate-limiters.js';
 import { sha256Hex } from './secrets.js';
 
 export interface ThrottleRule {

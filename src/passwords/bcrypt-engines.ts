@@ -1,4 +1,3 @@
-import bcrypt from 'bcryptjs';
 import type { Logger } from '../ports.js';
 import { isInstalled, loadOptional, NATIVE_BCRYPT_PACKAGE, type NativeBcryptModule } from './optional-modules.js';
 import { BcryptWorkerPool } from './worker-pool.js';
@@ -19,13 +18,16 @@ export interface BcryptEngine {
 /** bcryptjs on a pool of `threads` worker threads, or with its async API on the main thread for `threads: 0`. */
 export function jsBcryptEngine(threads: number, nice: number): BcryptEngine {
   const pool = threads > 0 ? new BcryptWorkerPool(threads, nice) : undefined;
+  // Imported only when hashing on this thread: the workers load their own copy, and a
+  // host on the native engine never needs it (0.7 MB of heap otherwise kept for good).
+  const onThisThread = async () => (await import('bcryptjs')).default;
   return {
     implementation: 'js',
     get threads() {
       return pool?.threads ?? 0;
     },
-    hash: (password, cost) => (pool ? (pool.run({ op: 'hash', password, cost }) as Promise<string>) : bcrypt.hash(password, cost)),
-    compare: (password, hash) => (pool ? (pool.run({ op: 'compare', password, hash }) as Promise<boolean>) : bcrypt.compare(password, hash)),
+    hash: (password, cost) => (pool ? (pool.run({ op: 'hash', password, cost }) as Promise<string>) : onThisThread().then((bcrypt) => bcrypt.hash(password, cost))),
+    compare: (password, hash) => (pool ? (pool.run({ op: 'compare', password, hash }) as Promise<boolean>) : onThisThread().then((bcrypt) => bcrypt.compare(password, hash))),
     close: async () => {
       await pool?.close();
     },

@@ -119,6 +119,24 @@ describe('packages loaded on first use', function () {
     }
   });
 
+  it('bcryptjs and the index of rate-limiter-flexible: a router hashing with @node-rs/bcrypt signs up, throttles and signs in without either', async () => {
+    // Each would stay in the heap for good: bcryptjs is for the JavaScript engine only,
+    // and the index loads every store of rate-limiter-flexible (Redis, Mongo, …).
+    const marker = join(dir, 'hide-bcryptjs');
+    const { stdout } = await runHidden(['bcryptjs'], marker, [
+      ...serve(join(dir, 'bcrypt.sqlite')),
+      "const email = 'bcrypt-' + Date.now() + '@example.com';",
+      "const mine = await post('/signup', { email, password: 'correct horse battery staple', action: 'create', orgCreateProps: { name: 'Bcrypt', slug: 'bcrypt-' + Date.now() } });",
+      "const wrong = await post('/signin', { email, password: 'not the password at all' });",
+      "const right = await post('/signin', { email, password: 'correct horse battery staple' });",
+      "const { createRequire } = await import('node:module');",
+      "const index = Object.keys(createRequire(import.meta.url).cache).filter((file) => /rate-limiter-flexible[\\\\/]index\\.js$/.test(file));",
+      'console.log(signup.status, mine.status, wrong.status, right.status, index.length);',
+      'await close();',
+    ]);
+    expect(lastLine(stdout)).to.equal('201 201 401 200 0');
+  });
+
   it('@simplewebauthn/server: a router with passkeys starts and signs up without it; the first passkey request fails with a clear error', async () => {
     const marker = join(dir, 'hide-webauthn');
     const { stdout, stderr } = await runHidden(['@simplewebauthn/server'], marker, [
