@@ -11,6 +11,7 @@ import { apiKeyCredentials, ApiKeyStrategy } from './api-key-strategy.js';
 import type { AuthContext } from './auth-context.js';
 import { bearerToken, bearerTokenForGuard } from './bearer.js';
 import { RequestClient } from './request-client.js';
+import { setRequestAuth } from './request-auth.js';
 import { sendProblem, toAuthError, type ErrorBodyWriter } from './problem.js';
 
 export type Credential = 'jwt' | 'api_key';
@@ -199,7 +200,7 @@ export function createGuard(deps: {
         );
         return;
       }
-      req.auth = auth;
+      setRequestAuth(req, auth);
       next();
     };
 
@@ -207,7 +208,7 @@ export function createGuard(deps: {
       const missing = (required as string[]).find((name) => !held.includes(name));
       if (missing !== undefined) return fail(res, new AuthError('permission_denied', `this needs the permission ${missing}`, { permission: missing }), strategy);
       auth.permissions = held;
-      req.auth = auth;
+      setRequestAuth(req, auth);
       next();
     };
 
