@@ -2,6 +2,8 @@ import { IncomingMessage } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
 import request from 'supertest';
+import { setRequestAuth } from '../../src/http/request-auth.js';
+import type { AuthContext } from '../../src/http/auth-context.js';
 import { signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 
 // req.auth is an accessor on Express's shared request prototype (src/http/request-auth.ts):
@@ -77,5 +79,17 @@ describe('req.auth as the host sees it', () => {
     const res = await request(h.app).get('/api/replaced').set('Authorization', `Bearer ${u.access}`);
     expect(res.body).to.deep.equal({ userId: u.userId });
     expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'auth')).to.equal(undefined);
+  });
+
+  it('keeps an own property on requests whose prototype cannot take the accessor, or that are no IncomingMessage', () => {
+    const auth = { userId: 'u1', orgId: null, role: null, tokenId: 't', via: 'jwt', sessionId: undefined, expiresAt: 1 } satisfies AuthContext;
+    const frozen = Object.freeze(Object.create(IncomingMessage.prototype) as object);
+    const onFrozen = Object.create(frozen) as express.Request;
+    setRequestAuth(onFrozen, auth);
+    expect(Object.getOwnPropertyDescriptor(onFrozen, 'auth')?.value).to.equal(auth);
+    const plain = {} as express.Request;
+    setRequestAuth(plain, auth);
+    expect(Object.getOwnPropertyDescriptor(plain, 'auth')?.value).to.equal(auth);
+    expect(Object.getOwnPropertyDescriptor(Object.prototype, 'auth')).to.equal(undefined);
   });
 });
