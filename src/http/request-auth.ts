@@ -8,17 +8,19 @@ import type { AuthContext } from './auth-context.js';
  * Express gives every request object a hidden class of its own (two requests in flight
  * at the same middleware have different maps; under plain `node:http` they share one),
  * so V8 has no transition to reuse: each property added to a request builds a new
- * hidden class and descriptor array for that one object. For `req.auth` that measured 1.5-2.2 KB more allocated and 0.7-0.9
- * KB more promoted to the old generation per request (`--trace-gc-nvp`, 40,000
- * requests), garbage every young collection of the host then carries.
+ * hidden class and descriptor array for that one object. For `req.auth` that measured
+ * 1.5-2.2 KB more allocated and 0.7-0.9 KB more promoted to the old generation per
+ * request (`--trace-gc-nvp`, 40,000 requests), garbage every young collection of the
+ * host then carries.
  *
  * So `auth` is an accessor, defined once on the prototype every Express app's requests
  * share (the one right above `http.IncomingMessage.prototype`: Express's own request
  * object, so requests passed between mounted apps keep it), and the value lives in a
  * WeakMap keyed by the request. Anything that assigns `req.auth` (a handler changing it,
  * another library setting its own) goes through the same accessor. Node's own
- * `IncomingMessage.prototype` is never changed: a request without Express's prototype
- * in its chain, or one whose prototypes already define `auth`, gets an own property as before.
+ * `IncomingMessage.prototype` is never changed. A request without Express's prototype
+ * in its chain, or with a frozen one, gets an own property as before; where a prototype
+ * already defines `auth`, that definition is left to take the assignment.
  */
 const values = new WeakMap<object, AuthContext | undefined>();
 const seen = new WeakSet<object>();
