@@ -155,8 +155,17 @@ export function createGuard(deps: {
    * passport-jwt verifies it in full.
    */
   const cachedAccess = (req: Request, acceptRevoked: boolean): AccessContext | undefined => {
-    const token = bearerTokenForGuard(req);
-    const access = token === null ? undefined : verified.get(token, Date.now());
+    const header = req.headers.authorization;
+    if (header === undefined) return undefined;
+    const now = Date.now();
+    // `Bearer <token>` as clients send it finds a verified token without parsing the
+    // header: a hit is the very string that passed verification, so the header holds
+    // exactly one well-formed token. Any other form is parsed (and refused) first.
+    let access = header.startsWith('Bearer ') ? verified.get(header.slice(7), now) : undefined;
+    if (access === undefined) {
+      const token = bearerTokenForGuard(req);
+      access = token === null ? undefined : verified.get(token, now);
+    }
     if (access !== undefined) deps.sessions.checkAccess(access, acceptRevoked);
     return access;
   };

@@ -107,6 +107,22 @@ describe('requireAuth(): the cache of verified tokens', () => {
     expect(await guardSays(u.access)).to.equal(200);
   });
 
+  it('refuses a cached token inside a malformed Authorization header, and serves it in every well-formed one', async () => {
+    expect(await request(h.app).get('/api/hello').set(bearer(u.access)).then((r) => r.status)).to.equal(200);
+    const header = async (value: string) => {
+      const res = await request(h.app).get('/api/hello').set('Authorization', value);
+      return res.status === 200 ? 200 : (res.body.code as string);
+    };
+    // Each of these ends with the cached token, or starts with `Bearer ` and the token.
+    for (const value of [`Bearer ${u.access} ${u.access}`, `Bearer ${u.access} junk`, `Bearer ${u.access},${u.access}`, `Bearer x${u.access}`, `Bearer "${u.access}"`, `Bearer ${u.access}\t${u.access}`]) {
+      expect(await header(value), value.slice(0, 12)).to.equal('invalid_token');
+    }
+    for (const value of [`bearer ${u.access}`, `Bearer  ${u.access}`, `Bearer ${u.access} `, `BEARER\t${u.access}`]) {
+      expect(await header(value), value.slice(0, 9)).to.equal(200);
+    }
+    expect(await header(`Basic ${u.access}`)).to.equal('missing_token');
+  });
+
   it('applies roles, step-up (auth_time) and application limits to cached tokens', async () => {
     const member = await addMember(h.app, u);
     expect(await guardSays(member.access)).to.equal(200);
@@ -214,6 +230,21 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get('t', 1000)).to.equal(undefined);
     expect(cache.size).to.equal(0);
     expect(cache.get('t', 0)).to.equal(undefined);
+  });
+
+  it('finds a long token by its last characters but serves only the exact string; tokens ending alike replace each other', () => {
+    const cache = new VerifiedTokenCache<{ expiresAt: number }>(10);
+    const tail = 's'.repeat(40);
+    const first = `header.first.${tail}`;
+    const second = `header.second.${tail}`;
+    cache.set(first, entry(1000));
+    for (const other of [second, `x${first}`, first.slice(1), `${first} `, tail]) expect(cache.get(other, 0), other).to.equal(undefined);
+    expect(cache.get(first, 0)).to.deep.equal(entry(1000));
+    cache.set(second, entry(2000));
+    expect(cache.get(second, 0)).to.deep.equal(entry(2000));
+    // The earlier one is a miss now (verified again by the caller), never the other's entry.
+    expect(cache.get(first, 0)).to.equal(undefined);
+    expect(cache.size).to.equal(1);
   });
 
   it('matches the exact string only, and holds nothing with max 0', () => {
