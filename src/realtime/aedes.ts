@@ -16,6 +16,12 @@ import { isAllowedTopic } from './topics.js';
 export interface AedesClientLike {
   readonly id: string;
   close(callback?: () => void): void;
+  /**
+   * aedes 2.x: sends an MQTT 5 client a DISCONNECT with the reason code, then closes
+   * (an MQTT 3.1.1 client, which has no server DISCONNECT, is just closed). aedes 1.x
+   * has none: its clients are closed.
+   */
+  disconnect?(options: { reasonCode: number; properties?: { reasonString?: string } }, callback?: () => void): void;
 }
 
 /** A PUBLISH as aedes hands it to the hooks; only the topic matters here. */
@@ -73,6 +79,23 @@ export interface AttachedAuthorizer<C extends AedesClientLike> {
 /** setTimeout stores delays in a signed 32-bit int; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * Why the broker ends a connection, as MQTT 5 DISCONNECT reason codes (MQTT 5.0
+ * §3.14.2.1), so a client can tell an expiry (fetch new credentials and reconnect)
+ * from a revocation (the session, key or membership is gone).
+ */
+export const REALTIME_DISCONNECT = {
+  /** 0xA0 Maximum connect time: the realtime token has expired. */
+  expired: { reasonCode: 0xa0, properties: { reasonString: 'the realtime token has expired' } },
+  /** 0x98 Administrative action: the session, API key or membership behind the token was revoked. */
+  revoked: { reasonCode: 0x98, properties: { reasonString: 'the credentials were revoked' } },
+} as const;
+
+function end(client: AedesClientLike, why: (typeof REALTIME_DISCONNECT)[keyof typeof REALTIME_DISCONNECT]): void {
+  if (typeof client.disconnect === 'function') client.disconnect(why);
+  else client.close();
+}
+
 /** The error aedes turns into a refusing CONNACK; its message never holds the token. */
 function connackError(err: unknown, logger: AttachAuthorizerOptions['logger']): Error & { returnCode: ConnackReturnCode } {
   if (isRealtimeAuthError(err)) return Object.assign(new Error(err.message), { returnCode: err.code === 'client_id_mismatch' ? 2 : 4 } as const);
@@ -83,8 +106,10 @@ function connackError(err: unknown, logger: AttachAuthorizerOptions['logger']): 
 
 /**
  * Replaces the broker's `authenticate`, `authorizeSubscribe`, `authorizePublish`
- * and `authorizeForward` hooks, and closes each connection when its token
- * expires (the socket is just closed, on MQTT 5 too: no DISCONNECT packet).
+ * and `authorizeForward` hooks, and ends each connection when its token expires.
+ * On aedes 2.x an MQTT 5 client is sent a DISCONNECT saying why first
+ * (`REALTIME_DISCONNECT`: 0xA0 at expiry, 0x98 at revocation); MQTT 3.1.1 clients,
+ * and every client on aedes 1.x, are just closed.
  *
  * - CONNECT refused: return code 2 (identifier rejected; MQTT 5: 0x85 client
  *   identifier not valid) for a client id that is not the token's, 4 (bad username
@@ -98,8 +123,8 @@ function connackError(err: unknown, logger: AttachAuthorizerOptions['logger']): 
  *   and keeps the connection: PUBACK/PUBREC 0x87 (not authorized) at QoS 1/2,
  *   nothing at QoS 0. Wills go through the same check.
  * - Revocation: with an authorizer that sees revocations (`auth.realtimeAuthorizer()`),
- *   a client whose session, API key or membership is revoked is closed as soon as
- *   this process learns of it (at once, or within `revocation.pollInterval`).
+ *   a client whose session, API key or membership is revoked is ended (0x98 on MQTT 5)
+ *   as soon as this process learns of it (at once, or within `revocation.pollInterval`).
  */
 export function attachAuthorizer<C extends AedesClientLike>(
   aedes: AedesLike<C>,
@@ -161,7 +186,7 @@ export function attachAuthorizer<C extends AedesClientLike>(
       timers.delete(client);
       // Re-arm when the delay was clamped; otherwise the token has expired.
       if (delay > MAX_TIMER_MS) arm(client, expiresAt);
-      else client.close();
+      else end(client, REALTIME_DISCONNECT.expired);
     }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
     // An expiry timer alone should not keep the process alive.
     timer.unref();
@@ -169,7 +194,7 @@ export function attachAuthorizer<C extends AedesClientLike>(
   };
 
   // Closes the clients whose session, API key or membership is revoked, here or (polled) elsewhere.
-  const live = trackLiveSessions<C>(authorizer, (client) => client.close(), clock);
+  const live = trackLiveSessions<C>(authorizer, (client) => end(client, REALTIME_DISCONNECT.revoked), clock);
 
   const onReady = (client: C) => {
     const session = sessions.get(client);

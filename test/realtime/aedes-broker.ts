@@ -86,6 +86,13 @@ export function closeOf(client: MqttClient): Promise<void> {
   return new Promise((resolve) => client.once('close', () => resolve()));
 }
 
+/** What the broker said when it ended the connection: the MQTT 5 DISCONNECT's reason, or null when it only closed it. */
+export function endOf(client: MqttClient): Promise<{ reasonCode: number | undefined; reasonString: string | undefined } | null> {
+  let said: { reasonCode: number | undefined; reasonString: string | undefined } | null = null;
+  client.once('disconnect', (packet) => (said = { reasonCode: packet.reasonCode, reasonString: packet.properties?.reasonString }));
+  return closeOf(client).then(() => said);
+}
+
 export async function waitFor(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { TokenIssuer } from '../../src/ports.js';
 import { createRealtimeAuthorizer } from '../../src/realtime/authorizer.js';
-import { AEDES_VERSIONS, closeOf, connackCode, inbox, sdkLikeOptions, startAedes, subackCodes, waitFor, type RunningAedes } from './aedes-broker.js';
+import { AEDES_VERSIONS, closeOf, connackCode, endOf, inbox, sdkLikeOptions, startAedes, subackCodes, waitFor, type RunningAedes } from './aedes-broker.js';
 import { grant, makeIssuer, pastIssuer, type RealtimeGrant } from './fixtures.js';
 
 /** MQTT 5 reason codes (MQTT 5.0 §2.4) the binding is expected to produce through aedes 2.x. */
@@ -12,6 +12,7 @@ const RC = {
   badUsernameOrPassword: 0x86,
   notAuthorized: 0x87,
   serverUnavailable: 0x88,
+  maximumConnectTime: 0xa0,
 } as const;
 
 const aedes2 = AEDES_VERSIONS.find((v) => v.major === 2)!;
@@ -134,11 +135,17 @@ describe('attachAuthorizer (aedes 2.x, MQTT 5 over WebSocket)', function () {
     expect(received).to.deep.equal([{ topic: `${a.prefix}/presence`, payload: 'genuine will' }]);
   });
 
-  it('closes the connection when the token expires', async () => {
+  it('ends the connection when the token expires with DISCONNECT 0xA0 (maximum connect time)', async () => {
     const client = await connect(await grant(issuer, 'org1', { ttl: 2 }));
     const started = Date.now();
-    await closeOf(client);
+    expect(await endOf(client)).to.deep.equal({ reasonCode: RC.maximumConnectTime, reasonString: 'the realtime token has expired' });
     expect(Date.now() - started).to.be.below(3000);
+  });
+
+  it('just closes an MQTT 3.1.1 client when its token expires: 3.1.1 has no DISCONNECT from the server', async () => {
+    const client = await connect(await grant(issuer, 'org1', { ttl: 2 }), { protocolVersion: 4, wsOptions: {} });
+    expect(client.options.protocolVersion).to.equal(4);
+    expect(await endOf(client)).to.equal(null);
   });
 
   it('answers 0x88 (server unavailable) when verifying the token fails for another reason', async () => {

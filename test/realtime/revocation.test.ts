@@ -7,6 +7,7 @@ import { createAuthRouter, createJwtTokenIssuer, createRealtimeAuthorizer, creat
 import { createKnexStorage, type KnexStorage } from 'gatehouse-auth/adapters/knex';
 import { startBroker } from '../../example-app/broker.js';
 import { addMember, claimsOf, SECRET, signupWithOrg, startHarness, type Harness, type SignedUp } from '../helpers/harness.js';
+import { endOf } from './aedes-broker.js';
 
 interface Credentials {
   presignedWssUrl: string;
@@ -167,10 +168,15 @@ describe('realtime revocation: revoked credentials leave the broker', function (
     const client = await connect(creds);
     const onB = await connect(creds, brokerB.url);
     const bystander = await connect(other);
+    // Another connection of the same key, on MQTT 5: it is told why.
+    const second = await credentialsByKey(key, owner.orgId);
+    expect(second.clientId).to.not.equal(creds.clientId);
+    const v5Ended = endOf(await connect(second, second.presignedWssUrl, 5));
 
     expect((await request(h.app).delete(`/auth/api-keys/${id}`).set(bearer(owner.access))).status).to.equal(204);
     // This instance learns of it as it is made: no poll needed.
     expect(await closedWithin(client, 1_000)).to.be.below(1_000);
+    expect(await v5Ended).to.deep.equal({ reasonCode: 0x98, reasonString: 'the credentials were revoked' });
     await closedWithin(onB, POLL_BOUND_MS);
 
     // CONNACK 4: bad user name or password; MQTT 5: 0x86.
