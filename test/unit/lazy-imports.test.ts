@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +8,7 @@ import { expect } from 'chai';
 import { generate } from 'otplib';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
+import { ownFileOr } from '../../src/core/rate-limiters.js';
 import { PASSWORD, SECRET, signupWithOrg, startHarness } from '../helpers/harness.js';
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, startOidcServer } from '../identity/oidc-server.js';
 
@@ -150,5 +152,26 @@ describe('packages loaded on first use', function () {
     ]);
     expect(lastLine(stdout)).to.equal('201 500 200');
     expect(stderr).to.contain('passkeys needs the package @simplewebauthn/server, which failed to load');
+  });
+});
+
+describe("rate-limiter-flexible's classes, each from its own file", () => {
+  const require = createRequire(import.meta.url);
+  const index = require('rate-limiter-flexible') as Record<string, unknown>;
+  /** A require that fails for the package's lib/ files with `code`, as after a release that moved them. */
+  const failingLib = (code: string) => (id: string) => {
+    if (id.includes('/lib/')) throw Object.assign(new Error(`cannot load ${id}`), { code });
+    return require(id) as unknown;
+  };
+
+  it('are the classes the index exports, so a limiter a host builds from the index rejects alike', () => {
+    for (const name of ['RateLimiterMemory', 'RateLimiterRes', 'RateLimiterPostgres'] as const) expect(ownFileOr(name), name).to.equal(index[name]);
+  });
+
+  it("come from the index when a file is missing or not exported, and a file that fails otherwise still throws", () => {
+    expect(ownFileOr('RateLimiterMemory', require, 'NoSuchFile')).to.equal(index.RateLimiterMemory);
+    expect(ownFileOr('RateLimiterRes', failingLib('MODULE_NOT_FOUND'))).to.equal(index.RateLimiterRes);
+    expect(ownFileOr('RateLimiterPostgres', failingLib('ERR_PACKAGE_PATH_NOT_EXPORTED'))).to.equal(index.RateLimiterPostgres);
+    expect(() => ownFileOr('RateLimiterMemory', failingLib('ERR_REQUIRE_ESM'))).to.throw('cannot load rate-limiter-flexible/lib/RateLimiterMemory.js');
   });
 });
