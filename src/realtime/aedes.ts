@@ -84,7 +84,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * §3.14.2.1), so a client can tell an expiry (fetch new credentials and reconnect)
  * from a revocation (the session, key or membership is gone).
  */
-export const REALTIME_DISCONNECT = {
+const REALTIME_DISCONNECT = {
   /** 0xA0 Maximum connect time: the realtime token has expired. */
   expired: { reasonCode: 0xa0, properties: { reasonString: 'the realtime token has expired' } },
   /** 0x98 Administrative action: the session, API key or membership behind the token was revoked. */
