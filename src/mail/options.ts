@@ -46,6 +46,11 @@ export interface MailOptions {
     maxBackoff?: Duration;
     /** How long one instance holds a claimed mail before another may take it over. Default '5m'. */
     lease?: Duration;
+    /**
+     * Mails one instance sends at once (each over its own SMTP connection unless the
+     * mailer pools them). Default 4; 1 sends one after another.
+     */
+    concurrency?: number;
     /** How long sent and given-up mails stay in the outbox. Default '7d'. */
     retention?: Duration;
   };
@@ -91,6 +96,8 @@ export function resolveMailOptions(options: MailOptions | undefined, logger: Log
   const w = mail.worker ?? {};
   const maxAttempts = w.maxAttempts ?? 10;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError(`mail.worker.maxAttempts must be a whole number of at least 1 (got ${JSON.stringify(maxAttempts)})`);
+  const concurrency = w.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`mail.worker.concurrency must be a whole number of at least 1 (got ${JSON.stringify(concurrency)})`);
   const worker: MailWorkerConfig = {
     autoStart: w.autoStart ?? true,
     intervalMs: toSeconds(w.interval ?? '5s', 'mail.worker.interval') * 1000,
@@ -99,6 +106,7 @@ export function resolveMailOptions(options: MailOptions | undefined, logger: Log
     maxBackoffMs: toSeconds(w.maxBackoff ?? '1h', 'mail.worker.maxBackoff') * 1000,
     leaseMs: toSeconds(w.lease ?? '5m', 'mail.worker.lease') * 1000,
     batchSize: 20,
+    concurrency,
     retentionMs: toSeconds(w.retention ?? '7d', 'mail.worker.retention') * 1000,
   };
   if (worker.maxBackoffMs < worker.backoffMs) throw new TypeError('mail.worker.maxBackoff must be at least mail.worker.backoff');

@@ -19,6 +19,8 @@ export interface MailWorkerConfig {
   leaseMs: number;
   /** Rows claimed per round trip. */
   batchSize: number;
+  /** Mails sent at once by one pass. */
+  concurrency: number;
   /** Sent and given-up rows are deleted after this long. */
   retentionMs: number;
 }
@@ -135,14 +137,24 @@ export function createMailService(ctx: CoreContext, config: MailConfig, hooks: {
         const now = clock.now();
         const claimId = randomUUID();
         const rows = await storage.outbox.claimDue(now, worker.batchSize, { claimId, claimedUntil: now + worker.leaseMs });
+        let next = 0;
         let late = false;
-        for (const row of rows) {
-          // Sends run one after another; once half the lease is gone, the rest could be
-          // taken over by another instance mid-send. Leave them for after the lease.
-          late = clock.now() > now + worker.leaseMs / 2;
-          if (late) break;
-          if (await deliver(row, claimId)) sent += 1;
-        }
+        let failed: { error: unknown } | undefined;
+        // `concurrency` sends at a time, so a slow SMTP server does not hold the batch up
+        // one mail at a time. Once half the lease is gone, the rest could be taken over by
+        // another instance mid-send: they are left for after the lease. A failure to record
+        // an outcome (storage) stops the pass, as it did when sends ran one by one.
+        const sender = async () => {
+          while (next < rows.length && failed === undefined && !(late ||= clock.now() > now + worker.leaseMs / 2)) {
+            try {
+              if (await deliver(rows[next++] as OutboxRecord, claimId)) sent += 1;
+            } catch (error) {
+              failed ??= { error };
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(worker.concurrency, rows.length) }, sender));
+        if (failed !== undefined) throw failed.error;
         if (late || rows.length < worker.batchSize) break;
       }
       const now = clock.now();

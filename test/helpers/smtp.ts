@@ -25,6 +25,13 @@ export interface TestSmtp {
   stop(): Promise<void>;
   /** Listens again on the same port. */
   start(): Promise<void>;
+  /** Most mails being received at one moment so far. */
+  readonly mostAtOnce: number;
+}
+
+export interface TestSmtpOptions {
+  /** Holds each mail this long before accepting it, as a slow server would. Default 0. */
+  holdMs?: number;
 }
 
 /**
@@ -32,31 +39,43 @@ export interface TestSmtp {
  * accepts, parsed with mailparser. Plain SMTP without STARTTLS or auth, as a local
  * relay would be.
  */
-export async function startSmtp(): Promise<TestSmtp> {
+export async function startSmtp({ holdMs = 0 }: TestSmtpOptions = {}): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   const listeners: Array<(mail: ReceivedMail) => void> = [];
+  let atOnce = 0;
+  let mostAtOnce = 0;
   const create = () =>
     new SMTPServer({
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
       onData(stream, session, callback) {
-        simpleParser(stream).then(
-          (parsed) => {
-            const text = parsed.text ?? '';
-            const mail: ReceivedMail = {
-              from: parsed.from?.text ?? '',
-              to: session.envelope.rcptTo.map((r) => r.address),
-              subject: parsed.subject ?? '',
-              text,
-              html: typeof parsed.html === 'string' ? parsed.html : '',
-              links: text.match(/https?:\/\/[^\s<>"']+/g) ?? [],
-              parsed,
-            };
-            received.push(mail);
-            for (const listener of listeners) listener(mail);
+        atOnce += 1;
+        mostAtOnce = Math.max(mostAtOnce, atOnce);
+        const accept = async () => {
+          const parsed = await simpleParser(stream);
+          if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
+          const text = parsed.text ?? '';
+          const mail: ReceivedMail = {
+            from: parsed.from?.text ?? '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            subject: parsed.subject ?? '',
+            text,
+            html: typeof parsed.html === 'string' ? parsed.html : '',
+            links: text.match(/https?:\/\/[^\s<>"']+/g) ?? [],
+            parsed,
+          };
+          received.push(mail);
+          for (const listener of listeners) listener(mail);
+        };
+        accept().then(
+          () => {
+            atOnce -= 1;
             callback();
           },
-          (err: Error) => callback(err),
+          (err: Error) => {
+            atOnce -= 1;
+            callback(err);
+          },
         );
       },
     });
@@ -73,6 +92,9 @@ export async function startSmtp(): Promise<TestSmtp> {
     received,
     onReceive: (listener) => void listeners.push(listener),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    get mostAtOnce() {
+      return mostAtOnce;
+    },
     async start() {
       server = create();
       await listen(port);

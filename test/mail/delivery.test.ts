@@ -304,3 +304,51 @@ describe('mail: outage, backoff and restarts lose no mail', function () {
     expect(smtp.received.map((m) => m.to)).to.deep.equal([[to]]);
   });
 });
+
+describe('mail: a slow SMTP server', function () {
+  this.timeout(30_000);
+  const HOLD_MS = 300;
+  let smtp: TestSmtp;
+  let h: Harness | undefined;
+  beforeEach(async () => {
+    smtp = await startSmtp({ holdMs: HOLD_MS });
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    await smtp.stop();
+  });
+
+  const queueMany = async (n: number) => {
+    const addresses = Array.from({ length: n }, (_, i) => `slow-${i}-${unique()}@example.com`);
+    for (const to of addresses) await queue(h as Harness, 'password_changed', to, { email: to });
+    return addresses;
+  };
+
+  it('gets 4 mails at a time by default, each exactly once', async () => {
+    h = await startHarness(mailOptions(smtp));
+    const addresses = await queueMany(10);
+    const started = Date.now();
+    expect(await h.auth.services.mail.deliverPending()).to.equal(10);
+    const took = Date.now() - started;
+    expect(smtp.mostAtOnce).to.equal(4);
+    expect(smtp.received.map((m) => m.to[0]).sort()).to.deep.equal([...addresses].sort());
+    // Three rounds of at most four, not ten sends one after another.
+    expect(took).to.be.below(10 * HOLD_MS);
+    expect(await h.auth.services.mail.deliverPending()).to.equal(0);
+  });
+
+  it('sends one after another with concurrency 1, and as many at once as asked', async () => {
+    h = await startHarness(mailOptions(smtp, { worker: { concurrency: 1 } }));
+    await queueMany(3);
+    expect(await h.auth.services.mail.deliverPending()).to.equal(3);
+    expect(smtp.mostAtOnce).to.equal(1);
+    await h.close();
+
+    h = await startHarness(mailOptions(smtp, { worker: { concurrency: 8 } }));
+    await queueMany(8);
+    expect(await h.auth.services.mail.deliverPending()).to.equal(8);
+    expect(smtp.mostAtOnce).to.equal(8);
+    expect(smtp.received).to.have.length(11);
+  });
+});

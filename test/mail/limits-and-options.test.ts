@@ -78,6 +78,9 @@ describe('mail: options and the log mailer', function () {
       [{ urls: { nope: 'https://x/{token}' } as never }, /mail\.urls\.nope: unknown/],
       [{ templates: { welcome: { subject: () => 'x' } } as never }, /mail\.templates\.welcome: no such mail kind/],
       [{ worker: { maxAttempts: 0 } }, /mail\.worker\.maxAttempts/],
+      [{ worker: { concurrency: 0 } }, /mail\.worker\.concurrency must be a whole number of at least 1 \(got 0\)/],
+      [{ worker: { concurrency: 2.5 } }, /mail\.worker\.concurrency/],
+      [{ worker: { concurrency: '4' as never } }, /mail\.worker\.concurrency/],
       [{ worker: { backoff: '1h', maxBackoff: '1m' } }, /mail\.worker\.maxBackoff/],
       [{ mailer: {} as never }, /mail\.mailer must have a send/],
     ];
