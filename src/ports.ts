@@ -549,7 +549,11 @@ export interface MailMessage {
   from?: string;
 }
 
-/** Delivers one rendered mail (SMTP, a provider's API, a log). Rejects when the mail was not accepted. */
+/**
+ * Delivers one rendered mail (SMTP, a provider's API, a log). Rejects when the mail was
+ * not accepted. The outbox worker calls `send` up to `mail.worker.concurrency` times at
+ * once (default 4).
+ */
 export interface Mailer {
   send(message: MailMessage): Promise<void>;
 }
