@@ -30,7 +30,7 @@ import { EXAMPLE_APP_FILES, removeBuild, transpileToDist } from './build-server.
 import { runLoad, type LoadOptions, type LoadSummary } from './load.js';
 import { call, cpuSeconds, num, stopChild } from './process.js';
 import { bareFirst, median, pairRatios, pairUp, roundSecondsOf } from './rounds.js';
-import { runAlone, type BenchSection, type Target } from './section.js';
+import { figure, runAlone, type BenchSection, type Target } from './section.js';
 
 const OUT_DIR = '.bench-outside';
 const TARGETS = { hello: 0.85, iot: 0.65 } as const;
@@ -338,7 +338,7 @@ export async function benchOutside(): Promise<BenchSection> {
       );
       targets.push({
         name: scenario.target.name,
-        measured: `${ratios.median.toFixed(2)} of bare (median of ${ratios.ratios.length} pairs of rounds; ${spread}, pooled ${ratios.pooled.toFixed(2)})`,
+        measured: `${figure(ratios.median, scenario.target.goal)} of bare (median of ${ratios.ratios.length} pairs of rounds; ${spread}, pooled ${ratios.pooled.toFixed(2)})`,
         goal: `>= ${scenario.target.goal.toFixed(2)}`,
         pass: ratios.median >= scenario.target.goal && s.errors === 0,
       });

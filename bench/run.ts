@@ -27,7 +27,7 @@ import { benchOutside } from './outside.js';
 import { benchRevocationLatency } from './revocation-latency.js';
 import { benchScale } from './scale.js';
 import { bareFirst, median, pairRatios, pairUp, roundSettings, type RatioSummary } from './rounds.js';
-import { targetLine, type BenchSection, type Target } from './section.js';
+import { figure, targetLine, type BenchSection, type Target } from './section.js';
 
 const here = import.meta.dirname;
 
@@ -614,7 +614,7 @@ async function main(): Promise<void> {
       const summary = pairRatios(pairsOf(runs), (r) => r.rps);
       targets.push({
         name,
-        measured: `${summary.median.toFixed(2)} of bare (median of ${summary.ratios.length} pairs of rounds; ${summary.min.toFixed(2)}-${summary.max.toFixed(2)}, pooled ${summary.pooled.toFixed(2)})`,
+        measured: `${figure(summary.median, goal)} of bare (median of ${summary.ratios.length} pairs of rounds; ${summary.min.toFixed(2)}-${summary.max.toFixed(2)}, pooled ${summary.pooled.toFixed(2)})`,
         goal: `>= ${goal.toFixed(2)}`,
         pass: summary.median >= goal,
       });
@@ -627,7 +627,7 @@ async function main(): Promise<void> {
       const factor = signin.rps / reference.perSecond;
       targets.push({
         name: 'sign-ins/s vs one core of bcryptjs',
-        measured: `${fmt(signin.rps, 1)}/s = ${factor.toFixed(2)} x ${fmt(reference.perSecond, 2)}/s`,
+        measured: `${fmt(signin.rps, 1)}/s = ${figure(factor, 1.7)} x ${fmt(reference.perSecond, 2)}/s`,
         goal: '>= 1.70 x',
         pass: factor >= 1.7,
       });
@@ -636,7 +636,7 @@ async function main(): Promise<void> {
       const share = mixed.rps / guardedIdleRps;
       targets.push({
         name: 'guarded GET during sign-in saturation',
-        measured: `${share.toFixed(2)} of idle, p99 ${mixed.p99} ms`,
+        measured: `${figure(share, 0.5)} of idle, p99 ${mixed.p99} ms`,
         goal: '>= 0.50 of idle, p99 < 100 ms',
         pass: share >= 0.5 && mixed.p99 < 100,
       });

@@ -27,7 +27,7 @@ import type { KnexStorage } from '../adapters/knex/index.js';
 import { toOrgRow, toRefreshTokenRow, toUserRow } from '../adapters/knex/rows.js';
 import { tableNames } from '../adapters/knex/tables.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
-import { runAlone, type BenchSection, type Target } from './section.js';
+import { figure, runAlone, type BenchSection, type Target } from './section.js';
 import { BCRYPT_COST, closeWithin, openStore, serve, startScaleServer, type Running, type StoreConfig } from './scale-server.js';
 
 const num = (name: string, fallback: number) => {
@@ -376,7 +376,7 @@ async function runDatabase(kind: 'sqlite' | 'postgres', passwordHash: string, li
       lines.push(
         `${kind}: ${op.padEnd(12)} p99 ${f.p99.toFixed(2)} ms full vs ${e.p99.toFixed(2)} ms empty (${ratio.toFixed(2)}×); p50 ${f.p50.toFixed(2)} vs ${e.p50.toFixed(2)} ms`,
       );
-      targets.push({ name: `scale ${kind}: ${op} p99, full vs empty`, measured: `${ratio.toFixed(2)}×`, goal: '≤ 1.5×', pass: ratio <= 1.5 });
+      targets.push({ name: `scale ${kind}: ${op} p99, full vs empty`, measured: `${figure(ratio, 1.5, true)}×`, goal: '≤ 1.5×', pass: ratio <= 1.5 });
     }
     for (const r of running.splice(0)) await r.close();
     progress(`${kind}: startup`);

@@ -22,6 +22,17 @@ export interface BenchSection {
   data?: unknown;
 }
 
+/**
+ * A figure checked against `goal` (at least, or at most with `atMost`), as a target prints
+ * it: two decimals, or three when two would round it onto the other side of its goal
+ * (0.3996 against 0.40 prints 0.400, not a failing 0.40).
+ */
+export function figure(value: number, goal: number, atMost = false): string {
+  const two = value.toFixed(2);
+  const passes = (v: number) => (atMost ? v <= goal : v >= goal);
+  return passes(value) === passes(Number(two)) ? two : value.toFixed(3);
+}
+
 /** A target as the reports print it: `PASS  name: measured (goal …)`. */
 export function targetLine(t: Target): string {
   return `${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (goal ${t.goal})`;
