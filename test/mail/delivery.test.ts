@@ -328,13 +328,10 @@ describe('mail: a slow SMTP server', function () {
   it('gets 4 mails at a time by default, each exactly once', async () => {
     h = await startHarness(mailOptions(smtp));
     const addresses = await queueMany(10);
-    const started = Date.now();
     expect(await h.auth.services.mail.deliverPending()).to.equal(10);
-    const took = Date.now() - started;
+    // Each mail is held long enough that four sends overlap; never a fifth.
     expect(smtp.mostAtOnce).to.equal(4);
     expect(smtp.received.map((m) => m.to[0]).sort()).to.deep.equal([...addresses].sort());
-    // Three rounds of at most four, not ten sends one after another.
-    expect(took).to.be.below(10 * HOLD_MS);
     expect(await h.auth.services.mail.deliverPending()).to.equal(0);
   });
 
