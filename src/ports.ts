@@ -143,7 +143,7 @@ export interface SessionRecord {
   userId: string;
   orgId: string | null;
   appId: string | null;
-  /** The sign-in: the family's first token. */
+  /** The sign-in: when the family's first token was issued, also once that token is purged. */
   createdAt: EpochMs;
   /** The latest sign-in, rotation or renewal: the newest token's `createdAt` or `lastUsedAt`. */
   lastUsedAt: EpochMs;
@@ -388,7 +388,12 @@ export interface RefreshTokenRepository {
    * those of `userId`. Returns them as `revokeFamiliesOfUser` does.
    */
   revokeFamiliesOfApp(appId: string, now: EpochMs, filter?: { userId?: string }): Promise<Array<{ familyId: string; familyExpiresAt: EpochMs }>>;
-  /** Deletes tokens whose family ended before `now` (at most `limit` when given: the purge runs in batches). Returns how many. */
+  /**
+   * Deletes tokens whose own expiry (`expiresAt`) is at or before `now`, in a live family
+   * too: such a token can never be presented again (at most `limit` when given: the purge
+   * runs in batches). Returns how many. The family's start outlives its first token:
+   * `findSession` still reports it as `createdAt`, and `startedBefore` still judges by it.
+   */
   purgeExpired(now: EpochMs, limit?: number): Promise<number>;
 }
 

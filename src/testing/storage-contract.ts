@@ -840,27 +840,56 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.deepEqual(await storage.refreshTokens.revokeFamiliesOfApp('app-1', NOW + 2), []);
       });
 
-      it('purgeExpired deletes the tokens of ended families and counts them', async () => {
+      it('purgeExpired deletes the tokens past their own expiry, in live families too, and counts them', async () => {
         await storage.refreshTokens.insert(
           newToken('old1', 'fam-old', 'user-a', { expiresAt: NOW - 3 * HOUR, familyExpiresAt: NOW - 2 * HOUR }),
         );
         await storage.refreshTokens.insert(
           newToken('old2', 'fam-old', 'user-a', { expiresAt: NOW - 2 * HOUR, familyExpiresAt: NOW - 2 * HOUR }),
         );
+        // Its family lives on, but the token itself can never be presented again.
         await storage.refreshTokens.insert(
-          newToken('old3', 'fam-old2', 'user-b', { expiresAt: NOW - HOUR, familyExpiresAt: NOW - MINUTE }),
+          newToken('rotated', 'fam-live', 'user-a', { expiresAt: NOW - HOUR, familyExpiresAt: NOW + HOUR, createdAt: NOW - 2 * HOUR }),
         );
-        // Its own expiry has passed but its family lives on: kept.
-        await storage.refreshTokens.insert(
-          newToken('live', 'fam-live', 'user-a', { expiresAt: NOW - HOUR, familyExpiresAt: NOW + HOUR }),
-        );
+        // Expiring exactly now counts as expired; a millisecond later does not.
+        await storage.refreshTokens.insert(newToken('now', 'fam-now', 'user-b', { expiresAt: NOW, familyExpiresAt: NOW + HOUR }));
+        await storage.refreshTokens.insert(newToken('live', 'fam-live', 'user-a', { expiresAt: NOW + 1, familyExpiresAt: NOW + HOUR }));
 
-        assert.equal(await storage.refreshTokens.purgeExpired(NOW), 3);
-        for (const hash of ['token-hash-old1', 'token-hash-old2', 'token-hash-old3']) {
+        assert.equal(await storage.refreshTokens.purgeExpired(NOW), 4);
+        for (const hash of ['token-hash-old1', 'token-hash-old2', 'token-hash-rotated', 'token-hash-now']) {
           assert.equal(await storage.refreshTokens.find(hash), null, hash);
         }
         assert.equal((await storage.refreshTokens.find('token-hash-live'))?.familyId, 'fam-live');
         assert.equal(await storage.refreshTokens.purgeExpired(NOW), 0);
+      });
+
+      it('a session keeps its start once its first tokens are purged: findSession, listLiveSessions, startedBefore', async () => {
+        const start = NOW - 3 * HOUR;
+        await storage.refreshTokens.insert(newToken('s1', 'fam-s', 'user-a', { orgId: 'org-x', createdAt: start, expiresAt: NOW - 2 * HOUR, familyExpiresAt: NOW + DAY }));
+        await storage.refreshTokens.insert(newToken('s2', 'fam-s', 'user-a', { orgId: 'org-x', createdAt: NOW - 2 * HOUR, expiresAt: NOW - HOUR, familyExpiresAt: NOW + DAY }));
+        await storage.refreshTokens.insert(newToken('s3', 'fam-s', 'user-a', { orgId: 'org-x', createdAt: NOW - HOUR, expiresAt: NOW + HOUR, familyExpiresAt: NOW + DAY }));
+        // Another family, begun later, is not mistaken for the same session.
+        await storage.refreshTokens.insert(newToken('t1', 'fam-t', 'user-a', { orgId: 'org-x', createdAt: NOW - MINUTE, expiresAt: NOW + 2 * HOUR, familyExpiresAt: NOW + DAY }));
+        assert.equal(await storage.refreshTokens.purgeExpired(NOW), 2);
+        assert.equal(await storage.refreshTokens.find('token-hash-s1'), null);
+
+        // The next rotation hands the start on again, after its predecessors are gone.
+        await storage.refreshTokens.insert(newToken('s4', 'fam-s', 'user-a', { orgId: 'org-x', createdAt: NOW, expiresAt: NOW + 2 * HOUR, familyExpiresAt: NOW + DAY }));
+        assert.equal(await storage.refreshTokens.purgeExpired(NOW + HOUR), 1);
+        assert.equal(await storage.refreshTokens.find('token-hash-s3'), null);
+
+        assert.equal((await storage.refreshTokens.findSession('fam-s'))?.createdAt, start);
+        assert.equal((await storage.refreshTokens.findSession('fam-t'))?.createdAt, NOW - MINUTE);
+        const listed = await storage.refreshTokens.listLiveSessions('user-a', NOW + HOUR - 1);
+        assert.deepEqual(
+          listed.map((session) => [session.id, session.createdAt]),
+          [
+            ['fam-s', start],
+            ['fam-t', NOW - MINUTE],
+          ],
+        );
+        const revoked = await storage.refreshTokens.revokeFamiliesOfOrg('org-x', NOW + HOUR, { startedBefore: NOW - 2 * HOUR });
+        assert.deepEqual(revoked.map((f) => f.familyId), ['fam-s']);
       });
 
       it('insert keeps the client of the token (userAgent, ip); find reads them back', async () => {

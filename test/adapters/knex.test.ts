@@ -10,7 +10,7 @@ import { mapStorageError } from '../../adapters/knex/errors.js';
 import { tableNames as prefixedTables } from '../../adapters/knex/tables.js';
 
 const TABLES = ['users', 'orgs', 'memberships', 'invitations', 'refresh_tokens', 'revocations', 'api_keys', 'mfa_totp', 'mfa_recovery_codes', 'identities', 'applications', 'application_grants', 'rate_limits', 'used_tokens', 'instance_settings', 'mail_outbox', 'mail_tokens', 'passkeys', 'job_leases', 'audit_log', 'audit_heads', 'webhook_endpoints', 'webhook_deliveries', 'org_policies', 'org_roles'];
-const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa', '004_identities', '005_applications', '006_rate_limits', '007_used_tokens', '008_app_sessions', '009_email_verified', '010_instance_settings', '011_mail_outbox', '012_session_details', '013_mail_tokens', '014_refresh_successor', '015_passkeys', '016_job_leases', '017_scale_indexes', '018_audit_log', '019_webhooks', '020_org_policies', '021_org_roles'];
+const MIGRATIONS = ['001_core', '002_api_keys', '003_mfa', '004_identities', '005_applications', '006_rate_limits', '007_used_tokens', '008_app_sessions', '009_email_verified', '010_instance_settings', '011_mail_outbox', '012_session_details', '013_mail_tokens', '014_refresh_successor', '015_passkeys', '016_job_leases', '017_scale_indexes', '018_audit_log', '019_webhooks', '020_org_policies', '021_org_roles', '022_session_start'];
 
 let tempDir: string;
 let fileCounter = 0;

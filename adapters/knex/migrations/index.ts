@@ -21,6 +21,7 @@ import * as auditLog from './018_audit_log.js';
 import * as webhooks from './019_webhooks.js';
 import * as orgPolicies from './020_org_policies.js';
 import * as orgRoles from './021_org_roles.js';
+import * as sessionStart from './022_session_start.js';
 import { isPostgres } from '../dialect.js';
 
 interface BundledMigration {
@@ -54,6 +55,7 @@ const migrations: readonly BundledMigration[] = [
   { name: '019_webhooks', ...webhooks },
   { name: '020_org_policies', ...orgPolicies },
   { name: '021_org_roles', ...orgRoles },
+  { name: '022_session_start', ...sessionStart },
 ];
 
 export function migrationSource(tables: TableNames): Knex.MigrationSource<BundledMigration> {

@@ -33,11 +33,16 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // A rotation's statements, straight on better-sqlite3 (see sqlite-statements.ts).
   const fast = sqliteStatements(db);
   const table = quoted(t.refreshTokens);
+  // A token's session began when its family's first token was issued: a rotation hands the
+  // start on (the family's stored tokens carry it; tokens written by a version before the
+  // column, the first of them), a new family begins at its first token's createdAt. The
+  // parameters are the family id and that createdAt.
+  const sessionStart = `coalesce((select coalesce(min("session_created_at"), min("created_at")) from ${table} where "family_id" = ?), ?)`;
   // A consumed row comes back without its successor: the caller gave it (no copy of a long string per rotation).
   const returning = `returning ${COLUMNS.map(quoted).join(', ')}`;
   const sql = {
     find: `select * from ${table} where "id_hash" = ? limit 1`,
-    insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
+    insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}, "session_created_at") values (${COLUMNS.map(() => '?').join(', ')}, ${sessionStart})`,
     consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
     rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
     remove: `delete from ${table} where "id_hash" = ?`,
@@ -89,7 +94,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
 
   const rowOf = (token: NewRefreshToken): RefreshTokenRow =>
     toRefreshTokenRow({ ...token, appId: token.appId ?? null, userAgent: token.userAgent ?? null, ip: token.ip ?? null, lastUsedAt: null, usedAt: null, revokedAt: null });
-  /** A new token's row as statement parameters, in COLUMNS order (built directly: a rotation makes one). */
+  /** A new token's row as statement parameters, in COLUMNS order, then those of its session's start (built directly: a rotation makes one). */
   const valuesOf = (token: NewRefreshToken): Array<string | number | null> => [
     token.idHash,
     token.familyId,
@@ -105,6 +110,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     token.ip ?? null,
     null,
     token.method ?? null,
+    token.familyId,
+    token.createdAt,
   ];
 
   // PostgreSQL: the consume and the insert of its successor in one statement (one round
@@ -112,7 +119,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // inserts nothing. Casts, as a bare parameter in a SELECT list would be text.
   const BIGINT_COLUMNS = new Set<string>(['expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'last_used_at']);
   const pgReplace = `with consumed as (update ?? set "used_at" = ?, "successor" = coalesce(?, "successor") where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *),
-    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}) select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')} from consumed)
+    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}, "session_created_at") select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')}, ${sessionStart.replace('= ?), ?)', '= ?::text), ?::bigint)')} from consumed)
     select * from consumed`;
 
   /** Consumes `idHash` (storing `successor` when given) and, only if that won, inserts `next`: all or nothing. */
@@ -184,7 +191,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       .whereIn('family_id', familyIds)
       .groupBy('family_id')
       .select('family_id')
-      .min({ created_at: 'created_at' })
+      .select(db.raw(`min(coalesce("session_created_at", "created_at")) as "created_at"`))
       .max({ family_expires_at: 'family_expires_at' })
       .max({ revoked_at: 'revoked_at' })) as FamilyTotals[];
     return new Map(rows.map((row) => [row.family_id, row]));
@@ -193,7 +200,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   return {
     async insert(token) {
       if (fast) await fast.write(sql.insert, valuesOf(token));
-      else await db(t.refreshTokens).insert(rowOf(token));
+      else await db(t.refreshTokens).insert({ ...rowOf(token), session_created_at: db.raw(sessionStart, [token.familyId, token.createdAt]) });
     },
 
     find,
@@ -265,8 +272,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
         // Rows of one family share its method: a row filter is a family filter.
         if (methodsNotIn !== undefined) query.where((q) => void q.whereNull('method').orWhereNotIn('method', methodsNotIn));
         if (userIds !== undefined) query.whereIn('user_id', userIds);
-        // A family began with its first token, which stays stored (used) until the family ends.
-        if (startedBefore !== undefined) query.havingRaw('min(??) < ?', ['created_at', startedBefore]);
+        // A family began when its first token was issued: each of its tokens carries that start.
+        if (startedBefore !== undefined) query.havingRaw('min(coalesce(??, ??)) < ?', ['session_created_at', 'created_at', startedBefore]);
       });
     },
 
@@ -287,7 +294,8 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     },
 
     async purgeExpired(now, limit) {
-      return deleteRows(db, t.refreshTokens, 'id_hash', (q) => q.where('family_expires_at', '<=', now), limit);
+      // A token past its own expiry can never be presented again (never past its family's end either).
+      return deleteRows(db, t.refreshTokens, 'id_hash', (q) => q.where('expires_at', '<=', now), limit);
     },
   };
 }
