@@ -34,10 +34,11 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   const fast = sqliteStatements(db);
   const table = quoted(t.refreshTokens);
   // A token's session began when its family's first token was issued: a rotation hands the
-  // start on (the family's stored tokens carry it; tokens written by a version before the
-  // column, the first of them), a new family begins at its first token's createdAt. The
-  // parameters are the family id and that createdAt.
-  const sessionStart = `coalesce((select coalesce(min("session_created_at"), min("created_at")) from ${table} where "family_id" = ?), ?)`;
+  // start on from any stored token of the family (one row through the family index, not
+  // an aggregate over the family's rows, which grow with every rotation), a family whose
+  // tokens a version before the column wrote takes its first token's createdAt, and a new
+  // family begins at the new token's. The parameters: the family id twice, that createdAt.
+  const sessionStart = `coalesce((select "session_created_at" from ${table} where "family_id" = ? and "session_created_at" is not null limit 1), (select min("created_at") from ${table} where "family_id" = ?), ?)`;
   // A consumed row comes back without its successor: the caller gave it (no copy of a long string per rotation).
   const returning = `returning ${COLUMNS.map(quoted).join(', ')}`;
   const sql = {
@@ -111,6 +112,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
     null,
     token.method ?? null,
     token.familyId,
+    token.familyId,
     token.createdAt,
   ];
 
@@ -119,7 +121,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // inserts nothing. Casts, as a bare parameter in a SELECT list would be text.
   const BIGINT_COLUMNS = new Set<string>(['expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'last_used_at']);
   const pgReplace = `with consumed as (update ?? set "used_at" = ?, "successor" = coalesce(?, "successor") where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *),
-    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}, "session_created_at") select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')}, ${sessionStart.replace('= ?), ?)', '= ?::text), ?::bigint)')} from consumed)
+    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}, "session_created_at") select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')}, ${sessionStart.replace(/= \?/g, '= ?::text').replace(/, \?\)$/, ', ?::bigint)')} from consumed)
     select * from consumed`;
 
   /** Consumes `idHash` (storing `successor` when given) and, only if that won, inserts `next`: all or nothing. */
@@ -200,7 +202,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   return {
     async insert(token) {
       if (fast) await fast.write(sql.insert, valuesOf(token));
-      else await db(t.refreshTokens).insert({ ...rowOf(token), session_created_at: db.raw(sessionStart, [token.familyId, token.createdAt]) });
+      else await db(t.refreshTokens).insert({ ...rowOf(token), session_created_at: db.raw(sessionStart, [token.familyId, token.familyId, token.createdAt]) });
     },
 
     find,
