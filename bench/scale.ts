@@ -15,7 +15,7 @@
  * store, default 400), BENCH_SCALE_CHURN (churn seconds per database, default 20),
  * BENCH_SCALE_DATABASES ('sqlite,postgres').
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,12 @@ const SECRET = randomBytes(32).toString('hex');
 const PASSWORD = 'scale bench password';
 /** Accounts the requests use: owners of the first orgs, each org with its members (the same in both stores). */
 const MEASURED = 50;
+/**
+ * Earlier rotations of each measured session on the full store: a session's own history
+ * grows with every rotation, and a rotation must not read through it (the full store's
+ * refresh is measured on sessions that have rotated this often, the empty store's on new ones).
+ */
+const HISTORY = Math.round(5_000 * FRACTION);
 const TABLES = tableNames('auth_');
 /** Progress on stderr: seeding a million rows takes a while. */
 const progress = (message: string) => void process.stderr.write(`[scale] ${message}\n`);
@@ -212,13 +218,41 @@ interface Latency {
   p99: number;
 }
 
+/**
+ * Gives each session HISTORY earlier rotations, as stored tokens of its family that were
+ * used: older than its live token, within their own lifetime (so no purge takes them),
+ * each carrying the session's start as a rotation writes it.
+ */
+async function addHistory(storage: KnexStorage, sessions: Session[]): Promise<void> {
+  const db = storage.knex;
+  for (const session of sessions) {
+    const { jti } = JSON.parse(Buffer.from(session.refresh.split('.')[1]!, 'base64url').toString()) as { jti: string };
+    const live = await storage.refreshTokens.find(createHash('sha256').update(jti).digest('hex'));
+    if (!live) throw new Error('the measured session has no stored token');
+    const start = live.createdAt - HISTORY * 60_000;
+    await insertChunked(db, TABLES.refreshTokens, HISTORY, (i) => ({
+      ...toRefreshTokenRow({
+        ...live,
+        idHash: randomBytes(32).toString('hex'),
+        createdAt: start + i * 60_000,
+        usedAt: start + (i + 1) * 60_000,
+        revokedAt: null,
+        lastUsedAt: null,
+      }),
+      session_created_at: start,
+    }));
+    await db(TABLES.refreshTokens).where({ family_id: live.familyId }).update({ session_created_at: start });
+  }
+}
+
 /** Alternates the two stores request by request (order flipped each round) and returns each one's p99 per operation. */
-async function measure(empty: Running, full: Running): Promise<Record<Operation, { empty: Latency; full: Latency }>> {
+async function measure(empty: Running, full: Running, fullStorage: KnexStorage): Promise<Record<Operation, { empty: Latency; full: Latency }>> {
   const sessions = { empty: [] as Session[], full: [] as Session[] };
   for (let i = 0; i < MEASURED; i++) {
     sessions.empty.push(await signIn(empty.url, i));
     sessions.full.push(await signIn(full.url, i));
   }
+  await addHistory(fullStorage, sessions.full);
   const result = {} as Record<Operation, { empty: Latency; full: Latency }>;
   const latency = (t: number[]): Latency => ({ p50: percentile(t, 0.5), p99: percentile(t, 0.99) });
   const median = (values: number[]) => percentile(values, 0.5);
@@ -364,12 +398,13 @@ async function runDatabase(kind: 'sqlite' | 'postgres', passwordHash: string, li
       `${kind}: seeded ${FULL.users.toLocaleString('en')} users, ${FULL.orgs.toLocaleString('en')} orgs, ${FULL.refreshTokens.toLocaleString('en')} refresh tokens, ${FULL.revocations.toLocaleString('en')} revocations in ${(seedMs / 1000).toFixed(1)} s`,
     );
     progress(`${kind}: measuring`);
+    lines.push(`${kind}: each measured session on the full store has ${HISTORY.toLocaleString('en')} earlier rotations stored; the empty store's are new`);
     // Each store served by a process of its own, as a deployment would: their requests then
     // wait only on their own server's garbage collections, not on the seeding's, the other
     // store's or the client's (see bench/scale-server.ts).
     running.push(await startScaleServer(config('empty'), SECRET), await startScaleServer(config('full'), SECRET));
     const [emptyRun, fullRun] = running as [Running, Running];
-    const p99s = await measure(emptyRun, fullRun);
+    const p99s = await measure(emptyRun, fullRun, full);
     for (const op of OPERATIONS) {
       const { empty: e, full: f } = p99s[op];
       const ratio = f.p99 / e.p99;

@@ -345,8 +345,11 @@ export interface RefreshTokenRepository {
    * `find`, and in the same read the role of the token's user in the token's org: null
    * for a token without an org, or when that membership is gone. Null when the token is
    * unknown. Optional: without it, rotation reads the membership in a second call.
+   * `sessionStartedAt` (optional): when the token's session began, as `findSession`'s
+   * `createdAt` would say; an org policy with a maximum session age reads it at every
+   * rotation, from `findSession` when it is absent.
    */
-  findForRotation?(idHash: string): Promise<{ token: RefreshTokenRecord; role: Role | null } | null>;
+  findForRotation?(idHash: string): Promise<{ token: RefreshTokenRecord; role: Role | null; sessionStartedAt?: EpochMs } | null>;
   /** Revokes every token of the family. Returns how many were not revoked yet. */
   revokeFamily(familyId: string, now: EpochMs): Promise<number>;
   /** The family's expiry (`familyExpiresAt` of its tokens, the latest if they differ), or null when none of its tokens is stored. */

@@ -180,7 +180,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * second factor only refuses), else returns the family's end, lowered to the policy's
    * `maxSessionAge` when it has one.
    */
-  async function policyEnd(row: RefreshTokenRecord): Promise<number> {
+  async function policyEnd(row: RefreshTokenRecord, sessionStartedAt?: number): Promise<number> {
     if (row.orgId === null) return row.familyExpiresAt;
     const policy = await policies.policyOf(row.orgId);
     if (!policies.allowsMethod(policy, row.method)) {
@@ -192,8 +192,8 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     const refused = await policies.refusal(row.userId, policy, row.method);
     if (refused) throw refused;
     if (policy.maxSessionAge === null) return row.familyExpiresAt;
-    // Read only for an org with a limit: the family's first token is when it began.
-    const startedAt = (await storage.refreshTokens.findSession(row.familyId))?.createdAt ?? row.createdAt;
+    // Read only for an org with a limit, unless the rotation's read brought it along.
+    const startedAt = sessionStartedAt ?? (await storage.refreshTokens.findSession(row.familyId))?.createdAt ?? row.createdAt;
     return policies.sessionEnd(policy, startedAt, row.familyExpiresAt);
   }
 
@@ -257,11 +257,12 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     const { refreshTokens } = storage;
     let row: RefreshTokenRecord | null;
     let role: Role | null = null;
+    let sessionStartedAt: number | undefined;
     if (refreshTokens.findForRotation) {
       // The token and the membership in one read (one storage round trip, not two).
       const found = await refreshTokens.findForRotation(idHash);
       row = found === null ? null : found.token;
-      if (found !== null) role = found.role;
+      if (found !== null) ({ role, sessionStartedAt } = found);
     } else row = await refreshTokens.find(idHash);
     if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
     if (row.usedAt === null && row.revokedAt === null && row.expiresAt > clock.now()) {
@@ -277,7 +278,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
         }
       } else {
         const scope = { userId: row.userId, orgId: row.orgId, role, ...authTimeOf(claims), ...methodOf(row) };
-        const family = { id: row.familyId, expiresAt: await policyEnd(row) };
+        const family = { id: row.familyId, expiresAt: await policyEnd(row, sessionStartedAt) };
         if (refreshTokens.replace) {
           const { pair, record } = await signPair(scope, family, storage, client);
           // Strict rotation never hands a successor out twice: no need to store it.

@@ -107,6 +107,8 @@ for (const database of databases) {
       assert.equal(await storage.refreshTokens.purgeExpired(NOW), 2);
       assert.equal((await storage.refreshTokens.findSession('fam-a'))?.createdAt, NOW - 3 * DAY);
       assert.equal((await storage.refreshTokens.findSession('fam-b'))?.createdAt, NOW - HOUR);
+      // The rotation's own read brings the start along (an org policy's age limit needs it at every rotation).
+      assert.equal((await storage.refreshTokens.findForRotation?.('hash-a3'))?.sessionStartedAt, NOW - 3 * DAY);
     });
 
     it('a token written by the previous version (no start) does not make its session younger', async () => {
@@ -118,6 +120,10 @@ for (const database of databases) {
       const [c3] = await storage.knex(tables.refreshTokens).where({ id_hash: 'hash-c3' }).select('session_created_at');
       assert.equal(Number(c3.session_created_at), NOW - 2 * HOUR);
       assert.equal((await storage.refreshTokens.findSession('fam-c'))?.createdAt, NOW - 2 * HOUR);
+      // A token without a start leaves it to findSession.
+      const found = await storage.refreshTokens.findForRotation?.('hash-c2');
+      assert.equal(found?.token.idHash, 'hash-c2');
+      assert.equal(found?.sessionStartedAt, undefined);
     });
 
     it('purges by each token’s own expiry through an index, and no longer keeps the family-end index', async () => {

@@ -6,6 +6,7 @@ import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { addMember, claimsOf, expectProblem, PASSWORD, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 import { eventually } from '../helpers/eventually.js';
+import { sha256Hex } from '../../src/core/secrets.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 import { AUDIENCE, startLocalIssuer, type LocalIssuer } from '../helpers/local-issuer.js';
 
@@ -358,6 +359,29 @@ function policySuite(label: string, make: Make): void {
         expect(rotated.status, rotated.text).to.equal(200);
         s.advance(HOUR / 2 + 1000);
         expectProblem(await refresh(rotated.body.refresh_token), 401, 'token_expired');
+      });
+
+      it('judges a session by its sign-in after its first tokens are purged', async () => {
+        const DAY = 24 * HOUR;
+        const owner = await signupWithOrg(app);
+        const member = await addMember(app, owner);
+        s.advance(13 * DAY);
+        const second = await refresh(member.refresh);
+        expect(second.status, second.text).to.equal(200);
+        // The first token expired (14 days) while the session goes on: the purge takes it.
+        s.advance(2 * DAY);
+        await s.h.storage.refreshTokens.purgeExpired(now);
+        expect(await s.h.storage.refreshTokens.find(sha256Hex(claimsOf(member.refresh).jti as string))).to.equal(null);
+
+        const fresh = await signin(app, owner.email);
+        const res = await patch(owner.orgId, fresh.access, { maxSessionAge: (20 * DAY) / 1000 });
+        expect(res.status, res.text).to.equal(200);
+        // 15 days old: within the limit, so it goes on.
+        const third = await refresh(second.body.refresh_token);
+        expect(third.status, third.text).to.equal(200);
+        expect((await s.h.storage.refreshTokens.findSession(claimsOf(member.refresh).sid as string))?.createdAt).to.be.below(now - 15 * DAY + 1000);
+        s.advance(6 * DAY);
+        expectProblem(await refresh(third.body.refresh_token), 401, 'token_expired');
       });
 
       it('refuses a value that would end the owner\u2019s own session', async () => {

@@ -152,15 +152,18 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   }
 
   async function findForRotation(idHash: string) {
-    let row: (RefreshTokenRow & { membership_role: string | null }) | undefined;
+    let row: (RefreshTokenRow & { membership_role: string | null; session_created_at?: number | string | null }) | undefined;
     if (fast) row = await fast.get(sql.findForRotation, [idHash]);
     else if (isPostgres(db)) {
       // The same statement with knex's placeholders (?? would be an identifier).
-      const result = (await db.raw(sql.findForRotation, [idHash])) as { rows: Array<RefreshTokenRow & { membership_role: string | null }> };
+      const result = (await db.raw(sql.findForRotation, [idHash])) as { rows: Array<NonNullable<typeof row>> };
       row = result.rows[0];
     } else throw new Error('findForRotation is only offered on better-sqlite3 and PostgreSQL');
     if (!row) return null;
-    return { token: fromRefreshTokenRow(row), role: (row.org_id === null ? null : row.membership_role) as Role | null };
+    const token = fromRefreshTokenRow(row);
+    const role = (row.org_id === null ? null : row.membership_role) as Role | null;
+    // Tokens a version before migration 022 wrote have no start: findSession then works it out.
+    return row.session_created_at == null ? { token, role } : { token, role, sessionStartedAt: toNumber(row.session_created_at) };
   }
 
   /** Revokes the families with a live token among the rows `select` narrows to. */
