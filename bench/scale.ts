@@ -412,6 +412,11 @@ async function runDatabase(kind: 'sqlite' | 'postgres', passwordHash: string, li
         `${kind}: ${op.padEnd(12)} p99 ${f.p99.toFixed(2)} ms full vs ${e.p99.toFixed(2)} ms empty (${ratio.toFixed(2)}×); p50 ${f.p50.toFixed(2)} vs ${e.p50.toFixed(2)} ms`,
       );
       targets.push({ name: `scale ${kind}: ${op} p99, full vs empty`, measured: `${figure(ratio, 1.5, true)}×`, goal: '≤ 1.5×', pass: ratio <= 1.5 });
+      // The p99 of a few hundred requests is mostly this machine's pauses; work that grows
+      // with the data shows in the median first (a rotation that read through its
+      // session's history measured 2.0 x here at p50 and 1.43 x at p99).
+      const typical = f.p50 / e.p50;
+      targets.push({ name: `scale ${kind}: ${op} p50, full vs empty`, measured: `${figure(typical, 1.5, true)}×`, goal: '≤ 1.5×', pass: typical <= 1.5 });
     }
     for (const r of running.splice(0)) await r.close();
     progress(`${kind}: startup`);
