@@ -40,8 +40,8 @@ const FIRST_RUN_MAX_DELAY_MS = 60_000;
 type Purger = (now: EpochMs, limit: number) => Promise<number>;
 
 /**
- * Deletes what has expired from storage on a timer: revocations, refresh tokens of
- * ended sessions, spent single-use tokens, mail tokens and throttle counters. Every
+ * Deletes what has expired from storage on a timer: revocations, refresh tokens past
+ * their own expiry, spent single-use tokens, mail tokens and throttle counters. Every
  * instance ticks, but a run first claims the store's lease (`storage.jobs.claim`), so
  * of the instances sharing a store one runs per interval. Deletes in bounded batches.
  */

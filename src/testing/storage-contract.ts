@@ -651,7 +651,13 @@ export function runStorageContract(name: string, factory: StorageContractFactory
 
       describe('findForRotation (optional: these pass trivially for an adapter without it)', () => {
         type FindForRotation = NonNullable<RefreshTokenRepository['findForRotation']>;
-        const findForRotation = (idHash: string) => (storage.refreshTokens.findForRotation as FindForRotation)(idHash);
+        // `sessionStartedAt` is optional within it: checked on its own below.
+        const findForRotation = async (idHash: string) => {
+          const found = await (storage.refreshTokens.findForRotation as FindForRotation)(idHash);
+          if (found === null) return null;
+          const { sessionStartedAt: _start, ...rest } = found;
+          return rest;
+        };
         const ifOffered = (fn: () => Promise<void>) => async () => {
           if (storage.refreshTokens.findForRotation) await fn();
         };
@@ -693,6 +699,17 @@ export function runStorageContract(name: string, factory: StorageContractFactory
           await storage.refreshTokens.insert(t1);
           assert.deepEqual(await findForRotation('token-hash-1'), { token: { ...t1, usedAt: null, revokedAt: null }, role: null });
           assert.equal(await findForRotation('token-hash-zzz'), null);
+        }));
+
+        it('brings the session\'s start along when it gives one (sessionStartedAt), as findSession says it', ifOffered(async () => {
+          await storage.refreshTokens.insert(newToken('1', 'fam-1', 'user-a', { createdAt: NOW - 2 * HOUR }));
+          await storage.refreshTokens.insert(newToken('2', 'fam-1', 'user-a', { createdAt: NOW - HOUR }));
+          await storage.refreshTokens.insert(newToken('3', 'fam-3', 'user-a', { createdAt: NOW }));
+          for (const [hash, start] of [['token-hash-2', NOW - 2 * HOUR], ['token-hash-3', NOW]] as const) {
+            const found = await (storage.refreshTokens.findForRotation as FindForRotation)(hash);
+            if (found?.sessionStartedAt !== undefined) assert.equal(found.sessionStartedAt, start, hash);
+          }
+          assert.equal((await storage.refreshTokens.findSession('fam-1'))?.createdAt, NOW - 2 * HOUR);
         }));
       });
 
