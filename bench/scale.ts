@@ -15,7 +15,7 @@
  * store, default 400), BENCH_SCALE_CHURN (churn seconds per database, default 20),
  * BENCH_SCALE_DATABASES ('sqlite,postgres').
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import type { Knex } from 'knex';
 import { createAuthRouter } from '../src/index.js';
+import { decodeJwtPayload } from '../src/client/jwt.js';
+import { sha256Hex } from '../src/core/secrets.js';
 import type { KnexStorage } from '../adapters/knex/index.js';
 import { toOrgRow, toRefreshTokenRow, toUserRow } from '../adapters/knex/rows.js';
 import { tableNames } from '../adapters/knex/tables.js';
@@ -226,8 +228,7 @@ interface Latency {
 async function addHistory(storage: KnexStorage, sessions: Session[]): Promise<void> {
   const db = storage.knex;
   for (const session of sessions) {
-    const { jti } = JSON.parse(Buffer.from(session.refresh.split('.')[1]!, 'base64url').toString()) as { jti: string };
-    const live = await storage.refreshTokens.find(createHash('sha256').update(jti).digest('hex'));
+    const live = await storage.refreshTokens.find(sha256Hex(String(decodeJwtPayload(session.refresh).jti)));
     if (!live) throw new Error('the measured session has no stored token');
     const start = live.createdAt - HISTORY * 60_000;
     await insertChunked(db, TABLES.refreshTokens, HISTORY, (i) => ({
