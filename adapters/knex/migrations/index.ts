@@ -74,8 +74,9 @@ export async function runMigrations(knex: Knex, tables: TableNames): Promise<voi
     migrationSource: migrationSource(tables),
     tableName: tables.migrations,
     // During a rolling upgrade an instance of the previous version may (re)start
-    // against a database a newer one already migrated. Migrations only add, so it
-    // can run; knex would refuse the migrations it does not know as "missing".
+    // against a database a newer one already migrated. Migrations only add (the one
+    // index 022 takes away only slows the older purge), so it can run; knex would
+    // refuse the migrations it does not know as "missing".
     disableMigrationsListValidation: true,
   };
   if (!isPostgres(knex)) {

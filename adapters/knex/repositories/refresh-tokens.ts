@@ -37,13 +37,15 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // start on from any stored token of the family (one row through the family index, not
   // an aggregate over the family's rows, which grow with every rotation), a family whose
   // tokens a version before the column wrote takes its first token's createdAt, and a new
-  // family begins at the new token's. The parameters: the family id twice, that createdAt.
-  const sessionStart = `coalesce((select "session_created_at" from ${table} where "family_id" = ? and "session_created_at" is not null limit 1), (select min("created_at") from ${table} where "family_id" = ?), ?)`;
+  // family begins at the new token's. The parameters: the family id twice, that createdAt
+  // (with PostgreSQL's casts where a bare parameter would be text).
+  const sessionStart = (id = '', ms = '') =>
+    `coalesce((select "session_created_at" from ${table} where "family_id" = ?${id} and "session_created_at" is not null limit 1), (select min("created_at") from ${table} where "family_id" = ?${id}), ?${ms})`;
   // A consumed row comes back without its successor: the caller gave it (no copy of a long string per rotation).
   const returning = `returning ${COLUMNS.map(quoted).join(', ')}`;
   const sql = {
     find: `select * from ${table} where "id_hash" = ? limit 1`,
-    insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}, "session_created_at") values (${COLUMNS.map(() => '?').join(', ')}, ${sessionStart})`,
+    insert: `insert into ${table} (${COLUMNS.map(quoted).join(', ')}, "session_created_at") values (${COLUMNS.map(() => '?').join(', ')}, ${sessionStart()})`,
     consume: `update ${table} set "used_at" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
     rotate: `update ${table} set "used_at" = ?, "successor" = ? where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? ${returning}`,
     remove: `delete from ${table} where "id_hash" = ?`,
@@ -121,7 +123,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   // inserts nothing. Casts, as a bare parameter in a SELECT list would be text.
   const BIGINT_COLUMNS = new Set<string>(['expires_at', 'family_expires_at', 'created_at', 'used_at', 'revoked_at', 'last_used_at']);
   const pgReplace = `with consumed as (update ?? set "used_at" = ?, "successor" = coalesce(?, "successor") where "id_hash" = ? and "used_at" is null and "revoked_at" is null and "expires_at" > ? returning *),
-    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}, "session_created_at") select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')}, ${sessionStart.replace(/= \?/g, '= ?::text').replace(/, \?\)$/, ', ?::bigint)')} from consumed)
+    added as (insert into ?? (${COLUMNS.map(quoted).join(', ')}, "session_created_at") select ${COLUMNS.map((c) => (BIGINT_COLUMNS.has(c) ? '?::bigint' : '?::text')).join(', ')}, ${sessionStart('::text', '::bigint')} from consumed)
     select * from consumed`;
 
   /** Consumes `idHash` (storing `successor` when given) and, only if that won, inserts `next`: all or nothing. */
@@ -196,7 +198,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
       .whereIn('family_id', familyIds)
       .groupBy('family_id')
       .select('family_id')
-      .select(db.raw(`min(coalesce("session_created_at", "created_at")) as "created_at"`))
+      .select(db.raw('min(coalesce(??, ??)) as ??', ['session_created_at', 'created_at', 'created_at']))
       .max({ family_expires_at: 'family_expires_at' })
       .max({ revoked_at: 'revoked_at' })) as FamilyTotals[];
     return new Map(rows.map((row) => [row.family_id, row]));
@@ -205,7 +207,7 @@ export function refreshTokenRepository(db: Knex, t: TableNames): RefreshTokenRep
   return {
     async insert(token) {
       if (fast) await fast.write(sql.insert, valuesOf(token));
-      else await db(t.refreshTokens).insert({ ...rowOf(token), session_created_at: db.raw(sessionStart, [token.familyId, token.familyId, token.createdAt]) });
+      else await db(t.refreshTokens).insert({ ...rowOf(token), session_created_at: db.raw(sessionStart(), [token.familyId, token.familyId, token.createdAt]) });
     },
 
     find,
