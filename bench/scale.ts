@@ -24,7 +24,7 @@ import bcrypt from 'bcryptjs';
 import type { Knex } from 'knex';
 import { createAuthRouter } from '../src/index.js';
 import { decodeJwtPayload } from '../src/client/jwt.js';
-import { sha256Hex } from '../src/core/secrets.js';
+import { tokenIdKey } from '../src/tokens/token-ids.js';
 import type { KnexStorage } from '../adapters/knex/index.js';
 import { toOrgRow, toRefreshTokenRow, toUserRow } from '../adapters/knex/rows.js';
 import { tableNames } from '../adapters/knex/tables.js';
@@ -228,7 +228,7 @@ interface Latency {
 async function addHistory(storage: KnexStorage, sessions: Session[]): Promise<void> {
   const db = storage.knex;
   for (const session of sessions) {
-    const live = await storage.refreshTokens.find(sha256Hex(String(decodeJwtPayload(session.refresh).jti)));
+    const live = await storage.refreshTokens.find(tokenIdKey(String(decodeJwtPayload(session.refresh).jti)));
     if (!live) throw new Error('the measured session has no stored token');
     const start = live.createdAt - HISTORY * 60_000;
     await insertChunked(db, TABLES.refreshTokens, HISTORY, (i) => ({

@@ -95,7 +95,11 @@ export interface InvitationRecord {
 export type NewInvitation = Omit<InvitationRecord, 'usedAt' | 'usedBy' | 'revokedAt' | 'mailedAt'> & { mailedAt?: EpochMs | null };
 
 export interface RefreshTokenRecord {
-  /** SHA-256 (hex) of the refresh token's `jti`. */
+  /**
+   * The token's key: SHA-256 (hex) of its `jti`, led by the `jti`'s 12 hex digits of time
+   * when the `jti` is a UUIDv7 (every token the default issuer signs), so new keys sort
+   * after older ones (up to 76 characters). Opaque to storage: keep and compare it as given.
+   */
   idHash: string;
   /** The session ("family") every rotation of one sign-in shares. */
   familyId: string;

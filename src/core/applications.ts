@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
+import { timeOrderedId, tokenIdKey } from '../tokens/token-ids.js';
 import type { Accounts } from './accounts.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
 import { firstFactorOf, type Mfa } from './mfa.js';
-import { sha256Hex } from './secrets.js';
 import type { SessionScope, Sessions, TokenPair } from './sessions.js';
 
 /** Which application a sign-in is for: its id, or a URL it is registered under. */
@@ -162,7 +162,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     const now = clock.now();
     await storage.refreshTokens.insert({
       // No refresh token carries this id: the row only stands for the session.
-      idHash: sha256Hex(randomUUID()),
+      idHash: tokenIdKey(timeOrderedId(now)),
       familyId: sid,
       userId: user.id,
       orgId: app.orgId,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { NewRefreshToken, RefreshTokenRecord, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
+import { tokenIdKey } from '../tokens/token-ids.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { createPolicyRules, type PolicyRules } from './org-policies.js';
-import { sha256Hex } from './secrets.js';
 
 /** Who a token pair speaks for: a user, acting in one org (or none yet) with one role. */
 export interface SessionScope {
@@ -89,7 +89,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     const refresh = await tokens.sign({ usefor: 'refresh', sub, ttl: refreshTtl, claims: refreshClaims });
     const { userAgent, ip } = clientFields(client);
     const record: NewRefreshToken = {
-      idHash: sha256Hex(refresh.jti),
+      idHash: tokenIdKey(refresh.jti),
       familyId,
       userId: scope.userId,
       orgId: scope.orgId,
@@ -210,7 +210,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    */
   async function renewAccess(refreshToken: string, client?: ClientInfo): Promise<{ access: SignedToken; scope: SessionScope; familyId: string }> {
     const claims = tokens.verify(refreshToken, 'refresh');
-    const row = await storage.refreshTokens.find(sha256Hex(claims.jti));
+    const row = await storage.refreshTokens.find(tokenIdKey(claims.jti));
     if (!row) throw new AuthError('invalid_token', 'unknown refresh token');
     if (row.revokedAt !== null) throw new AuthError('token_revoked', 'this session has been revoked; sign in again');
     if (row.usedAt !== null) throw new AuthError('refresh_token_reused', 'this refresh token was rotated; use the newest one');
@@ -253,7 +253,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    */
   async function refresh(refreshToken: string, client?: ClientInfo): Promise<TokenPair> {
     const claims = tokens.verify(refreshToken, 'refresh');
-    const idHash = sha256Hex(claims.jti);
+    const idHash = tokenIdKey(claims.jti);
     const { refreshTokens } = storage;
     let row: RefreshTokenRecord | null;
     let role: Role | null = null;
@@ -289,7 +289,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
             config.refreshReuseGrace > 0 ? await refreshTokens.rotate(idHash, clock.now(), sealSuccessor(idHash, pair)) : await refreshTokens.consume(idHash, clock.now());
           if (won) return pair;
           // Lost the race: this pair is never handed out, so its refresh token can go at once.
-          await refreshTokens.consume(sha256Hex(pair.refresh.jti), clock.now());
+          await refreshTokens.consume(tokenIdKey(pair.refresh.jti), clock.now());
         }
       }
       // Another rotation (or a logout) got there first: judge the token by what it left.

@@ -524,6 +524,22 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.equal(await storage.refreshTokens.find('token-hash-zzz'), null);
       });
 
+      it('keeps keys as given: time-led ones of 76 characters beside plain hashes', async () => {
+        // The keys the core makes: a refresh token's (tokenIdKey of a UUIDv7 jti) and one of a token signed before them.
+        const led = `0198c2a1b3f4${'ab'.repeat(32)}`;
+        const plain = 'cd'.repeat(32);
+        const t1 = { ...newToken('1', 'fam-1', 'user-a'), idHash: led };
+        const t2 = { ...newToken('2', 'fam-1', 'user-a'), idHash: plain };
+        await storage.refreshTokens.insert(t1);
+        await storage.refreshTokens.insert(t2);
+        assert.deepEqual(await storage.refreshTokens.find(led), { ...t1, usedAt: null, revokedAt: null });
+        assert.deepEqual(await storage.refreshTokens.find(plain), { ...t2, usedAt: null, revokedAt: null });
+        // A key is found only whole.
+        assert.equal(await storage.refreshTokens.find(led.slice(12)), null);
+        assert.equal((await storage.refreshTokens.consume(led, NOW + 5))?.idHash, led);
+        assert.equal((await storage.refreshTokens.find(plain))?.usedAt, null);
+      });
+
       it('consume marks the token used and returns it, once', async () => {
         const t1 = newToken('1', 'fam-1', 'user-a', { orgId: 'org-x' });
         await storage.refreshTokens.insert(t1);

@@ -1,6 +1,7 @@
-import { createHmac, createPrivateKey, createPublicKey, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AuthError } from '../errors.js';
+import { timeOrderedId } from './token-ids.js';
 import type { Clock, SignInput, SignedToken, TokenClaims, TokenIssuer, TokenUse } from '../ports.js';
 
 export type SymmetricAlgorithm = 'HS256';
@@ -115,9 +116,10 @@ export function createJwtTokenIssuer(options: JwtIssuerOptions): TokenIssuer {
 
   return {
     sign(input: SignInput): SignedToken {
-      const iat = Math.floor(clock.now() / 1000);
+      const now = clock.now();
+      const iat = Math.floor(now / 1000);
       const exp = iat + input.ttl;
-      const jti = randomUUID();
+      const jti = timeOrderedId(now);
       // Built by assignment, not object spread: V8 gives a spread-built object a shape that
       // JSON.stringify (inside jwt.sign) handles about 15 times slower, ~12 µs per token.
       const payload: Record<string, unknown> = Object.assign({}, input.claims);

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type express from 'express';
 import request from 'supertest';
 import { addMember, claimsOf, signin, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
+import { tokenIdKey } from '../../src/tokens/token-ids.js';
 
 const bearer = (u: { access: string }) => `Bearer ${u.access}`;
 
@@ -285,7 +285,7 @@ describe('organizations: /auth/orgs, /auth/switch-org, /auth/setup-org', () => {
       expectProblem(hello, 401, 'token_revoked');
       expect(hello.headers['www-authenticate']).to.match(/^Bearer /);
       // The refresh family was revoked in storage by the removal itself.
-      const family = await h.storage.refreshTokens.find(createHash('sha256').update(claimsOf(member.refresh).jti as string).digest('hex'));
+      const family = await h.storage.refreshTokens.find(tokenIdKey(claimsOf(member.refresh).jti as string));
       expect(family?.revokedAt).to.be.a('number');
 
       const refreshed = await request(h.app).post('/auth/refresh').send({ refresh_token: member.refresh });

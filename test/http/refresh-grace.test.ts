@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type express from 'express';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { claimsOf, expectProblem, SECRET, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
+import { tokenIdKey } from '../../src/tokens/token-ids.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const GRACE_MS = 10_000;
@@ -107,7 +107,7 @@ function graceSuite(label: string, make: MakeSetup): void {
       const victimRotated = await refresh(app(0), victim.refresh);
       expect((await refresh(app(0), other.refresh)).status).to.equal(200);
       const { knex } = setup.harnesses[0]!.storage;
-      const idHash = (token: string) => createHash('sha256').update(String(claimsOf(token).jti)).digest('hex');
+      const idHash = (token: string) => tokenIdKey(String(claimsOf(token).jti));
       const [stolen] = await knex('auth_refresh_tokens').where({ id_hash: idHash(victim.refresh) }).select('successor');
       expect(stolen?.successor, 'the rotation stored a successor').to.be.a('string');
       expect(stolen.successor).not.to.contain(victimRotated.body.refresh_token.split('.')[1]);

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { claimsOf, expectProblem, signin, signupWithOrg, startHarness, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
+import { tokenIdKey } from '../../src/tokens/token-ids.js';
 
 const refresh = (h: Harness, token: string) => request(h.app).post('/auth/refresh').send({ refresh_token: token });
-const idHashOf = (token: string) => createHash('sha256').update(claimsOf(token).jti as string).digest('hex');
+const idHashOf = (token: string) => tokenIdKey(claimsOf(token).jti as string);
 
 /** What a rotation reads of the membership its token is scoped to, on whatever storage `make` builds. */
 function membershipSuite(label: string, make: () => Promise<Harness>): void {

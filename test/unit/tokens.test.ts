@@ -78,7 +78,9 @@ describe('createJwtTokenIssuer', () => {
       expect(claims.exp).to.equal(claims.iat + 900);
       expect(claims.exi).to.equal(900);
       expect(signed).to.include({ iat: claims.iat, exp: claims.exp });
-      expect(signed.jti).to.match(/^[0-9a-f-]{36}$/);
+      // A UUIDv7 led by the signing time (ms), so refresh tokens' storage keys sort by age.
+      expect(signed.jti).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(signed.jti.slice(0, 8) + signed.jti.slice(9, 13), 16)).to.equal(t);
       // Every token has its own jti.
       expect((await sign(issuer, { usefor: 'access', sub: 'user-1', ttl: 900 })).jti).not.to.equal(signed.jti);
     });
