@@ -28,10 +28,10 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
   const { storage, clock, config, revocations, audit } = ctx;
   const { stepUp, mfa } = deps;
 
-  async function confirm(deleter: Deleter, proof: StepUpProof | undefined, ip: string | undefined, client: ClientInfo | undefined): Promise<void> {
+  async function confirm(deleter: Deleter, proof: StepUpProof | undefined, client: ClientInfo | undefined): Promise<void> {
     const user = await storage.users.findById(deleter.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
-    if (proof !== undefined) return stepUp.checkProof(user, proof, ip, client);
+    if (proof !== undefined) return stepUp.checkProof(user, proof, client);
     if (user.passwordHash !== null || (await mfa.isEnabled(user.id))) {
       throw new AuthError('invalid_request', 'confirm with the password, or with a code from the authenticator app when TOTP is on', {
         errors: [{ path: 'password', message: 'is required' }],
@@ -68,8 +68,8 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
    * make someone else owner (POST /orgs/:orgId/transfer) or remove them first. In orgs
    * that stay, the invitations it created are revoked, as when a member is removed.
    */
-  async function deleteAccount(deleter: Deleter, proof: StepUpProof | undefined, ip?: string, client?: ClientInfo): Promise<void> {
-    await confirm(deleter, proof, ip, client);
+  async function deleteAccount(deleter: Deleter, proof: StepUpProof | undefined, client?: ClientInfo): Promise<void> {
+    await confirm(deleter, proof, client);
     const { userId } = deleter;
     const apply = await audit.transaction(async (tx) => {
       const now = clock.now();
@@ -109,10 +109,10 @@ export function createAccountDeletion(ctx: CoreContext, deps: { stepUp: StepUp; 
    * applications; every session scoped to it (app sessions included) ends. Members keep
    * their accounts and other orgs.
    */
-  async function deleteOrg(deleter: Deleter, orgId: string, proof: StepUpProof | undefined, ip?: string, client?: ClientInfo): Promise<void> {
+  async function deleteOrg(deleter: Deleter, orgId: string, proof: StepUpProof | undefined, client?: ClientInfo): Promise<void> {
     // Role first: a non-owner learns nothing from, and spends no attempts on, the proof.
     await requireRole(storage, deleter.userId, orgId, 'owner');
-    await confirm(deleter, proof, ip, client);
+    await confirm(deleter, proof, client);
     const apply = await audit.transaction(async (tx) => {
       await tx.memberships.lockOrg(orgId);
       // Again under the lock: the role may have changed while the proof was checked.

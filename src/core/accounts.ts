@@ -1,4 +1,4 @@
-import { clientNow, type ClientInfo } from './client-info.js';
+import { clientNow, ipOf, type ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { MembershipRecord, OrgRecord, Repositories, Role, UserRecord } from '../ports.js';
@@ -142,20 +142,20 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     throw new AuthError('email_not_verified', 'verify your email address first: a link has been mailed to it');
   }
 
-  async function signin(email: string, password: string, ip?: string, client?: ClientInfo): Promise<SignInResult> {
-    return passwordSignIn(email, password, ip, 'email', client);
+  async function signin(email: string, password: string, client?: ClientInfo): Promise<SignInResult> {
+    return passwordSignIn(email, password, 'email', client);
   }
 
   /** Sign-in by username, for wire contracts whose users log in that way. */
-  async function signinWithUsername(username: string, password: string, ip?: string, client?: ClientInfo): Promise<SignInResult> {
-    return passwordSignIn(username, password, ip, 'username', client);
+  async function signinWithUsername(username: string, password: string, client?: ClientInfo): Promise<SignInResult> {
+    return passwordSignIn(username, password, 'username', client);
   }
 
   /** A password sign-in, audited: `signin.succeeded` with the org the session is scoped to, `signin.failed` for a known account. */
-  async function passwordSignIn(login: string, password: string, ip: string | undefined, by: 'email' | 'username', client: ClientInfo | undefined): Promise<SignInResult> {
+  async function passwordSignIn(login: string, password: string, by: 'email' | 'username', client: ClientInfo | undefined): Promise<SignInResult> {
     let user: UserRecord;
     try {
-      user = await verifyPassword(login, password, ip, by);
+      user = await verifyPassword(login, password, ipOf(client), by);
     } catch (err) {
       if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by, client);
       throw err;

@@ -3,7 +3,7 @@ import { AuthError } from '../errors.js';
 import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
 import { timeOrderedId, tokenIdKey } from '../tokens/token-ids.js';
 import type { Accounts } from './accounts.js';
-import { clientFields, type ClientInfo } from './client-info.js';
+import { clientFields, ipOf, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
@@ -189,8 +189,8 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * and a user without access all answer the same `invalid_credentials`, so the
    * answer tells nothing about which applications exist or who may use them.
    */
-  async function signin(email: string, password: string, selector: AppSelector, ip?: string, client?: ClientInfo): Promise<AppSignInResult> {
-    const user = await accounts.verifyPassword(email, password, ip);
+  async function signin(email: string, password: string, selector: AppSelector, client?: ClientInfo): Promise<AppSignInResult> {
+    const user = await accounts.verifyPassword(email, password, ipOf(client));
     await accounts.assertMaySignIn(user);
     const app = await find(selector);
     if (!app) throw noAccess();

@@ -24,6 +24,18 @@ export function clientFields(client: ClientInfo | undefined): { userAgent: strin
 }
 
 /**
+ * The client's IP address, for the per-IP throttles. Services take the request's client
+ * and read the address from it; an address passed in its place (the services once took
+ * `ip` and `client` side by side) is refused rather than leaving the throttle without one.
+ */
+export function ipOf(client: ClientInfo | undefined): string | undefined {
+  if (typeof client === 'string') {
+    throw new TypeError("pass the request's client ({ ip, userAgent }) rather than its IP address: the services read the address from it");
+  }
+  return client?.ip;
+}
+
+/**
  * The client as it is now, for a record written after the answer has gone: a request's
  * address can no longer be read once its connection has closed.
  */

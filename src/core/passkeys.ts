@@ -1,4 +1,4 @@
-import type { ClientInfo } from './client-info.js';
+import { ipOf, type ClientInfo } from './client-info.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type {
   AuthenticationResponseJSON,
@@ -233,10 +233,10 @@ export function createPasskeys(ctx: CoreContext, deps: { accounts: Accounts; ses
    * the client's per-IP throttle (shared with password attempts), reserved before the
    * challenge is taken and the signature checked; a successful one gives it back.
    */
-  async function signIn(response: AuthenticationResponseJSON, ip?: string, client?: ClientInfo): Promise<SignInResult> {
+  async function signIn(response: AuthenticationResponseJSON, client?: ClientInfo): Promise<SignInResult> {
     await loadWebAuthn();
     let refusal: AuthError | undefined;
-    const passkey = await ctx.throttle.attempt({ ip }, async () => {
+    const passkey = await ctx.throttle.attempt({ ip: ipOf(client) }, async () => {
       try {
         return await verifiedPasskey(response);
       } catch (err) {

@@ -1,4 +1,4 @@
-import type { ClientInfo } from './client-info.js';
+import { ipOf, type ClientInfo } from './client-info.js';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import type { Repositories, UserRecord } from '../ports.js';
@@ -71,11 +71,11 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
    * Changes the password of the signed-in user, who proves it with the current one
    * (throttled like a sign-in): their other sessions end, the calling one stays.
    */
-  async function change(session: { userId: string; sessionId?: string | undefined }, currentPassword: string, newPassword: string, ip?: string, client?: ClientInfo): Promise<void> {
+  async function change(session: { userId: string; sessionId?: string | undefined }, currentPassword: string, newPassword: string, client?: ClientInfo): Promise<void> {
     const user = await storage.users.findById(session.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.passwordHash === null) throw new AuthError('invalid_credentials', 'this account has no password: set one with POST /password/forgot');
-    await accounts.verifyPassword(user.email, currentPassword, ip);
+    await accounts.verifyPassword(user.email, currentPassword, ipOf(client));
     await checkNewPassword(newPassword, config.passwordPolicy, logger).catch((err: unknown) => {
       throw err instanceof AuthError && err.code === 'weak_password' ? new AuthError('weak_password', err.message, { errors: err.details?.errors?.map((e) => ({ ...e, path: 'newPassword' })) }) : err;
     });

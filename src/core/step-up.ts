@@ -1,4 +1,4 @@
-import type { ClientInfo } from './client-info.js';
+import { ipOf, type ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { Role, SignedToken, UserRecord } from '../ports.js';
 import type { Accounts } from './accounts.js';
@@ -47,12 +47,12 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
    * current password, or a TOTP code when TOTP is on. Also for changes that ask for the
    * proof itself rather than a fresh token (deleting the account or an org).
    */
-  async function checkProof(user: UserRecord, proof: StepUpProof, ip?: string, client?: ClientInfo): Promise<void> {
+  async function checkProof(user: UserRecord, proof: StepUpProof, client?: ClientInfo): Promise<void> {
     if ('password' in proof) {
       if (user.passwordHash === null) {
         throw new AuthError('invalid_credentials', 'this account has no password: confirm with a code from the authenticator app, or sign in again');
       }
-      await accounts.verifyPassword(user.email, proof.password, ip);
+      await accounts.verifyPassword(user.email, proof.password, ipOf(client));
       return;
     }
     if (!(await mfa.isEnabled(user.id))) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account: confirm with the password, or sign in again');
@@ -65,13 +65,13 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
    * Checks the proof (throttled like a sign-in or a second-factor code) and signs a new
    * access token of the same session with `auth_time` now.
    */
-  async function reauthenticate(session: StepUpSession, proof: StepUpProof, ip?: string, client?: ClientInfo): Promise<SignedToken> {
+  async function reauthenticate(session: StepUpSession, proof: StepUpProof, client?: ClientInfo): Promise<SignedToken> {
     const minimal = config.claims === 'minimal';
     const user = await storage.users.findById(session.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     // Minimal tokens name no session (no `sid`): the renewed token is tied to none either.
     if (session.sessionId === undefined && !minimal) throw new AuthError('invalid_token', 'this token belongs to no session that can be renewed; sign in again');
-    await checkProof(user, proof, ip, client);
+    await checkProof(user, proof, client);
     const authTime = Math.floor(clock.now() / 1000);
     const scope = {
       userId: user.id,

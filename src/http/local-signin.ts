@@ -16,7 +16,7 @@ export function createLocalSignin(accounts: Accounts) {
   instance.use(
     STRATEGY,
     new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false }, (req, email, password, done) => {
-      accounts.signin(email, password, req.ip, new RequestClient(req)).then(
+      accounts.signin(email, password, new RequestClient(req)).then(
         (result) => done(null, result),
         (err: unknown) => done(err),
       );

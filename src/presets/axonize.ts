@@ -72,7 +72,7 @@ export const axonize: Preset = {
             });
           }
           const selector = appId !== undefined ? { appId } : { url: body.url as string };
-          return loginReply(await applications.signin(body.email, body.password, selector, req.ip, client));
+          return loginReply(await applications.signin(body.email, body.password, selector, client));
         },
       }),
       endpoint({

@@ -78,8 +78,8 @@ export const cognito: Preset = {
         summary: 'Sign in: idToken (the Bearer token, 1 h), accessToken, refreshToken, apiKey and the profile',
         auth: 'none',
         body: loginBody,
-        async handler({ body, req, client }) {
-          const result = await accounts.signin(body.email, body.password, req.ip, client);
+        async handler({ body, client }) {
+          const result = await accounts.signin(body.email, body.password, client);
           if (result.kind === 'mfa_required') {
             throw new AuthError('mfa_required', 'a second factor is needed: POST /auth/mfa/verify with mfa_token and a code', { mfa_token: result.mfaToken });
           }

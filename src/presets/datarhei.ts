@@ -70,7 +70,7 @@ function ownEndpoints(ctx: PresetContext, about: ReturnType<typeof resolveAboutO
             errors: missing.map((path) => ({ path, message: 'is required' })),
           });
         }
-        return signInReply(await accounts.signinWithUsername(username, password, req.ip, client));
+        return signInReply(await accounts.signinWithUsername(username, password, client));
       },
     }),
     endpoint({

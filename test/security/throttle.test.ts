@@ -4,6 +4,7 @@ import { createBcryptHasher, type PasswordHasher } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { listen, PASSWORD, signupWithOrg, startHarness, unique, type Harness } from '../helpers/harness.js';
 import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
+import { rejection } from '../helpers/rejection.js';
 
 /**
  * The real bcrypt hasher (worker threads, as by default), counting how many passwords
@@ -125,6 +126,25 @@ describe('security: a stranger cannot lock the owner out', function () {
       const afterCeiling = await from('192.0.2.200', PASSWORD);
       expect(afterCeiling.status).to.equal(429);
       expect(afterCeiling.body.code).to.equal('too_many_attempts');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("the services read the address from the client they are given: the same per-IP limits as over HTTP, and an address in the client's place is refused", async () => {
+    const h = await startHarness();
+    try {
+      const owner = await signupWithOrg(h.app);
+      const { accounts } = h.auth.services;
+      const from = (ip: string, password: string) => accounts.signin(owner.email, password, { ip, userAgent: 'host script' });
+      for (let i = 0; i < 5; i += 1) expect(await rejection(from('203.0.113.1', 'wrong password'))).to.include({ code: 'invalid_credentials' });
+      expect(await rejection(from('203.0.113.1', PASSWORD))).to.include({ code: 'too_many_attempts' });
+      expect((await from('198.51.100.7', PASSWORD)).kind).to.equal('tokens');
+      // Called the way the services once were (an address, then the client): a TypeError, nothing spent.
+      const misuse = await rejection(accounts.signin(owner.email, PASSWORD, '203.0.113.1' as never));
+      expect(misuse).to.be.instanceOf(TypeError);
+      expect(misuse.message).to.match(/client/);
+      expect((await from('198.51.100.7', PASSWORD)).kind).to.equal('tokens');
     } finally {
       await h.close();
     }

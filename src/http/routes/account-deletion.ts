@@ -34,8 +34,8 @@ export function accountDeletionEndpoints(services: Services) {
       responses: { 204: null, 401: r.problem, 409: r.problem, 429: r.problem },
       body: deletionBody,
       bodyOptional: true,
-      async handler({ auth, body, req, client }) {
-        await accountDeletion.deleteAccount({ userId: auth.userId, authTime: auth.authTime }, deletionProof(body), req.ip, client);
+      async handler({ auth, body, client }) {
+        await accountDeletion.deleteAccount({ userId: auth.userId, authTime: auth.authTime }, deletionProof(body), client);
         return { status: 204 };
       },
     }),

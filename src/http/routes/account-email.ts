@@ -80,8 +80,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 204: null, 401: r.problem, 429: r.problem },
       body: changePasswordBody,
-      async handler({ auth, body, req, client }) {
-        await passwordRecovery.change({ userId: auth.userId, sessionId: auth.sessionId }, body.currentPassword, body.newPassword, req.ip, client);
+      async handler({ auth, body, client }) {
+        await passwordRecovery.change({ userId: auth.userId, sessionId: auth.sessionId }, body.currentPassword, body.newPassword, client);
         return { status: 204 };
       },
     }),

@@ -81,8 +81,8 @@ export function orgEndpoints(services: Services) {
       params: s.orgParams,
       body: deletionBody,
       bodyOptional: true,
-      async handler({ auth, params, body, req, client }) {
-        await accountDeletion.deleteOrg({ userId: auth.userId, authTime: auth.authTime }, params.orgId, deletionProof(body), req.ip, client);
+      async handler({ auth, params, body, client }) {
+        await accountDeletion.deleteOrg({ userId: auth.userId, authTime: auth.authTime }, params.orgId, deletionProof(body), client);
         return { status: 204 };
       },
     }),

@@ -147,7 +147,7 @@ export function passkeyEndpoints(passkeys: Passkeys, cookies: PairTransport = bo
       documentedParameters: cookies.parameters(false),
       async handler({ body, req, client }) {
         const reply = cookies.replier(req);
-        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON, req.ip, client), {}, reply);
+        return signInReply(await passkeys.signIn(body.credential as unknown as AuthenticationResponseJSON, client), {}, reply);
       },
     }),
   ];

@@ -25,9 +25,9 @@ export function stepUpEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 200: freshAccessToken, 401: r.problem, 409: r.problem, 429: r.problem },
       body: reauthenticateBody,
-      async handler({ auth, body, req, client }) {
+      async handler({ auth, body, client }) {
         const proof = body.password !== undefined ? { password: body.password } : { code: body.code ?? '' };
-        const access = await stepUp.reauthenticate(auth, proof, req.ip, client);
+        const access = await stepUp.reauthenticate(auth, proof, client);
         return { status: 200, body: { access_token: access.token } };
       },
     }),
