@@ -1,5 +1,6 @@
 import { AuthError } from '../errors.js';
 import type { Accounts } from './accounts.js';
+import { ipOf, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import type { MailSender, MailTokens } from './mail-tokens.js';
 
@@ -13,7 +14,8 @@ export function createEmailChange(ctx: CoreContext, deps: { accounts: Accounts; 
   const { accounts, mailTokens, mail } = deps;
 
   /** `newEmail` is already normalised (trimmed, lowercased). */
-  async function request(userId: string, newEmail: string, password: string, ip?: string): Promise<void> {
+  async function request(userId: string, newEmail: string, password: string, client?: ClientInfo): Promise<void> {
+    const ip = ipOf(client);
     const user = await storage.users.findById(userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.passwordHash === null) throw new AuthError('invalid_credentials', 'this account has no password: set one with POST /password/forgot first');

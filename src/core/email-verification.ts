@@ -1,4 +1,4 @@
-import type { ClientInfo } from './client-info.js';
+import { ipOf, type ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { Repositories, UserRecord } from '../ports.js';
 import { mapConflicts } from './conflicts.js';
@@ -26,11 +26,11 @@ export function createEmailVerification(ctx: CoreContext, mailTokens: MailTokens
   }
 
   /** A new verification mail for the signed-in user (earlier links stop working). */
-  async function request(userId: string, ip?: string): Promise<void> {
+  async function request(userId: string, client?: ClientInfo): Promise<void> {
     const user = await storage.users.findById(userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.emailVerifiedAt !== null) throw new AuthError('email_already_verified', 'this email address is verified already');
-    await mail.assertCanSend({ account: user.id, ip });
+    await mail.assertCanSend({ account: user.id, ip: ipOf(client) });
     await storage.transaction((tx) => send(tx, user));
   }
 

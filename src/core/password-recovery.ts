@@ -20,8 +20,8 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
    * way. An unknown address goes through the same steps (a token made and hashed, a
    * transaction that revokes nothing), so it does not stand out by what it costs.
    */
-  async function forgot(email: string, ip?: string): Promise<void> {
-    await mail.assertCanSend({ account: email, ip });
+  async function forgot(email: string, client?: ClientInfo): Promise<void> {
+    await mail.assertCanSend({ account: email, ip: ipOf(client) });
     const user = await storage.users.findByEmail(email);
     await storage.transaction(async (tx) => {
       if (user) {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import request from 'supertest';
 import { createAuthRouter, createSmtpMailer, isAuthError, type AuthRouterOptions } from 'gatehouse-auth';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { SECRET, startHarness, unique, type Harness } from '../helpers/harness.js';
@@ -45,6 +46,17 @@ describe('mail: send limits per account and per IP', function () {
     // The IP was refused first, so the victim's own allowance is whole: 5 from elsewhere.
     for (let i = 0; i < 5; i += 1) await mail.assertCanSend({ account: victim, ip: `198.51.100.${i}` });
     expect((await refusal(mail.assertCanSend({ account: victim, ip: '198.51.100.99' }))).code).to.equal('too_many_attempts');
+  });
+
+  it('the mail routes count the request\'s address: 20 reset requests from one IP, then 429 there and 202 from another', async () => {
+    const h = await open();
+    h.app.set('trust proxy', true);
+    const forgot = (ip: string) => request(h.app).post('/auth/password/forgot').set('X-Forwarded-For', ip).send({ email: `nobody-${unique()}@example.com` });
+    for (let i = 0; i < 20; i += 1) expect((await forgot('192.0.2.44')).status).to.equal(202);
+    const refused = await forgot('192.0.2.44');
+    expect(refused.status, refused.text).to.equal(429);
+    expect(refused.body.code).to.equal('too_many_attempts');
+    expect((await forgot('198.51.100.44')).status).to.equal(202);
   });
 
   it('mail.limits sets the rules; throttle: false leaves them on; mail.limits: false turns them off', async () => {

@@ -33,8 +33,8 @@ export function accountEmailEndpoints(services: Services) {
       summary: 'Mail a new verification link to the signed-in user’s address (earlier links stop working)',
       auth: 'jwt',
       responses: { 202: accepted, 409: r.problem, 429: r.problem },
-      async handler({ auth, req }) {
-        await emailVerification.request(auth.userId, req.ip);
+      async handler({ auth, client }) {
+        await emailVerification.request(auth.userId, client);
         return ACCEPTED;
       },
     }),
@@ -56,8 +56,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'none',
       responses: { 202: accepted, 429: r.problem },
       body: forgotBody,
-      async handler({ body, req }) {
-        await passwordRecovery.forgot(body.email, req.ip);
+      async handler({ body, client }) {
+        await passwordRecovery.forgot(body.email, client);
         return ACCEPTED;
       },
     }),
@@ -92,8 +92,8 @@ export function accountEmailEndpoints(services: Services) {
       auth: 'jwt',
       responses: { 202: accepted, 401: r.problem, 409: r.problem, 429: r.problem },
       body: changeEmailBody,
-      async handler({ auth, body, req }) {
-        await emailChange.request(auth.userId, body.newEmail, body.password, req.ip);
+      async handler({ auth, body, client }) {
+        await emailChange.request(auth.userId, body.newEmail, body.password, client);
         return ACCEPTED;
       },
     }),
