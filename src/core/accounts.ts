@@ -95,7 +95,8 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * throttle reserves its points before the hash is compared (see Throttle.attempt),
    * so concurrent guesses cannot outrun it.
    */
-  async function verifyPassword(login: string, password: string, ip?: string, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
+  async function verifyPassword(login: string, password: string, client?: ClientInfo, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
+    const ip = ipOf(client);
     const account = by === 'email' ? login : `username:${login.toLowerCase()}`;
     const user = await throttle.attempt({ accountIp: accountIpKey(account, ip), ip, account }, async () => {
       const found = by === 'email' ? await storage.users.findByEmail(login) : await storage.users.findByUsername(login);
@@ -155,7 +156,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
   async function passwordSignIn(login: string, password: string, by: 'email' | 'username', client: ClientInfo | undefined): Promise<SignInResult> {
     let user: UserRecord;
     try {
-      user = await verifyPassword(login, password, ipOf(client), by);
+      user = await verifyPassword(login, password, client, by);
     } catch (err) {
       if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by, client);
       throw err;

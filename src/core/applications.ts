@@ -3,7 +3,7 @@ import { AuthError } from '../errors.js';
 import type { ApplicationRecord, Role, SignedToken, UserRecord } from '../ports.js';
 import { timeOrderedId, tokenIdKey } from '../tokens/token-ids.js';
 import type { Accounts } from './accounts.js';
-import { clientFields, ipOf, type ClientInfo } from './client-info.js';
+import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
@@ -190,7 +190,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * answer tells nothing about which applications exist or who may use them.
    */
   async function signin(email: string, password: string, selector: AppSelector, client?: ClientInfo): Promise<AppSignInResult> {
-    const user = await accounts.verifyPassword(email, password, ipOf(client));
+    const user = await accounts.verifyPassword(email, password, client);
     await accounts.assertMaySignIn(user);
     const app = await find(selector);
     if (!app) throw noAccess();

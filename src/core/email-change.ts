@@ -15,18 +15,17 @@ export function createEmailChange(ctx: CoreContext, deps: { accounts: Accounts; 
 
   /** `newEmail` is already normalised (trimmed, lowercased). */
   async function request(userId: string, newEmail: string, password: string, client?: ClientInfo): Promise<void> {
-    const ip = ipOf(client);
     const user = await storage.users.findById(userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.passwordHash === null) throw new AuthError('invalid_credentials', 'this account has no password: set one with POST /password/forgot first');
-    await accounts.verifyPassword(user.email, password, ip);
+    await accounts.verifyPassword(user.email, password, client);
     if (newEmail === user.email) {
       throw new AuthError('invalid_request', 'this is the account’s address already', { errors: [{ path: 'newEmail', message: 'is the current address' }] });
     }
     if (await storage.users.findByEmail(newEmail)) {
       throw new AuthError('email_taken', 'an account with this email already exists', { errors: [{ path: 'newEmail', message: 'is already registered' }] });
     }
-    await mail.assertCanSend({ account: user.id, ip });
+    await mail.assertCanSend({ account: user.id, ip: ipOf(client) });
     await storage.transaction(async (tx) => {
       const { token, link, expiresAt } = await mailTokens.issue(tx, 'change_email', user.id, newEmail);
       await mail.queue(tx, 'change_email', newEmail, { newEmail, token, link, expiresAt });

@@ -75,7 +75,7 @@ export function createPasswordRecovery(ctx: CoreContext, deps: { accounts: Accou
     const user = await storage.users.findById(session.userId);
     if (!user) throw new AuthError('invalid_token', 'the account no longer exists');
     if (user.passwordHash === null) throw new AuthError('invalid_credentials', 'this account has no password: set one with POST /password/forgot');
-    await accounts.verifyPassword(user.email, currentPassword, ipOf(client));
+    await accounts.verifyPassword(user.email, currentPassword, client);
     await checkNewPassword(newPassword, config.passwordPolicy, logger).catch((err: unknown) => {
       throw err instanceof AuthError && err.code === 'weak_password' ? new AuthError('weak_password', err.message, { errors: err.details?.errors?.map((e) => ({ ...e, path: 'newPassword' })) }) : err;
     });

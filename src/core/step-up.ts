@@ -1,4 +1,4 @@
-import { ipOf, type ClientInfo } from './client-info.js';
+import type { ClientInfo } from './client-info.js';
 import { AuthError } from '../errors.js';
 import type { Role, SignedToken, UserRecord } from '../ports.js';
 import type { Accounts } from './accounts.js';
@@ -52,7 +52,7 @@ export function createStepUp(ctx: CoreContext, deps: { accounts: Accounts; mfa: 
       if (user.passwordHash === null) {
         throw new AuthError('invalid_credentials', 'this account has no password: confirm with a code from the authenticator app, or sign in again');
       }
-      await accounts.verifyPassword(user.email, proof.password, ipOf(client));
+      await accounts.verifyPassword(user.email, proof.password, client);
       return;
     }
     if (!(await mfa.isEnabled(user.id))) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account: confirm with the password, or sign in again');
