@@ -122,9 +122,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
 
   /** A session for a user past every factor, recorded as `signin.succeeded` by `method` in the org it is scoped to. */
   async function signedIn(user: UserRecord, method: string, client: ClientInfo | undefined): Promise<SignInResult> {
-    const tokens = await sessions.start(user.id, undefined, undefined, client, method);
-    await ctx.audit.record(storage, { client, orgId: tokens.scope.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target: { type: 'session', id: tokens.familyId }, data: { method } });
-    return { kind: 'tokens', user, tokens };
+    return { kind: 'tokens', user, tokens: await sessions.signIn(user.id, method, method, client) };
   }
 
   /**
@@ -154,14 +152,17 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
 
   /** A password sign-in, audited: `signin.succeeded` with the org the session is scoped to, `signin.failed` for a known account. */
   async function passwordSignIn(login: string, password: string, by: 'email' | 'username', client: ClientInfo | undefined): Promise<SignInResult> {
-    let user: UserRecord;
+    return finishSignIn(await signInPassword(login, password, client, by), 'password', client);
+  }
+
+  /** The password step of a sign-in: `verifyPassword`, with a wrong password recorded as `signin.failed` for a known account. */
+  async function signInPassword(login: string, password: string, client: ClientInfo | undefined, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
     try {
-      user = await verifyPassword(login, password, client, by);
+      return await verifyPassword(login, password, client, by);
     } catch (err) {
       if (err instanceof AuthError && err.code === 'invalid_credentials') auditFailedSignIn(login, by, client);
       throw err;
     }
-    return finishSignIn(user, 'password', client);
   }
 
   /**
@@ -190,7 +191,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signin, signinWithUsername, finishSignIn, signedIn, assertMaySignIn, describe, enterOrg };
+  return { signup, verifyPassword, signInPassword, signin, signinWithUsername, finishSignIn, signedIn, assertMaySignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

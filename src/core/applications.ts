@@ -7,7 +7,7 @@ import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
-import { firstFactorOf, type Mfa } from './mfa.js';
+import { firstFactorOf, recordedFactor, type Mfa } from './mfa.js';
 import type { SessionScope, Sessions, TokenPair } from './sessions.js';
 
 /** Which application a sign-in is for: its id, or a URL it is registered under. */
@@ -59,7 +59,7 @@ export const REDIRECT_URL_RULE = 'must be an https: URL (http: only for localhos
 
 /** Applications an org registers, who may use them, and sign-in scoped to one of them. */
 export function createApplications(ctx: CoreContext, sessions: Sessions, accounts: Accounts, mfa: Mfa) {
-  const { storage, clock } = ctx;
+  const { storage, clock, audit } = ctx;
 
   async function register(actorId: string, orgId: string, input: { name: string; url: string; redirectUrl?: string | null }, client?: ClientInfo): Promise<ApplicationRecord> {
     await requireRole(storage, actorId, orgId, 'admin');
@@ -68,7 +68,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     if (input.redirectUrl != null && !isAllowedRedirectUrl(input.redirectUrl)) {
       throw new AuthError('invalid_request', `redirectUrl ${REDIRECT_URL_RULE}`, { errors: [{ path: 'redirectUrl', message: REDIRECT_URL_RULE }] });
     }
-    return ctx.audit.transaction(async (tx) => {
+    return audit.transaction(async (tx) => {
       const app = await mapConflicts(() =>
         tx.applications.create({
           id: randomUUID(),
@@ -80,7 +80,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
           createdAt: clock.now(),
         }),
       );
-      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.created', target: { type: 'application', id: app.id }, data: { name: app.name, url: app.url } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.created', target: { type: 'application', id: app.id }, data: { name: app.name, url: app.url } });
       return app;
     });
   }
@@ -101,9 +101,9 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   async function remove(actorId: string, orgId: string, appId: string, client?: ClientInfo): Promise<void> {
     const app = await ownApp(actorId, orgId, appId, 'admin');
     // Deleted first, so no sign-in can start a session the revocation below would miss.
-    await ctx.audit.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       await tx.applications.remove(orgId, appId);
-      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
     });
     await sessions.revokeAppSessions(appId);
   }
@@ -112,19 +112,19 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   async function grant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     if (!(await storage.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
-    await ctx.audit.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       // Granting again changes nothing, and is not recorded again.
       if (await tx.applications.hasGrant(appId, userId)) return;
       await tx.applications.grant(appId, userId, clock.now());
-      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_granted', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_granted', target: { type: 'user', id: userId }, data: { applicationId: appId } });
     });
   }
 
   async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
-    await ctx.audit.transaction(async (tx) => {
+    await audit.transaction(async (tx) => {
       if (!(await tx.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
-      await ctx.audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
+      await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
     });
     await sessions.revokeAppSessions(appId, { userId });
   }
@@ -151,28 +151,33 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * The app-scoped token for a verified user. Its `sid` names an app session stored as
    * a refresh family with no refresh token handed out, so everything that ends
    * families ends it: logout, removal from the org, MFA changes, a revoked grant, the
-   * application deleted.
+   * application deleted. It is stored in one transaction with its `signin.succeeded`
+   * entry (`recorded`: the last factor passed).
    */
-  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined, client: ClientInfo | undefined): Promise<AppSignIn> {
+  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined, recorded: string, client: ClientInfo | undefined): Promise<AppSignIn> {
     // The org's policy holds for its applications' tokens too.
     await sessions.policies.assertAdmits(user.id, app.orgId, method);
     const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
     const sid = randomUUID();
     const access = await sessions.signAccess(scope, sid);
     const now = clock.now();
-    await storage.refreshTokens.insert({
-      // No refresh token carries this id: the row only stands for the session.
-      idHash: tokenIdKey(timeOrderedId(now)),
-      familyId: sid,
-      userId: user.id,
-      orgId: app.orgId,
-      appId: app.id,
-      expiresAt: access.exp * 1000,
-      familyExpiresAt: access.exp * 1000,
-      createdAt: now,
-      // The request's client, for the session list.
-      ...clientFields(client),
-      method: method ?? null,
+    await audit.transaction(async (tx) => {
+      await tx.refreshTokens.insert({
+        // No refresh token carries this id: the row only stands for the session.
+        idHash: tokenIdKey(timeOrderedId(now)),
+        familyId: sid,
+        userId: user.id,
+        orgId: app.orgId,
+        appId: app.id,
+        expiresAt: access.exp * 1000,
+        familyExpiresAt: access.exp * 1000,
+        createdAt: now,
+        // The request's client, for the session list.
+        ...clientFields(client),
+        method: method ?? null,
+      });
+      const target = { type: 'session', id: sid };
+      await audit.record(tx, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target, data: { method: recorded, applicationId: app.id } });
     });
     // A grant revoked or a membership changed while this sign-in ran had no session to
     // end yet: checked again now that the session is stored, where a revocation finds it.
@@ -190,13 +195,13 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * answer tells nothing about which applications exist or who may use them.
    */
   async function signin(email: string, password: string, selector: AppSelector, client?: ClientInfo): Promise<AppSignInResult> {
-    const user = await accounts.verifyPassword(email, password, client);
+    const user = await accounts.signInPassword(email, password, client);
     await accounts.assertMaySignIn(user);
     const app = await find(selector);
     if (!app) throw noAccess();
     const role = await roleIn(user, app);
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }) };
-    return issueFor(user, app, role, 'password', client);
+    return issueFor(user, app, role, 'password', 'password', client);
   }
 
   /**
@@ -205,10 +210,10 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    */
   async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1], client?: ClientInfo): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
     const claims = await mfa.passChallenge(mfaToken, factor, client);
-    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.start(claims.sub, undefined, undefined, client, firstFactorOf(claims)) };
+    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client) };
     const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
     if (!user || !app) throw noAccess();
-    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims), client);
+    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims), recordedFactor(factor), client);
   }
 
   return { register, list, remove, grant, revokeGrant, listGrants, signin, completeMfa };

@@ -32,6 +32,11 @@ export interface MfaStatus {
 /** A second factor: a TOTP code or a one-time recovery code. */
 export type SecondFactor = { code: string } | { recoveryCode: string };
 
+/** How the audit log names a second factor. */
+export function recordedFactor(factor: SecondFactor): 'totp' | 'recovery_code' {
+  return 'code' in factor ? 'totp' : 'recovery_code';
+}
+
 const RECOVERY_CODES = 10;
 // Crockford-style alphabet: no 0/O or 1/I/L to misread when typing a code from paper.
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
@@ -203,8 +208,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   async function auditFailedFactor(userId: string, factor: SecondFactor, client: ClientInfo | undefined): Promise<void> {
     try {
       const [first] = await storage.memberships.listForUser(userId);
-      const method = 'code' in factor ? 'totp' : 'recovery_code';
-      await audit.record(storage, { client, orgId: first?.orgId ?? null, actor: { type: 'user', id: userId }, action: 'signin.failed', data: { method } });
+      await audit.record(storage, { client, orgId: first?.orgId ?? null, actor: { type: 'user', id: userId }, action: 'signin.failed', data: { method: recordedFactor(factor) } });
     } catch (err) {
       ctx.logger.error('gatehouse: could not record a failed second factor', { error: err instanceof Error ? err.message : String(err) });
     }
@@ -213,10 +217,7 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
   async function verifyChallenge(mfaToken: string, factor: SecondFactor, client?: ClientInfo): Promise<TokenPair> {
     const claims = await passChallenge(mfaToken, factor, client);
-    const pair = await sessions.start(claims.sub, undefined, undefined, client, firstFactorOf(claims));
-    const method = 'code' in factor ? 'totp' : 'recovery_code';
-    await audit.record(storage, { client, orgId: pair.scope.orgId, actor: { type: 'user', id: pair.scope.userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method } });
-    return pair;
+    return sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client);
   }
 
   return { status, isEnabled, setup, enable, disable, challenge, passChallenge, verifyChallenge };

@@ -160,18 +160,39 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     client?: ClientInfo,
     method?: string,
   ): Promise<TokenPair> {
+    return issuePair(await scopeOf(userId, orgId, authTime, method), undefined, storage, client);
+  }
+
+  /**
+   * A session for a user past every factor, scoped as `start` scopes it, stored in one
+   * transaction with its `signin.succeeded` entry: the session exists exactly when the
+   * entry does. `method` is the first factor (what org policies judge; undefined when
+   * unknown), `recorded` the method the entry names: the last factor passed.
+   */
+  async function signIn(userId: string, method: string | undefined, recorded: string, client?: ClientInfo): Promise<TokenPair> {
+    const scope = await scopeOf(userId, undefined, Math.floor(clock.now() / 1000), method);
+    const { pair, record } = await signPair(scope, undefined, storage, client);
+    await audit.transaction(async (tx) => {
+      await tx.refreshTokens.insert(record);
+      await audit.record(tx, { client, orgId: scope.orgId, actor: { type: 'user', id: userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method: recorded } });
+    });
+    return pair;
+  }
+
+  /** The scope of a new session: the org asked for, else the user's first org whose policy admits `method`, else none. */
+  async function scopeOf(userId: string, orgId: string | undefined, authTime: number | null, method: string | undefined): Promise<SessionScope> {
     const signedIn = { ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) };
     if (orgId !== undefined) {
       const membership = await storage.memberships.find(userId, orgId);
       if (!membership) throw new AuthError('org_not_found', 'no such organization among yours');
       await policies.assertAdmits(userId, orgId, method);
-      return issuePair({ userId, orgId, role: membership.role, ...signedIn }, undefined, storage, client);
+      return { userId, orgId, role: membership.role, ...signedIn };
     }
     for (const membership of await storage.memberships.listForUser(userId)) {
       if ((await policies.refusal(userId, await policies.policyOf(membership.orgId), method)) !== null) continue;
-      return issuePair({ userId, orgId: membership.orgId, role: membership.role, ...signedIn }, undefined, storage, client);
+      return { userId, orgId: membership.orgId, role: membership.role, ...signedIn };
     }
-    return issuePair({ userId, orgId: null, role: null, ...signedIn }, undefined, storage, client);
+    return { userId, orgId: null, role: null, ...signedIn };
   }
 
   /**
@@ -489,7 +510,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
   /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
   const resolvesSubject = config.subject !== 'id';
 
-  return { issuePair, signAccess, start, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeOrgSessions, revokeFamily, pollRevocations, methodOfSession, policies };
+  return { issuePair, signAccess, start, signIn, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeOrgSessions, revokeFamily, pollRevocations, methodOfSession, policies };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

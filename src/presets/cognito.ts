@@ -5,7 +5,6 @@ import { endpoint, type AnyEndpoint } from '../http/endpoint.js';
 import * as s from '../http/schemas.js';
 import type { Services } from '../core/index.js';
 import type { TokenPair } from '../core/sessions.js';
-import { firstFactorOf } from '../core/mfa.js';
 import type { UserRecord } from '../ports.js';
 import { managementEndpoints, under } from './shared.js';
 import type { Preset } from './types.js';
@@ -119,10 +118,8 @@ export const cognito: Preset = {
         body: s.verifyMfaBody,
         async handler({ body, client }) {
           const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode ?? '' };
-          const claims = await services.mfa.passChallenge(body.mfa_token, factor, client);
-          const { sub } = claims;
-          const tokens = await sessions.start(sub, undefined, undefined, client, firstFactorOf(claims));
-          const { user } = await accounts.describe(sub, null);
+          const tokens = await services.mfa.verifyChallenge(body.mfa_token, factor, client);
+          const { user } = await accounts.describe(tokens.scope.userId, null);
           return { status: 200, body: await loginBodyOf(services, user, tokens) };
         },
       }),

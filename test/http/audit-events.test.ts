@@ -92,6 +92,35 @@ function eventsSuite(label: string, storage: () => Promise<Parameters<typeof sta
       expect(succeeded.map((r) => JSON.parse(r.data))).to.deep.equal([{ method: 'password' }, { method: 'totp' }]);
     });
 
+    it('a sign-in whose entry cannot be written stores no session: the two commit together', async () => {
+      const u = await signupWithOrg(h.app);
+      const { knex, tablePrefix } = h.storage;
+      const sessions = async () => (await knex(`${tablePrefix}refresh_tokens`).where({ user_id: u.userId }).count({ n: '*' }))[0]!.n;
+      const stored = await sessions();
+      // The database itself refuses the entry, as a full disk or a lost connection would.
+      const sqlite = knex.client.config.client === 'better-sqlite3';
+      const table = `${tablePrefix}audit_log`;
+      if (sqlite) {
+        await knex.raw(`CREATE TRIGGER refuse_signin BEFORE INSERT ON ${table} WHEN NEW.action = 'signin.succeeded' BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+      } else {
+        await knex.raw("CREATE FUNCTION refuse_signin() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql");
+        await knex.raw(`CREATE TRIGGER refuse_signin BEFORE INSERT ON ${table} FOR EACH ROW WHEN (NEW.action = 'signin.succeeded') EXECUTE FUNCTION refuse_signin()`);
+      }
+      try {
+        const refused = await request(h.app).post('/auth/signin').send({ email: u.email, password: PASSWORD });
+        expect(refused.status, refused.text).to.equal(500);
+        expect(refused.body).to.not.have.property('access_token');
+      } finally {
+        await knex.raw(sqlite ? 'DROP TRIGGER refuse_signin' : `DROP TRIGGER refuse_signin ON ${table}; DROP FUNCTION refuse_signin()`);
+      }
+      expect(await sessions()).to.equal(stored);
+      expect((await request(h.app).get('/auth/sessions').set(bearer(u.access))).body.sessions).to.have.length(1);
+      const again = await request(h.app).post('/auth/signin').send({ email: u.email, password: PASSWORD });
+      expect(again.status).to.equal(200);
+      expect(Number(await sessions())).to.equal(Number(stored) + 1);
+      expect(await rows({ org_id: u.orgId, action: 'signin.succeeded' })).to.have.length(2);
+    });
+
     it('logout records session.revoked in the org of the session; account changes go to the user’s own chain', async () => {
       const u = await signupWithOrg(h.app);
       const sid = (await rows({ org_id: u.orgId, action: 'signin.succeeded' }))[0]!.target_id;

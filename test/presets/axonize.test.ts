@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
+import { eventually } from '../helpers/eventually.js';
 import { claimsOf } from '../helpers/harness.js';
 import { call, startPresetServer, type PresetServer } from '../helpers/server.js';
 
@@ -50,6 +51,13 @@ describe('preset axonize (seed 002)', () => {
     await srv.close();
   });
 
+  /** The user's sign-in entries in the audit log, oldest first: [action, data]. */
+  const signIns = async (email: string) => {
+    const userId = (await srv.storage.users.findByEmail(email))!.id;
+    const rows = await srv.storage.knex('auth_audit_log').where({ actor_id: userId }).whereLike('action', 'signin.%').orderBy('seq');
+    return rows.map((r: { action: string; data: string; target_id: string | null }) => [r.action, JSON.parse(r.data), r.target_id]);
+  };
+
   it('registers applications with a UUID appId', async () => {
     expect(appId).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const dup = await call(srv.baseUrl, '/api/applications', { json: { name: 'Again', url: 'demoapp.stg.axonize.com/' }, headers: { Authorization: `Bearer ${adminToken}` } });
@@ -96,6 +104,17 @@ describe('preset axonize (seed 002)', () => {
       expect(res.status).to.equal(401);
       expect(res.body).to.deep.equal(wrong.body);
     }
+    // The wrong password is on the member's log, as at /api/auth/signin (written after the answer).
+    await eventually(async () => (await signIns(member.email)).some(([action]) => action === 'signin.failed'), 5000, 'signin.failed');
+    expect((await signIns(member.email)).filter(([action]) => action === 'signin.failed').map(([, data]) => data)).to.deep.equal([{ method: 'password' }]);
+  });
+
+  it('records each application sign-in as signin.succeeded with the application, in the session it stored', async () => {
+    const before = (await signIns(member.email)).length;
+    const res = await call(srv.baseUrl, '/api/auth/login', { json: member, headers: { appId } });
+    expect(res.status).to.equal(200);
+    const added = (await signIns(member.email)).slice(before);
+    expect(added).to.deep.equal([['signin.succeeded', { method: 'password', applicationId: appId }, claimsOf(res.body.token as string).sid]]);
   });
 
   it('needs an appId header or a url', async () => {
@@ -123,6 +142,7 @@ describe('preset axonize (seed 002)', () => {
     expect(verified.status).to.equal(200);
     expect(verified.body).to.have.all.keys('name', 'token', 'redirectUrl');
     expect(claimsOf(verified.body.token as string).app).to.equal(appId);
+    expect((await signIns(member.email)).at(-1)).to.deep.equal(['signin.succeeded', { method: 'totp', applicationId: appId }, claimsOf(verified.body.token as string).sid]);
 
     // A challenge from the account sign-in (no application) ends in the usual pair.
     const plain = await call(srv.baseUrl, '/api/auth/signin', { json: member });
@@ -132,6 +152,7 @@ describe('preset axonize (seed 002)', () => {
     });
     expect(pair.status).to.equal(200);
     expect(pair.body).to.have.all.keys('access_token', 'refresh_token');
+    expect((await signIns(member.email)).at(-1)).to.deep.equal(['signin.succeeded', { method: 'recovery_code' }, claimsOf(pair.body.access_token as string).sid]);
   });
 
   it('manages access: revoke a grant and the user is refused; members cannot manage applications', async () => {

@@ -150,6 +150,13 @@ describe('preset cognito (seed 001)', () => {
     const verified = await call(srv.baseUrl, '/auth/mfa/verify', { json: { mfa_token: challenged.body.mfa_token, code: await generate({ secret, epoch: now + 30 }) } });
     expect(verified.status).to.equal(200);
     expect(verified.body).to.have.all.keys('idToken', 'accessToken', 'refreshToken', 'apiKey', 'firstName', 'lastName', 'email');
+    // Recorded like a sign-in finished at the default preset's /mfa/verify, naming the session it stored.
+    const userId = (await srv.storage.users.findByEmail(user.email))!.id;
+    const entries = await srv.storage.knex('auth_audit_log').where({ actor_id: userId, action: 'signin.succeeded' }).orderBy('seq');
+    expect(entries.map((r: { data: string; target_id: string }) => [JSON.parse(r.data), r.target_id])).to.deep.equal([
+      [{ method: 'password' }, claimsOf(login.accessToken as string).sid],
+      [{ method: 'totp' }, claimsOf(verified.body.accessToken as string).sid],
+    ]);
     // Turning MFA on revoked the key from before: the login answer carries a new one.
     expect(verified.body.apiKey).to.be.a('string').and.not.equal(signup.apiKey);
     expect((await call(srv.baseUrl, '/items', { headers: { 'x-api-key': verified.body.apiKey as string } })).status).to.equal(200);
