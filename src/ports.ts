@@ -293,10 +293,12 @@ export interface MembershipRepository {
   countOwners(orgId: string): Promise<number>;
   /**
    * Called first in a transaction that counts the org's owners and then demotes or
-   * removes one: blocks until no other transaction holding the lock for the same org
-   * has committed or rolled back, and holds it until this transaction ends. Without
-   * it two owners demoting each other at once could both see two owners (READ
-   * COMMITTED) and leave none. A no-op where transactions already run one at a time
+   * removes one, changes the org's policy, or stores a new session in the org: blocks
+   * until no other transaction holding the lock for the same org has committed or
+   * rolled back, and holds it until this transaction ends. Without it two owners
+   * demoting each other at once could both see two owners (READ COMMITTED) and leave
+   * none, and a session could be stored just after a removal or policy change ended
+   * the org's sessions it no longer allows. A no-op where transactions already run one at a time
    * (SQLite), and outside a transaction.
    */
   lockOrg(orgId: string): Promise<void>;

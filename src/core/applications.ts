@@ -161,24 +161,25 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     const sid = randomUUID();
     const access = await sessions.signAccess(scope, sid);
     const now = clock.now();
-    await audit.transaction(async (tx) => {
-      await tx.refreshTokens.insert({
-        // No refresh token carries this id: the row only stands for the session.
-        idHash: tokenIdKey(timeOrderedId(now)),
-        familyId: sid,
-        userId: user.id,
-        orgId: app.orgId,
-        appId: app.id,
-        expiresAt: access.exp * 1000,
-        familyExpiresAt: access.exp * 1000,
-        createdAt: now,
-        // The request's client, for the session list.
-        ...clientFields(client),
-        method: method ?? null,
-      });
+    const session = {
+      // No refresh token carries this id: the row only stands for the session.
+      idHash: tokenIdKey(timeOrderedId(now)),
+      familyId: sid,
+      userId: user.id,
+      orgId: app.orgId,
+      appId: app.id,
+      expiresAt: access.exp * 1000,
+      familyExpiresAt: access.exp * 1000,
+      createdAt: now,
+      // The request's client, for the session list.
+      ...clientFields(client),
+      method: method ?? null,
+    };
+    const refused = await sessions.storeNewSession(session, async (tx) => {
       const target = { type: 'session', id: sid };
       await audit.record(tx, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target, data: { method: recorded, applicationId: app.id } });
     });
+    if (refused) throw refused.code === 'org_not_found' ? noAccess() : refused;
     // A grant revoked or a membership changed while this sign-in ran had no session to
     // end yet: checked again now that the session is stored, where a revocation finds it.
     const membership = await storage.memberships.find(user.id, app.orgId);

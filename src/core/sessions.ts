@@ -60,8 +60,45 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     client?: ClientInfo,
   ): Promise<TokenPair> {
     const { pair, record } = await signPair(scope, family, repos, client);
-    await repos.refreshTokens.insert(record);
+    if (family !== undefined || repos !== storage) await repos.refreshTokens.insert(record);
+    else {
+      const refused = await storeNewSession(record);
+      if (refused) throw refused;
+    }
     return pair;
+  }
+
+  /**
+   * Stores the first record of a new session once the user is still a member of its org
+   * and the org's policy still admits its method, both read in the transaction that
+   * stores it, under the org's lock; `alsoWrite` (its audit entry) commits with it.
+   * Returns why not instead, with nothing stored.
+   *
+   * The checks before signing read a policy cached for up to 1 s and a membership that
+   * may be gone by now. A policy change or a removal takes the same lock, commits, and
+   * only then ends the sessions it no longer allows: a session committed before it is
+   * among those, and one committed after is judged here by what it wrote.
+   */
+  async function storeNewSession(record: NewRefreshToken, alsoWrite?: (tx: Repositories) => Promise<void>): Promise<AuthError | null> {
+    const { userId, orgId, method } = record;
+    const outcome: { refused: AuthError | null } = { refused: null };
+    try {
+      await audit.transaction(async (tx) => {
+        if (orgId !== null) {
+          await tx.memberships.lockOrg(orgId);
+          const member = await tx.memberships.find(userId, orgId);
+          outcome.refused = member ? await policies.refusal(userId, await policies.policyOf(orgId, tx), method, tx) : notAMember();
+          if (outcome.refused) throw outcome.refused;
+        }
+        await tx.refreshTokens.insert(record);
+        await alsoWrite?.(tx);
+      });
+    } catch (err) {
+      if (outcome.refused === null || err !== outcome.refused) throw err;
+      // The cached policy was out of date: the next read takes the stored one.
+      policies.forget(orgId as string);
+    }
+    return outcome.refused;
   }
 
   /** The pair `issuePair` hands out, and the record of its refresh token, not stored yet. */
@@ -160,7 +197,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     client?: ClientInfo,
     method?: string,
   ): Promise<TokenPair> {
-    return issuePair(await scopeOf(userId, orgId, authTime, method), undefined, storage, client);
+    return begin(userId, orgId, authTime, method, client);
   }
 
   /**
@@ -170,13 +207,30 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * unknown), `recorded` the method the entry names: the last factor passed.
    */
   async function signIn(userId: string, method: string | undefined, recorded: string, client?: ClientInfo): Promise<TokenPair> {
-    const scope = await scopeOf(userId, undefined, Math.floor(clock.now() / 1000), method);
-    const { pair, record } = await signPair(scope, undefined, storage, client);
-    await audit.transaction(async (tx) => {
-      await tx.refreshTokens.insert(record);
-      await audit.record(tx, { client, orgId: scope.orgId, actor: { type: 'user', id: userId }, action: 'signin.succeeded', target: { type: 'session', id: pair.familyId }, data: { method: recorded } });
+    return begin(userId, undefined, Math.floor(clock.now() / 1000), method, client, async (tx, { scope, familyId }) => {
+      await audit.record(tx, { client, orgId: scope.orgId, actor: { type: 'user', id: userId }, action: 'signin.succeeded', target: { type: 'session', id: familyId }, data: { method: recorded } });
     });
-    return pair;
+  }
+
+  /**
+   * A new session, scoped by `scopeOf`, signed, and stored by `storeNewSession` (with
+   * `alsoWrite`). When the scope no longer holds at the store (the org's policy changed,
+   * or the membership ended), it is chosen once more from what is stored now.
+   */
+  async function begin(
+    userId: string,
+    orgId: string | undefined,
+    authTime: number | null,
+    method: string | undefined,
+    client: ClientInfo | undefined,
+    alsoWrite?: (tx: Repositories, pair: TokenPair) => Promise<void>,
+  ): Promise<TokenPair> {
+    for (let attempt = 1; ; attempt++) {
+      const { pair, record } = await signPair(await scopeOf(userId, orgId, authTime, method), undefined, storage, client);
+      const refused = await storeNewSession(record, alsoWrite && ((tx) => alsoWrite(tx, pair)));
+      if (refused === null) return pair;
+      if (attempt === 2) throw refused;
+    }
   }
 
   /** The scope of a new session: the org asked for, else the user's first org whose policy admits `method`, else none. */
@@ -184,7 +238,7 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
     const signedIn = { ...(authTime === null ? {} : { authTime }), ...(method === undefined ? {} : { method }) };
     if (orgId !== undefined) {
       const membership = await storage.memberships.find(userId, orgId);
-      if (!membership) throw new AuthError('org_not_found', 'no such organization among yours');
+      if (!membership) throw notAMember();
       await policies.assertAdmits(userId, orgId, method);
       return { userId, orgId, role: membership.role, ...signedIn };
     }
@@ -510,7 +564,11 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
   /** False when `sub` is the user id, so `resolveSubject` has nothing to do (the guard then skips it). */
   const resolvesSubject = config.subject !== 'id';
 
-  return { issuePair, signAccess, start, signIn, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeOrgSessions, revokeFamily, pollRevocations, methodOfSession, policies };
+  return { issuePair, storeNewSession, signAccess, start, signIn, refresh, renewAccess, verifyAccess, checkAccessClaims, checkAccess, resolveSubject, resolvesSubject, logout, revokeAccessToken, revokeUserSessions, revokeAppSessions, revokeOrgSessions, revokeFamily, pollRevocations, methodOfSession, policies };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
+
+function notAMember(): AuthError {
+  return new AuthError('org_not_found', 'no such organization among yours');
+}

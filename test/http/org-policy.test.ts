@@ -549,11 +549,13 @@ describe('org security policies (GET/PATCH /orgs/:orgId/policy)', () => {
     this.timeout(60_000);
     let a: Harness;
     let b: Harness;
+    // Instance b's clock stands still, so what it caches for 1 s stays cached for the whole test.
+    const frozen = Date.now();
     before(async () => {
       const url = await createTestDatabase('org_policy_pair');
       const options = { revocation: { pollInterval: '1s' } } as const;
       a = await startHarness(options, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
-      b = await startHarness(options, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+      b = await startHarness({ ...options, clock: { now: () => frozen } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
     });
     after(async () => {
       await a?.close();
@@ -571,6 +573,34 @@ describe('org security policies (GET/PATCH /orgs/:orgId/policy)', () => {
       await eventually(async () => (await request(b.app).get('/api/hello').set(bearer(member.access))).status === 401, 3000, 'instance b refuses the ended session');
       expect((await request(b.app).get('/api/hello').set(bearer(owner.access))).status).to.equal(200);
       expectProblem(await request(b.app).post('/auth/refresh').send({ refresh_token: member.refresh }), 401, 'token_revoked');
+    });
+
+    it('a sign-in on the other instance right after a change is judged by the stored policy, not the one it cached', async () => {
+      const owner = await signupWithOrg(a.app);
+      const setup = await request(a.app).post('/auth/mfa/totp/setup').set(bearer(owner.access));
+      const enabled = await request(a.app).post('/auth/mfa/totp/enable').set(bearer(owner.access)).send({ code: await generate({ secret: setup.body.secret }) });
+      expect(enabled.status, enabled.text).to.equal(200);
+      const member = await addMember(a.app, owner);
+      // Instance b reads (and caches) the org's policy at the member's sign-in there.
+      const first = await signin(b.app, member.email);
+      expect(claimsOf(first.access).org).to.equal(owner.orgId);
+      const res = await request(a.app).patch(`/auth/orgs/${owner.orgId}/policy`).set(bearer(owner.access)).send({ requireMfa: true });
+      expect(res.status, res.text).to.equal(200);
+
+      // b's cache still says the org asks for no second factor; the session is stored only as the stored policy allows.
+      const again = await request(b.app).post('/auth/signin').send({ email: member.email, password: PASSWORD });
+      expect(again.status, again.text).to.equal(200);
+      expect(claimsOf(again.body.access_token as string)).to.not.have.property('org');
+      const live = await b.storage.knex('auth_refresh_tokens').where({ user_id: member.userId, org_id: owner.orgId }).whereNull('revoked_at');
+      expect(live).to.have.length(0);
+      // Asked for by name, the org answers with the policy's refusal.
+      expectProblem(await request(b.app).post('/auth/switch-org').set(bearer(again.body.access_token as string)).send({ orgId: owner.orgId }), 403, 'mfa_enrollment_required');
+      // b's two sign-ins, each recorded once with the session it stored.
+      const entries = await b.storage.knex('auth_audit_log').where({ actor_id: member.userId, action: 'signin.succeeded', at: frozen });
+      expect(entries.map((e: { org_id: string | null; target_id: string }) => [e.org_id, e.target_id])).to.have.deep.members([
+        [owner.orgId, claimsOf(first.access).sid],
+        [null, claimsOf(again.body.access_token as string).sid],
+      ]);
     });
   });
 });

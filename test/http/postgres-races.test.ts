@@ -16,9 +16,10 @@ describe('races on PostgreSQL, across two instances', function () {
   this.timeout(60_000);
   let a: Harness;
   let b: Harness;
+  let url: string;
 
   before(async () => {
-    const url = await createTestDatabase('http_races');
+    url = await createTestDatabase('http_races');
     // Strict rotation, as the refresh race below tests it; nothing else here refreshes.
     a = await startHarness({ rotation: { reuseGrace: 0 } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
     b = await startHarness({ rotation: { reuseGrace: 0 } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
@@ -87,6 +88,49 @@ describe('races on PostgreSQL, across two instances', function () {
     // The losers are wrong codes now; after five of them the per-user MFA throttle answers instead.
     for (const r of results.filter((x) => x.status !== 200)) expect(r.body.code).to.be.oneOf(['invalid_mfa_code', 'too_many_attempts']);
     expect(await a.storage.mfa.countUnusedRecoveryCodes(user.userId)).to.equal(9);
+  });
+
+  it('50 sign-ins of members without a second factor while the owner requires one: none keeps a session in the org', async () => {
+    const owner = await signupWithOrg(a.app);
+    const setup = await request(a.app).post('/auth/mfa/totp/setup').set(bearer(owner.access));
+    const enabled = await request(a.app).post('/auth/mfa/totp/enable').set(bearer(owner.access)).send({ code: await generate({ secret: setup.body.secret }) });
+    expect(enabled.status, enabled.text).to.equal(200);
+    const members: SignedUp[] = [];
+    for (let i = 0; i < 50; i++) members.push(await addMember(a.app, owner));
+    // A third instance whose clock stands still: the policy it caches (no second factor needed) stays cached.
+    const frozen = Date.now();
+    const c = await startHarness({ clock: { now: () => frozen } }, { storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+    try {
+      const on = (i: number) => (i % 2 === 0 ? a.app : c.app);
+      expect((await request(c.app).post('/auth/signin').send({ email: members[0]!.email, password: PASSWORD })).status).to.equal(200);
+      const signIn = (m: SignedUp, i: number) => request(on(i)).post('/auth/signin').send({ email: m.email, password: PASSWORD });
+      // Half at the moment of the change, half right after it.
+      const during = members.slice(0, 25).map(signIn);
+      const changed = await request(a.app).patch(`/auth/orgs/${owner.orgId}/policy`).set(bearer(owner.access)).send({ requireMfa: true });
+      expect(changed.status, changed.text).to.equal(200);
+      const results = await Promise.all([...during, ...members.slice(25).map(signIn)]);
+      // Each one signed in: in the org when stored before the change (which ended it), else in none.
+      for (const r of results) expect(r.status, r.text).to.equal(200);
+      const live = await a.storage.knex('auth_refresh_tokens').where({ org_id: owner.orgId }).whereIn('user_id', members.map((m) => m.userId)).whereNull('revoked_at');
+      expect(live, `${live.length} sessions kept`).to.have.length(0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('50 members signing in while each is removed: none keeps a session in the org', async () => {
+    const owner = await signupWithOrg(a.app);
+    const members: SignedUp[] = [];
+    for (let i = 0; i < 50; i++) members.push(await addMember(a.app, owner));
+    const results = await Promise.all(
+      members.flatMap((m, i) => [
+        request(app(i)).post('/auth/signin').send({ email: m.email, password: PASSWORD }),
+        request(app(i + 1)).delete(`/auth/orgs/${owner.orgId}/members/${m.userId}`).set(bearer(owner.access)),
+      ]),
+    );
+    for (const r of results) expect(r.status, r.text).to.be.oneOf([200, 204]);
+    const live = await a.storage.knex('auth_refresh_tokens').where({ org_id: owner.orgId }).whereIn('user_id', members.map((m) => m.userId)).whereNull('revoked_at');
+    expect(live, `${live.length} sessions kept`).to.have.length(0);
   });
 
   describe('the last owner, with owners acting at the same moment on both instances', () => {
