@@ -298,8 +298,8 @@ export interface MembershipRepository {
    * rolled back, and holds it until this transaction ends. Without it two owners
    * demoting each other at once could both see two owners (READ COMMITTED) and leave
    * none, and a session could be stored just after a removal or policy change ended
-   * the org's sessions it no longer allows. A no-op where transactions already run one at a time
-   * (SQLite), and outside a transaction.
+   * the org's sessions it no longer allows. A no-op where transactions already run
+   * one at a time (SQLite), and outside a transaction.
    */
   lockOrg(orgId: string): Promise<void>;
 }

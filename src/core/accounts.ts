@@ -93,7 +93,8 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
    * Checks email and password. Unknown emails are verified against a dummy hash so
    * that they cost the same time and get the same answer as a wrong password. The
    * throttle reserves its points before the hash is compared (see Throttle.attempt),
-   * so concurrent guesses cannot outrun it.
+   * so concurrent guesses cannot outrun it. The user comes back with the hash stored
+   * once this check is done (a new one when it was upgraded).
    */
   async function verifyPassword(login: string, password: string, client?: ClientInfo, by: 'email' | 'username' = 'email'): Promise<UserRecord> {
     const ip = ipOf(client);
@@ -105,8 +106,8 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     });
     if (!user?.passwordHash) throw new AuthError('invalid_credentials', `wrong ${by} or password`);
     // The sign-in itself succeeded; a failed upgrade is retried next time.
-    await rehashIfNeeded(ctx, user, password);
-    return user;
+    const passwordHash = await rehashIfNeeded(ctx, user, password);
+    return passwordHash === user.passwordHash ? user : { ...user, passwordHash };
   }
 
   /**
@@ -117,12 +118,29 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     await assertMaySignIn(user);
     // The challenge names the first factor: the session /mfa/verify starts began with it (org policies).
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { amr: method }) };
-    return signedIn(user, method, client);
+    return signedIn(user, method, client, unchangedSince(user, method));
   }
 
-  /** A session for a user past every factor, recorded as `signin.succeeded` by `method` in the org it is scoped to. */
-  async function signedIn(user: UserRecord, method: string, client: ClientInfo | undefined): Promise<SignInResult> {
-    return { kind: 'tokens', user, tokens: await sessions.signIn(user.id, method, method, client) };
+  /**
+   * A session for a user past every factor, recorded as `signin.succeeded` by `method` in
+   * the org it is scoped to; `stillHolds` as for `sessions.signIn`.
+   */
+  async function signedIn(user: UserRecord, method: string, client: ClientInfo | undefined, stillHolds?: () => Promise<boolean>): Promise<SignInResult> {
+    return { kind: 'tokens', user, tokens: await sessions.signIn(user.id, method, method, client, stillHolds) };
+  }
+
+  /**
+   * Whether what a sign-in by `method` alone checked on `user` (read before its password
+   * compare) still holds: the same password hash for a password, and no second factor
+   * turned on since. A password change or reset, or turning TOTP on, commits and then
+   * ends the user's sessions; asked after the sign-in's own commit, this sees that change
+   * whenever the sweep could have missed the session (one or the other sees the other).
+   */
+  function unchangedSince(user: UserRecord, method: string): () => Promise<boolean> {
+    return async () => {
+      if (method === 'password' && (await storage.users.findById(user.id))?.passwordHash !== user.passwordHash) return false;
+      return !(await mfa.isEnabled(user.id));
+    };
   }
 
   /**
@@ -191,7 +209,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
     return { user, org, role: membership.role };
   }
 
-  return { signup, verifyPassword, signInPassword, signin, signinWithUsername, finishSignIn, signedIn, assertMaySignIn, describe, enterOrg };
+  return { signup, verifyPassword, signInPassword, signin, signinWithUsername, finishSignIn, signedIn, unchangedSince, assertMaySignIn, describe, enterOrg };
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

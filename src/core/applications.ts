@@ -152,9 +152,18 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    * a refresh family with no refresh token handed out, so everything that ends
    * families ends it: logout, removal from the org, MFA changes, a revoked grant, the
    * application deleted. It is stored in one transaction with its `signin.succeeded`
-   * entry (`recorded`: the last factor passed).
+   * entry (`recorded`: the last factor passed), and ended at once when `stillHolds` (as
+   * for `sessions.signIn`) says the account changed meanwhile.
    */
-  async function issueFor(user: UserRecord, app: ApplicationRecord, role: Role, method: string | undefined, recorded: string, client: ClientInfo | undefined): Promise<AppSignIn> {
+  async function issueFor(
+    user: UserRecord,
+    app: ApplicationRecord,
+    role: Role,
+    method: string | undefined,
+    recorded: string,
+    client: ClientInfo | undefined,
+    stillHolds?: () => Promise<boolean>,
+  ): Promise<AppSignIn> {
     // The org's policy holds for its applications' tokens too.
     await sessions.policies.assertAdmits(user.id, app.orgId, method);
     const scope: SessionScope = { userId: user.id, orgId: app.orgId, role, appId: app.id };
@@ -187,6 +196,11 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       await storage.refreshTokens.revokeFamily(sid, now);
       throw noAccess();
     }
+    if (stillHolds && !(await stillHolds())) {
+      await storage.refreshTokens.revokeFamily(sid, now);
+      await audit.record(storage, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'session.revoked', target: { type: 'session', id: sid }, data: { reason: 'credentials_changed' } });
+      throw noAccess();
+    }
     return { kind: 'tokens', user, app, access };
   }
 
@@ -202,7 +216,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     if (!app) throw noAccess();
     const role = await roleIn(user, app);
     if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }) };
-    return issueFor(user, app, role, 'password', 'password', client);
+    return issueFor(user, app, role, 'password', 'password', client, accounts.unchangedSince(user, 'password'));
   }
 
   /**

@@ -7,13 +7,16 @@ import type { CoreContext } from './context.js';
  * Best effort: the caller's success stands, and a failed upgrade (storage down, or
  * a password too long for the configured algorithm, as a 100-byte argon2id password
  * is for bcrypt) is logged and tried again at the next sign-in; the old hash keeps
- * verifying meanwhile.
+ * verifying meanwhile. Returns the hash stored now.
  */
-export async function rehashIfNeeded(ctx: Pick<CoreContext, 'storage' | 'passwords' | 'logger'>, user: UserRecord, password: string): Promise<void> {
-  if (user.passwordHash === null || !ctx.passwords.needsRehash(user.passwordHash)) return;
+export async function rehashIfNeeded(ctx: Pick<CoreContext, 'storage' | 'passwords' | 'logger'>, user: UserRecord, password: string): Promise<string | null> {
+  if (user.passwordHash === null || !ctx.passwords.needsRehash(user.passwordHash)) return user.passwordHash;
   try {
-    await ctx.storage.users.updatePasswordHash(user.id, await ctx.passwords.hash(password));
+    const rehashed = await ctx.passwords.hash(password);
+    await ctx.storage.users.updatePasswordHash(user.id, rehashed);
+    return rehashed;
   } catch (err) {
     ctx.logger.warn('gatehouse: could not rehash a password', { userId: user.id, error: (err as Error).message });
+    return user.passwordHash;
   }
 }

@@ -205,11 +205,23 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * transaction with its `signin.succeeded` entry: the session exists exactly when the
    * entry does. `method` is the first factor (what org policies judge; undefined when
    * unknown), `recorded` the method the entry names: the last factor passed.
+   *
+   * `stillHolds`, asked once the session is stored, says whether the account is still as
+   * the sign-in found it (`accounts.unchangedSince`). When not, a change to it ran beside
+   * the sign-in and ended the user's sessions, maybe before this one was stored: it is
+   * ended at once, recorded as `session.revoked` (reason `credentials_changed`), and
+   * refused with `invalid_credentials`.
    */
-  async function signIn(userId: string, method: string | undefined, recorded: string, client?: ClientInfo): Promise<TokenPair> {
-    return begin(userId, undefined, Math.floor(clock.now() / 1000), method, client, async (tx, { scope, familyId }) => {
-      await audit.record(tx, { client, orgId: scope.orgId, actor: { type: 'user', id: userId }, action: 'signin.succeeded', target: { type: 'session', id: familyId }, data: { method: recorded } });
+  async function signIn(userId: string, method: string | undefined, recorded: string, client?: ClientInfo, stillHolds?: () => Promise<boolean>): Promise<TokenPair> {
+    const user = { type: 'user', id: userId } as const;
+    const pair = await begin(userId, undefined, Math.floor(clock.now() / 1000), method, client, async (tx, { scope, familyId }) => {
+      await audit.record(tx, { client, orgId: scope.orgId, actor: user, action: 'signin.succeeded', target: { type: 'session', id: familyId }, data: { method: recorded } });
     });
+    if (stillHolds === undefined || (await stillHolds())) return pair;
+    // The refresh token's expiry bounds the access token's too, plus one access TTL (revokeFamily).
+    await revokeFamily(pair.familyId, pair.refresh.exp * 1000);
+    await audit.record(storage, { client, orgId: pair.scope.orgId, actor: user, action: 'session.revoked', target: { type: 'session', id: pair.familyId }, data: { reason: 'credentials_changed' } });
+    throw new AuthError('invalid_credentials', 'the password or second factor of this account changed during the sign-in; sign in again');
   }
 
   /**
