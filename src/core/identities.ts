@@ -104,20 +104,21 @@ function username(value: unknown): string | null {
 
 /** Sign-in through other identity providers: Google (code or ID token) and external issuers' access tokens. */
 export function createIdentities(ctx: CoreContext, accounts: Accounts, providers: IdentityProviders = {}) {
-  const { storage, clock } = ctx;
+  const { storage, clock, audit } = ctx;
   const google = providers.google ?? null;
   const external = providers.external ?? null;
 
   /**
    * Finds the user of an identity, or on its first sign-in creates one (no password)
    * or links an existing account with the same email, when allowed. The identity and
-   * a new user are written in one transaction.
+   * a new user are written in one transaction; a link, with its `identity.linked` entry.
    */
   async function resolveUser(
     provider: string,
     subject: string,
     profile: () => Promise<ExternalProfile>,
     options: { linkVerifiedEmails: boolean; requireVerifiedEmail: boolean },
+    client: ClientInfo | undefined,
   ): Promise<{ user: UserRecord; created: boolean }> {
     const { linkVerifiedEmails } = options;
     const known = await findUser(provider, subject);
@@ -136,7 +137,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     // the second attempt then finds what it wrote.
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await storage.transaction(async (tx) => {
+        return await audit.transaction(async (tx) => {
           const identity = await tx.identities.findBySubject(provider, subject);
           const linked = identity ? await tx.users.findById(identity.userId) : null;
           if (linked) return { user: linked, created: false };
@@ -158,6 +159,8 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
               );
             }
             await tx.identities.create(record(existing.id));
+            // A new way into an existing account: the owner should be able to see when and from where.
+            await audit.record(tx, { client, orgId: null, actor: { type: 'user', id: existing.id }, action: 'identity.linked', data: { provider } });
             return { user: existing, created: false };
           }
 
@@ -210,7 +213,7 @@ export function createIdentities(ctx: CoreContext, accounts: Accounts, providers
     const { user, created } = await resolveUser(provider, subject, profile, {
       linkVerifiedEmails: options.linkVerifiedEmails === true,
       requireVerifiedEmail: options.requireVerifiedEmail !== false,
-    });
+    }, client);
     return finish(user, created, provider, client);
   }
 

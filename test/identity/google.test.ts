@@ -240,6 +240,13 @@ describe('Google sign-in: POST /auth/google', () => {
         expect(res.body).not.to.have.property('needsOrg');
         expect(claimsOf(res.body.access_token)).to.include({ sub: userId, role: 'owner' });
         expect((await linking.storage.identities.findBySubject('google', sub))?.userId).to.equal(userId);
+        // On the account's own log, once: the link, not the sign-ins through it.
+        const linked = async () => linking.storage.knex('auth_audit_log').where({ actor_id: userId, action: 'identity.linked' });
+        expect((await linked()).map((e: { chain: string; org_id: string | null; data: string }) => [e.chain, e.org_id, JSON.parse(e.data)])).to.deep.equal([
+          [`user:${userId}`, null, { provider: 'google' }],
+        ]);
+        expect((await codeSignIn(linking.app, sub)).status).to.equal(200);
+        expect(await linked()).to.have.length(1);
 
         // A password sign-up's email was never verified: linking to it is refused, the password still works.
         const owner = await signupWithOrg(linking.app);
