@@ -117,7 +117,7 @@ export function createAccounts(ctx: CoreContext, sessions: Sessions, invitations
   async function finishSignIn(user: UserRecord, method: string, client?: ClientInfo): Promise<SignInResult> {
     await assertMaySignIn(user);
     // The challenge names the first factor: the session /mfa/verify starts began with it (org policies).
-    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { amr: method }) };
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { amr: method }, method === 'password' ? user.passwordHash : null) };
     return signedIn(user, method, client, unchangedSince(user, method));
   }
 

@@ -215,7 +215,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
     const app = await find(selector);
     if (!app) throw noAccess();
     const role = await roleIn(user, app);
-    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }) };
+    if (await mfa.isEnabled(user.id)) return { kind: 'mfa_required', user, mfaToken: await mfa.challenge(user.id, { app: app.id, amr: 'password' }, user.passwordHash) };
     return issueFor(user, app, role, 'password', 'password', client, accounts.unchangedSince(user, 'password'));
   }
 
@@ -225,10 +225,11 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
    */
   async function completeMfa(mfaToken: string, factor: Parameters<Mfa['passChallenge']>[1], client?: ClientInfo): Promise<AppSignIn | { kind: 'session'; tokens: TokenPair }> {
     const claims = await mfa.passChallenge(mfaToken, factor, client);
-    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client) };
+    const stillHolds = () => mfa.challengeHolds(claims);
+    if (claims.app === undefined) return { kind: 'session', tokens: await sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client, stillHolds) };
     const [user, app] = await Promise.all([storage.users.findById(claims.sub), typeof claims.app === 'string' ? storage.applications.findById(claims.app) : null]);
     if (!user || !app) throw noAccess();
-    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims), recordedFactor(factor), client);
+    return issueFor(user, app, await roleIn(user, app), firstFactorOf(claims), recordedFactor(factor), client, stillHolds);
   }
 
   return { register, list, remove, grant, revokeGrant, listGrants, signin, completeMfa };

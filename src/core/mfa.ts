@@ -64,6 +64,15 @@ function normalizeRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[\s-]/g, '');
 }
 
+/**
+ * What a challenge issued after a password says of that password: a prefix of the SHA-256
+ * of its stored hash. It tells nothing of the password (the salted hash it comes from is
+ * not in it), but a change or reset makes another.
+ */
+function passwordStamp(passwordHash: string): string {
+  return sha256Hex(passwordHash).slice(0, 32);
+}
+
 /** The first factor a challenge token names (`amr`, set by the sign-in that issued it); undefined when it names none. */
 export function firstFactorOf(claims: TokenClaims): string | undefined {
   return typeof claims.amr === 'string' ? claims.amr : undefined;
@@ -167,9 +176,21 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
     }
   }
 
-  /** The short-lived token a password sign-in hands out instead of a session when MFA is on. */
-  async function challenge(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
-    return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl, claims })).token;
+  /**
+   * The short-lived token a sign-in hands out instead of a session when MFA is on. After a
+   * password, `passwordHash` (the hash it was checked against) puts the password's stamp in
+   * it, so a password changed or reset before the second step refuses the challenge.
+   */
+  async function challenge(userId: string, claims: Record<string, unknown> = {}, passwordHash?: string | null): Promise<string> {
+    const stamped = passwordHash ? { ...claims, pws: passwordStamp(passwordHash) } : claims;
+    return (await tokens.sign({ usefor: 'mfa', sub: userId, ttl: config.challengeTtl, claims: stamped })).token;
+  }
+
+  /** Whether the password a challenge was issued after is still the account's (true for a challenge without one). */
+  async function challengeHolds(claims: TokenClaims): Promise<boolean> {
+    if (typeof claims.pws !== 'string') return true;
+    const user = await storage.users.findById(claims.sub);
+    return user?.passwordHash != null && passwordStamp(user.passwordHash) === claims.pws;
   }
 
   /**
@@ -180,6 +201,8 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
    */
   async function passChallenge(mfaToken: string, factor: SecondFactor, client?: ClientInfo): Promise<TokenClaims> {
     const claims = tokens.verify(mfaToken, 'mfa');
+    // Before anything is spent: the code stays usable for a new sign-in.
+    if (!(await challengeHolds(claims))) throw new AuthError('invalid_token', 'the password changed after this sign-in began; sign in again');
     const totp = await storage.mfa.findTotp(claims.sub);
     if (!totp || totp.enabledAt === null) throw new AuthError('mfa_not_enabled', 'TOTP is not on for this account; sign in again');
     await loadFor(factor);
@@ -217,10 +240,11 @@ export function createMfa(ctx: CoreContext, sessions: Sessions, config: MfaConfi
   /** Second step of a sign-in: the challenge token plus a TOTP or recovery code → a session. */
   async function verifyChallenge(mfaToken: string, factor: SecondFactor, client?: ClientInfo): Promise<TokenPair> {
     const claims = await passChallenge(mfaToken, factor, client);
-    return sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client);
+    // A password change between the check above and the session's store is caught after it.
+    return sessions.signIn(claims.sub, firstFactorOf(claims), recordedFactor(factor), client, () => challengeHolds(claims));
   }
 
-  return { status, isEnabled, setup, enable, disable, challenge, passChallenge, verifyChallenge };
+  return { status, isEnabled, setup, enable, disable, challenge, challengeHolds, passChallenge, verifyChallenge };
 }
 
 export type Mfa = ReturnType<typeof createMfa>;

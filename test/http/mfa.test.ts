@@ -85,6 +85,29 @@ describe('TOTP MFA', () => {
     expect(expired.body.code).to.equal('token_expired');
   });
 
+  it('refuses a challenge issued before the password changed, spending nothing; one after the change passes', async () => {
+    const { secret } = await enrol();
+    const before = await mfaToken();
+    // The stamp in the token is not the hash it was made from.
+    const stored = (await h.storage.users.findById(user.userId))!.passwordHash!;
+    expect(JSON.stringify(claimsOf(before))).to.not.include(stored.slice(7));
+    const NEW = 'another long passphrase';
+    const changed = await request(h.app).post('/auth/password/change').set(bearer(user.access)).send({ currentPassword: PASSWORD, newPassword: NEW });
+    expect(changed.status, changed.text).to.equal(204);
+    now += 30_000;
+    const code = await codeAt(secret, now);
+    const refused = await request(h.app).post('/auth/mfa/verify').send({ mfa_token: before, code });
+    expect(refused.status, refused.text).to.equal(401);
+    expect(refused.body.code).to.equal('invalid_token');
+    const after = await request(h.app).post('/auth/signin').send({ email: user.email, password: NEW });
+    expect(after.status).to.equal(403);
+    // The same code: the refusal did not spend it.
+    const verified = await request(h.app).post('/auth/mfa/verify').send({ mfa_token: after.body.mfa_token, code });
+    expect(verified.status, verified.text).to.equal(200);
+    const log = await h.storage.knex('auth_audit_log').where({ actor_id: user.userId }).whereIn('action', ['signin.succeeded', 'signin.failed']).orderBy('at');
+    expect(log.map((e: { action: string; data: string }) => [e.action, JSON.parse(e.data).method])).to.deep.equal([['signin.succeeded', 'password'], ['signin.succeeded', 'totp']]);
+  });
+
   it('refuses a replayed code within its window, and an older one after a newer was used', async () => {
     const { secret } = await enrol();
     now += 30_000;
