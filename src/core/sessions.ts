@@ -72,7 +72,8 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * Stores the first record of a new session once the user is still a member of its org
    * and the org's policy still admits its method, both read in the transaction that
    * stores it, under the org's lock; `alsoWrite` (its audit entry) commits with it.
-   * Returns why not instead, with nothing stored.
+   * Returns why not instead, with nothing stored. An account deleted meanwhile is a 401
+   * `invalid_credentials`, not the foreign key's failure.
    *
    * The checks before signing read a policy cached for up to 1 s and a membership that
    * may be gone by now. A policy change or a removal takes the same lock, commits, and
@@ -89,6 +90,8 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
           const member = await tx.memberships.find(userId, orgId);
           outcome.refused = member ? await policies.refusal(userId, await policies.policyOf(orgId, tx), method, tx) : notAMember();
           if (outcome.refused) throw outcome.refused;
+        } else if (!(await tx.users.findById(userId))) {
+          throw new AuthError('invalid_credentials', 'this account no longer exists');
         }
         await tx.refreshTokens.insert(record);
         await alsoWrite?.(tx);

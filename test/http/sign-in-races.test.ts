@@ -77,6 +77,14 @@ function racesSuite(label: string, storage: () => Promise<{ storage?: ReturnType
       // Refused: racing ones, the MFA step once TOTP is on, and the throttle.
       await expectNoneKept(u, results, [[401, 'invalid_credentials'], [403, 'mfa_required'], [429, 'too_many_attempts']]);
     });
+
+    it('the account deleted: each sign-in gets a session (ended with the account) or a 401 or 429, never a 500', async () => {
+      const u = await signupWithOrg(h.app);
+      const { changed, results } = await signInsAround(u, () => request(h.app).delete('/auth/me').set(bearer(u.access)).send({ password: PASSWORD }).then((r) => r));
+      expect(changed.status, changed.text).to.equal(204);
+      for (const r of results) expect([200, 401, 429], r.text).to.include(r.status);
+      expect(await h.storage.knex(`${h.storage.tablePrefix}refresh_tokens`).where({ user_id: u.userId })).to.have.length(0);
+    });
   });
 }
 
