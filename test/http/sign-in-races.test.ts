@@ -8,8 +8,8 @@ import { createTestDatabase, pgConfig } from '../helpers/postgres.js';
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /**
- * A change to an account that ends its sessions (a new password, TOTP turned on) while
- * sign-ins that checked the account before it are still under way. At bcrypt cost 10 a
+ * A change to an account that ends its sessions (a new password, TOTP turned on, the
+ * account deleted) while sign-ins that checked the account before it are still under way. At bcrypt cost 10 a
  * sign-in spends tens of milliseconds between reading the account and storing its
  * session, so sign-ins started every few milliseconds around the change store theirs on
  * both sides of its sweep.
