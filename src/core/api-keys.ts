@@ -1,7 +1,7 @@
 import { clientNow, type ClientInfo } from './client-info.js';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AuthError } from '../errors.js';
-import type { ApiKeyRecord, MembershipRecord, Role } from '../ports.js';
+import type { ApiKeyRecord, MembershipRecord, Repositories, Role } from '../ports.js';
 import type { CoreContext } from './context.js';
 import { mapConflicts } from './conflicts.js';
 import { requireRole } from './membership-checks.js';
@@ -50,18 +50,22 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
   const touched = new Map<string, number>();
 
   async function create(actorId: string, orgId: string, input: NewApiKeyInput, client?: ClientInfo): Promise<{ record: ApiKeyRecord; key: string }> {
-    const actor = await requireRole(storage, actorId, orgId, 'admin');
     const role = input.role ?? 'member';
-    if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot create a key with role ${role}`);
     const now = clock.now();
     if (input.expiresAt != null && input.expiresAt <= now) {
       throw new AuthError('invalid_request', 'expiresAt must be in the future', { errors: [{ path: 'expiresAt', message: 'must be in the future' }] });
     }
-    const expiresAt = await policyExpiry(orgId, input.expiresAt ?? null, now);
-    const permissions = input.permissions === undefined ? undefined : await checkSubset(input.permissions, actor);
     const prefix = randomBytes(8).toString('hex');
     const key = `ghk_${prefix}_${randomBytes(32).toString('base64url')}`;
     const record = await audit.transaction(async (tx) => {
+      // The creator's role and the org's policy as stored, under the org's lock: a role
+      // change, a removal or a policy change takes it too and sweeps the keys it no longer
+      // allows after it commits, so it either finds this key or is what this reads.
+      await tx.memberships.lockOrg(orgId);
+      const actor = await requireRole(tx, actorId, orgId, 'admin');
+      if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot create a key with role ${role}`);
+      const expiresAt = await policyExpiry(orgId, input.expiresAt ?? null, now, tx);
+      const permissions = input.permissions === undefined ? undefined : await checkSubset(input.permissions, actor, tx);
       const created = await mapConflicts(() =>
         tx.apiKeys.create({
           id: randomUUID(),
@@ -83,11 +87,11 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
   }
 
   /** A key's subset: names of the vocabulary (400 otherwise) that the creator holds now (403 otherwise), once each. */
-  async function checkSubset(names: string[], actor: MembershipRecord): Promise<string[]> {
+  async function checkSubset(names: string[], actor: MembershipRecord, repos: Repositories): Promise<string[]> {
     const { known } = config.permissions;
     const errors = names.flatMap((name, i) => (known.has(name) ? [] : [{ path: `permissions.${i}`, message: `"${name}" is not a permission of this service` }]));
     if (errors.length > 0) throw new AuthError('invalid_request', 'unknown permission', { errors });
-    const held = await grantsOf(storage, config.permissions, actor);
+    const held = await grantsOf(repos, config.permissions, actor);
     const missing = names.find((name) => !held.has(name));
     if (missing !== undefined) throw new AuthError('permission_denied', `you do not hold the permission ${missing}, so a key of yours cannot either`, { permission: missing });
     return [...new Set(names)];
@@ -97,8 +101,8 @@ export function createApiKeys(ctx: CoreContext, policies: PolicyRules = createPo
    * The org's policy at key creation: `api_key` among its methods (403 otherwise), and an
    * expiry within `apiKeyMaxLifetime` (400 beyond it; none asked: capped to it).
    */
-  async function policyExpiry(orgId: string, asked: number | null, now: number): Promise<number | null> {
-    const policy = await policies.policyOf(orgId);
+  async function policyExpiry(orgId: string, asked: number | null, now: number, repos: Repositories): Promise<number | null> {
+    const policy = await policies.policyOf(orgId, repos);
     if (!policies.allowsMethod(policy, 'api_key')) throw new AuthError('api_keys_not_allowed', 'this organization does not allow API keys');
     if (policy.apiKeyMaxLifetime === null) return asked;
     const latest = now + policy.apiKeyMaxLifetime * 1000;

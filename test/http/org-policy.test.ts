@@ -602,5 +602,22 @@ describe('org security policies (GET/PATCH /orgs/:orgId/policy)', () => {
         [null, claimsOf(again.body.access_token as string).sid],
       ]);
     });
+
+    it('an API key made on the other instance right after a lifetime limit is capped by the stored policy', async () => {
+      const owner = await signupWithOrg(a.app);
+      const make = () => request(b.app).post('/auth/api-keys').set(bearer(owner.access)).send({ name: `key-${unique()}` });
+      // Instance b has the org's policy (no limit) from a key made before the change.
+      const before = await make();
+      expect(before.status, before.text).to.equal(201);
+      expect(before.body.expiresAt).to.equal(null);
+      const res = await request(a.app).patch(`/auth/orgs/${owner.orgId}/policy`).set(bearer(owner.access)).send({ apiKeyMaxLifetime: 3600 });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.enforced.apiKeysRevoked).to.equal(1);
+      const after = await make();
+      expect(after.status, after.text).to.equal(201);
+      expect(Date.parse(after.body.expiresAt as string)).to.equal(frozen + HOUR);
+      const tooLong = await request(b.app).post('/auth/api-keys').set(bearer(owner.access)).send({ name: 'long', expiresAt: new Date(frozen + 2 * HOUR).toISOString() });
+      expectProblem(tooLong, 400, 'invalid_request');
+    });
   });
 });

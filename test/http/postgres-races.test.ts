@@ -133,6 +133,19 @@ describe('races on PostgreSQL, across two instances', function () {
     expect(live, `${live.length} sessions kept`).to.have.length(0);
   });
 
+  it('50 API keys made by an admin while the owner removes them: none is left live', async () => {
+    const owner = await signupWithOrg(a.app);
+    const admin = await addMember(a.app, owner, 'admin');
+    const makes = Array.from({ length: 50 }, (_, i) => request(app(i)).post('/auth/api-keys').set(bearer(admin.access)).send({ name: `key-${i}` }));
+    const removal = request(a.app).delete(`/auth/orgs/${owner.orgId}/members/${admin.userId}`).set(bearer(owner.access));
+    const [removed, ...results] = await Promise.all([removal, ...makes]);
+    expect(removed!.status, removed!.text).to.equal(204);
+    // Made before the removal (and revoked by it), or refused once the admin was gone.
+    for (const r of results) expect(r.status, r.text).to.be.oneOf([201, 401, 403, 404]);
+    const live = await a.storage.knex('auth_api_keys').where({ org_id: owner.orgId, created_by: admin.userId }).whereNull('revoked_at');
+    expect(live, `${live.length} keys left live`).to.have.length(0);
+  });
+
   describe('the last owner, with owners acting at the same moment on both instances', () => {
     const patch = (h: Harness, actor: SignedUp, orgId: string, userId: string, role: string) =>
       request(h.app).patch(`/auth/orgs/${orgId}/members/${userId}`).set(bearer(actor.access)).send({ role });
