@@ -246,7 +246,13 @@ export interface UserRepository {
   findByEmail(email: string): Promise<UserRecord | null>;
   /** Usernames match ignoring case. */
   findByUsername(username: string): Promise<UserRecord | null>;
-  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * With `expected`, replaces the hash only while the stored one is still `expected`, and
+   * answers whether it did: a transparent rehash must not overwrite a password changed
+   * (or rehashed by a concurrent sign-in) since it was checked. An adapter that answers
+   * nothing is taken to have replaced it.
+   */
+  updatePasswordHash(id: string, passwordHash: string, expected?: string): Promise<boolean | void>;
   /**
    * Deletes the user and what only exists for them: memberships, refresh tokens, API keys
    * they created, TOTP and recovery codes, identities, application grants (and mail
@@ -293,7 +299,8 @@ export interface MembershipRepository {
   countOwners(orgId: string): Promise<number>;
   /**
    * Called first in a transaction that counts the org's owners and then demotes or
-   * removes one, changes the org's policy, or stores a new session in the org: blocks
+   * removes one, changes the org's policy, takes away access to one of its applications
+   * or deletes one, or stores a new session or API key in the org: blocks
    * until no other transaction holding the lock for the same org has committed or
    * rolled back, and holds it until this transaction ends. Without it two owners
    * demoting each other at once could both see two owners (READ COMMITTED) and leave

@@ -100,8 +100,10 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   /** Deletes the application; every token signed in to it stops working. */
   async function remove(actorId: string, orgId: string, appId: string, client?: ClientInfo): Promise<void> {
     const app = await ownApp(actorId, orgId, appId, 'admin');
-    // Deleted first, so no sign-in can start a session the revocation below would miss.
+    // Deleted first, under the lock application sign-ins store their sessions under (see
+    // issueFor), so no sign-in can start a session the revocation below would miss.
     await audit.transaction(async (tx) => {
+      await tx.memberships.lockOrg(orgId);
       await tx.applications.remove(orgId, appId);
       await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.deleted', target: { type: 'application', id: appId }, data: { name: app.name } });
     });
@@ -123,6 +125,7 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   async function revokeGrant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
     await audit.transaction(async (tx) => {
+      await tx.memberships.lockOrg(orgId);
       if (!(await tx.applications.revokeGrant(appId, userId))) throw new AuthError('member_not_found', 'this user has no access to the application');
       await audit.record(tx, { client, orgId, actor: { type: 'user', id: actorId }, action: 'application.access_revoked', target: { type: 'user', id: userId }, data: { applicationId: appId } });
     });
@@ -185,17 +188,14 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       method: method ?? null,
     };
     const refused = await sessions.storeNewSession(session, async (tx) => {
+      // Read again under the org's lock, which a revoked grant, a deleted application and
+      // a role change take too: the one that commits first is what the other sees, so a
+      // session is stored only while access holds, and a revocation after it ends it.
+      if ((await tx.memberships.find(user.id, app.orgId))?.role !== role || !(await tx.applications.hasGrant(app.id, user.id))) throw noAccess();
       const target = { type: 'session', id: sid };
       await audit.record(tx, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target, data: { method: recorded, applicationId: app.id } });
     });
     if (refused) throw refused.code === 'org_not_found' ? noAccess() : refused;
-    // A grant revoked or a membership changed while this sign-in ran had no session to
-    // end yet: checked again now that the session is stored, where a revocation finds it.
-    const membership = await storage.memberships.find(user.id, app.orgId);
-    if (membership?.role !== role || !(await storage.applications.hasGrant(app.id, user.id))) {
-      await storage.refreshTokens.revokeFamily(sid, now);
-      throw noAccess();
-    }
     if (stillHolds && !(await stillHolds())) {
       await storage.refreshTokens.revokeFamily(sid, now);
       await audit.record(storage, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'session.revoked', target: { type: 'session', id: sid }, data: { reason: 'credentials_changed' } });

@@ -220,6 +220,15 @@ export function runStorageContract(name: string, factory: StorageContractFactory
         assert.deepEqual(await storage.users.findById('user-a'), newUser('a', { passwordHash: 'new-hash' }));
         assert.equal((await storage.users.findById('user-b'))?.passwordHash, 'hash-b');
       });
+
+      it('updatePasswordHash with an expected hash replaces it only while it is still that one', async () => {
+        await storage.users.create(newUser('a'));
+        assert.equal(await storage.users.updatePasswordHash('user-a', 'rehash-1', 'hash-a'), true);
+        // A second rehash that checked the same old hash loses.
+        assert.equal(await storage.users.updatePasswordHash('user-a', 'rehash-2', 'hash-a'), false);
+        assert.equal((await storage.users.findById('user-a'))?.passwordHash, 'rehash-1');
+        assert.equal(await storage.users.updatePasswordHash('user-missing', 'rehash-3', 'hash-a'), false);
+      });
     });
 
     describe('orgs', () => {

@@ -123,6 +123,47 @@ describe('transparent rehash on sign-in when the password algorithm or its cost 
     expect(await storedHash(user.email)).to.equal(upgraded);
   });
 
+  describe('first sign-ins at once after a cost change (each rehashes; one upgrade is stored)', () => {
+    /** A user hashed at cost 4, then an instance at cost 10: rehashing takes long enough that all `n` sign-ins check the old hash first. */
+    async function racingUser(totp: boolean): Promise<{ email: string; recoveryCodes: string[] }> {
+      const before = await restartWith({ cost: 4 });
+      const user = await signupWithOrg(before.app);
+      let recoveryCodes: string[] = [];
+      if (totp) {
+        const bearer = { Authorization: `Bearer ${user.access}` };
+        const setup = await request(before.app).post('/auth/mfa/totp/setup').set(bearer);
+        const enable = await request(before.app).post('/auth/mfa/totp/enable').set(bearer).send({ code: await generate({ secret: setup.body.secret }) });
+        expect(enable.status, enable.text).to.equal(200);
+        recoveryCodes = enable.body.recoveryCodes;
+      }
+      await restartWith({ cost: 10 });
+      return { email: user.email, recoveryCodes };
+    }
+
+    /** `n` password sign-ins at once (5: the throttle's limit in flight per account and address). */
+    const signInsAtOnce = (email: string, n = 5) => Promise.all(Array.from({ length: n }, () => request(running!.app).post('/auth/signin').send({ email, password: PASSWORD })));
+
+    it('a password sign-in: every one keeps its session, none is taken for a password change', async () => {
+      const { email } = await racingUser(false);
+      const results = await signInsAtOnce(email);
+      for (const r of results) expect(r.status, r.text).to.equal(200);
+      for (const r of results) expect((await request(running!.app).post('/auth/refresh').send({ refresh_token: r.body.refresh_token })).status).to.equal(200);
+      const hash = await storedHash(email);
+      expect(hash).to.match(/^\$2b\$10\$/);
+      expect(bcrypt.compareSync(PASSWORD, hash)).to.equal(true);
+      expect(await running!.storage.knex('auth_audit_log').where({ action: 'session.revoked' })).to.have.length(0);
+    });
+
+    it('with TOTP on: every challenge begun at once passes its second step', async () => {
+      const { email, recoveryCodes } = await racingUser(true);
+      const challenges = await signInsAtOnce(email);
+      for (const r of challenges) expect(r.status, r.text).to.equal(403);
+      const steps = await Promise.all(challenges.map((r, i) => request(running!.app).post('/auth/mfa/verify').send({ mfa_token: r.body.mfa_token, recoveryCode: recoveryCodes[i] })));
+      for (const r of steps) expect(r.status, r.text).to.equal(200);
+      expect(await storedHash(email)).to.match(/^\$2b\$10\$/);
+    });
+  });
+
   it('reauthentication with the password (POST /reauthenticate) rehashes too', async () => {
     const before = await restartWith({ cost: 4 });
     const user = await signupWithOrg(before.app);

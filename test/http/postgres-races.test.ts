@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
+import type express from 'express';
 import request from 'supertest';
 import { createKnexStorage } from 'gatehouse-auth/adapters/knex';
 import { addMember, PASSWORD, signupWithOrg, startHarness, unique, type Harness, type SignedUp } from '../helpers/harness.js';
@@ -144,6 +145,82 @@ describe('races on PostgreSQL, across two instances', function () {
     for (const r of results) expect(r.status, r.text).to.be.oneOf([201, 401, 403, 404]);
     const live = await a.storage.knex('auth_api_keys').where({ org_id: owner.orgId, created_by: admin.userId }).whereNull('revoked_at');
     expect(live, `${live.length} keys left live`).to.have.length(0);
+  });
+
+  describe('application sign-ins (the axonize preset, on two more instances of the database)', () => {
+    interface AppRace {
+      owner: SignedUp;
+      app: { id: string };
+      members: SignedUp[];
+      on: (i: number) => express.Express;
+    }
+
+    /** An org with an application and 50 members given access to it, served by two axonize instances. */
+    async function withAppMembers(run: (race: AppRace) => Promise<void>): Promise<void> {
+      const pg = () => ({ storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
+      const x = await startHarness({ preset: 'axonize' }, pg());
+      const y = await startHarness({ preset: 'axonize' }, pg());
+      try {
+        const owner = await signupWithOrg(a.app);
+        const app = await x.auth.services.applications.register(owner.userId, owner.orgId, { name: 'Races', url: `https://races-${unique()}.example.com` });
+        const members: SignedUp[] = [];
+        for (let i = 0; i < 50; i++) {
+          members.push(await addMember(a.app, owner));
+          await x.auth.services.applications.grant(owner.userId, owner.orgId, app.id, members[i]!.userId);
+        }
+        await run({ owner, app, members, on: (i) => (i % 2 === 0 ? x.app : y.app) });
+      } finally {
+        await x.close();
+        await y.close();
+      }
+    }
+
+    const login = (race: AppRace, i: number) =>
+      request(race.on(i)).post('/auth/api/auth/login').set('appId', race.app.id).send({ email: race.members[i]!.email, password: PASSWORD }).then((r) => r);
+    const after = <T>(ms: number, fn: () => PromiseLike<T>) => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
+
+    /** No session of the members in the application is left, and the log has one entry per session handed out, each committed before `endedAt(entry)`. */
+    async function expectNoneOutlived(race: AppRace, signIns: request.Response[], endedAt: (userId: string, log: Array<Record<string, unknown>>) => number): Promise<void> {
+      // A sign-in before the change (ended by it) or after it (refused as any no-access is).
+      for (const r of signIns) expect(r.status, r.text).to.be.oneOf([200, 401]);
+      const ids = race.members.map((m) => m.userId);
+      const live = await a.storage.knex('auth_refresh_tokens').where({ app_id: race.app.id }).whereIn('user_id', ids).whereNull('revoked_at');
+      expect(live, `${live.length} sessions kept`).to.have.length(0);
+      // The org's log is in commit order: each session was stored while access held.
+      const log = await a.storage.knex('auth_audit_log').where({ org_id: race.owner.orgId }).orderBy('seq');
+      const appSignIns = log.filter((e) => e.action === 'signin.succeeded' && JSON.parse(e.data).applicationId === race.app.id);
+      expect(appSignIns).to.have.length(signIns.filter((r) => r.status === 200).length);
+      const late = appSignIns.filter((e) => Number(e.seq) > endedAt(e.actor_id, log));
+      expect(late, `${late.length} of ${appSignIns.length} sign-ins recorded after the change`).to.have.length(0);
+    }
+
+    it("50 sign-ins while each user's access is revoked: no session outlives its revocation, and none is on the log after it", async () => {
+      await withAppMembers(async (race) => {
+        // All sign-ins at once (they take a few hundred ms here); member i's revocation
+        // i × 10 ms later, so the revocations land before, during and after their checks.
+        const results = await Promise.all(
+          race.members.flatMap((m, i) => [
+            login(race, i),
+            after(i * 10, () => request(race.on(i + 1)).delete(`/auth/api/applications/${race.app.id}/users/${m.userId}`).set(bearer(race.owner.access))),
+          ]),
+        );
+        for (const r of results.filter((_, k) => k % 2 === 1)) expect(r.status, r.text).to.equal(204);
+        await expectNoneOutlived(race, results.filter((_, k) => k % 2 === 0), (userId, log) =>
+          Number(log.find((e) => e.action === 'application.access_revoked' && e.target_id === userId)!.seq),
+        );
+      });
+    });
+
+    it('50 sign-ins while the application is deleted: no session outlives it, and none is on the log after it', async () => {
+      await withAppMembers(async (race) => {
+        // Sign-ins every 2 ms, the deletion among them: those under way when it commits race it.
+        const deleting = after(60, () => request(race.on(1)).delete(`/auth/api/applications/${race.app.id}`).set(bearer(race.owner.access)));
+        const signIns = await Promise.all(race.members.map((_, i) => after(i * 2, () => login(race, i))));
+        const deleted = await deleting;
+        expect(deleted.status, deleted.text).to.equal(204);
+        await expectNoneOutlived(race, signIns, (_, log) => Number(log.find((e) => e.action === 'application.deleted')!.seq));
+      });
+    });
   });
 
   describe('the last owner, with owners acting at the same moment on both instances', () => {

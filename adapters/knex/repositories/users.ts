@@ -25,8 +25,10 @@ export function userRepository(db: Knex, t: TableNames): UserRepository {
       return row ? fromUserRow(row) : null;
     },
 
-    async updatePasswordHash(id, passwordHash) {
-      await db(t.users).where({ id }).update({ password_hash: passwordHash });
+    async updatePasswordHash(id, passwordHash, expected) {
+      const query = db(t.users).where({ id });
+      if (expected !== undefined) query.where({ password_hash: expected });
+      return (await query.update({ password_hash: passwordHash })) > 0;
     },
 
     async delete(id) {
