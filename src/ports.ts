@@ -299,8 +299,8 @@ export interface MembershipRepository {
   countOwners(orgId: string): Promise<number>;
   /**
    * Called first in a transaction that counts the org's owners and then demotes or
-   * removes one, changes the org's policy, takes away access to one of its applications
-   * or deletes one, or stores a new session or API key in the org: blocks
+   * removes one, changes the org's policy, gives or takes away access to one of its
+   * applications or deletes one, or stores a new session, API key or invitation: blocks
    * until no other transaction holding the lock for the same org has committed or
    * rolled back, and holds it until this transaction ends. Without it two owners
    * demoting each other at once could both see two owners (READ COMMITTED) and leave

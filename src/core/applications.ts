@@ -113,8 +113,11 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
   /** Gives a member of the org access to the application. */
   async function grant(actorId: string, orgId: string, appId: string, userId: string, client?: ClientInfo): Promise<void> {
     await ownApp(actorId, orgId, appId, 'admin');
-    if (!(await storage.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
     await audit.transaction(async (tx) => {
+      // The member as stored, under the org's lock: a removal takes it too and then revokes
+      // the member's access, so a grant racing it is found or refused, never left behind.
+      await tx.memberships.lockOrg(orgId);
+      if (!(await tx.memberships.find(userId, orgId))) throw new AuthError('member_not_found', 'only members of the organization can be given access');
       // Granting again changes nothing, and is not recorded again.
       if (await tx.applications.hasGrant(appId, userId)) return;
       await tx.applications.grant(appId, userId, clock.now());

@@ -27,9 +27,13 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
   const { storage, clock, config, audit } = ctx;
 
   async function create(actorId: string, orgId: string, input: NewInvitationInput, client?: ClientInfo): Promise<CreatedInvitation> {
-    const actor = await requireRole(storage, actorId, orgId, 'admin');
     const role = input.role ?? 'member';
-    if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot invite with role ${role}`);
+    const assertMayInvite = async (repos: Repositories) => {
+      const actor = await requireRole(repos, actorId, orgId, 'admin');
+      if (!atLeast(actor.role, role)) throw new AuthError('forbidden', `an ${actor.role} cannot invite with role ${role}`);
+    };
+    // Before the invited address's send limit is spent; and again in the transaction below.
+    await assertMayInvite(storage);
     const hours = input.expiresInHours ?? config.invitationTtl / 3600;
     if (hours * 3600 > config.invitationMaxTtl) {
       throw new AuthError('invalid_request', `expiresInHours must be at most ${config.invitationMaxTtl / 3600}`, {
@@ -43,6 +47,11 @@ export function createInvitations(ctx: CoreContext, mail: MailSender) {
     const now = clock.now();
     const code = randomSecret(18, 'inv_');
     return audit.transaction(async (tx) => {
+      // The inviter's role as stored, under the org's lock: a removal or a demotion takes it
+      // too and revokes the invitations it no longer allows after it commits, so it either
+      // finds this one or is what this reads (and no mail goes out for a refused one).
+      await tx.memberships.lockOrg(orgId);
+      await assertMayInvite(tx);
       const invitation = await tx.invitations.create({
         id: randomUUID(),
         orgId,

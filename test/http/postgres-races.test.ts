@@ -147,6 +147,23 @@ describe('races on PostgreSQL, across two instances', function () {
     expect(live, `${live.length} keys left live`).to.have.length(0);
   });
 
+  it('50 invitations made by an admin while the owner removes them: none is left pending, and none is mailed', async () => {
+    const owner = await signupWithOrg(a.app);
+    const admin = await addMember(a.app, owner, 'admin');
+    const emails = Array.from({ length: 50 }, (_, i) => `invitee-${i}-${unique()}@example.com`);
+    const invites = emails.map((email, i) => request(app(i)).post(`/auth/orgs/${owner.orgId}/invitations`).set(bearer(admin.access)).send({ email }));
+    const removal = request(a.app).delete(`/auth/orgs/${owner.orgId}/members/${admin.userId}`).set(bearer(owner.access));
+    const [removed, ...results] = await Promise.all([removal, ...invites]);
+    expect(removed!.status, removed!.text).to.equal(204);
+    // Made before the removal (and revoked by it), or refused once the admin was gone.
+    for (const r of results) expect(r.status, r.text).to.be.oneOf([201, 401, 403, 404]);
+    const pending = await a.storage.knex('auth_invitations').where({ org_id: owner.orgId, created_by: admin.userId }).whereNull('revoked_at').whereNull('used_at');
+    expect(pending, `${pending.length} invitations left pending`).to.have.length(0);
+    // A refused invitation queued no mail: one per invitation answered 201.
+    const mailed = await a.storage.knex('auth_mail_outbox').whereIn('to', emails);
+    expect(mailed).to.have.length(results.filter((r) => r.status === 201).length);
+  });
+
   describe('application sign-ins (the axonize preset, on two more instances of the database)', () => {
     interface AppRace {
       owner: SignedUp;
@@ -155,8 +172,8 @@ describe('races on PostgreSQL, across two instances', function () {
       on: (i: number) => express.Express;
     }
 
-    /** An org with an application and 50 members given access to it, served by two axonize instances. */
-    async function withAppMembers(run: (race: AppRace) => Promise<void>): Promise<void> {
+    /** An org with an application and 50 members (given access to it unless `granted` is false), served by two axonize instances. */
+    async function withAppMembers(run: (race: AppRace) => Promise<void>, granted = true): Promise<void> {
       const pg = () => ({ storage: createKnexStorage(pgConfig(url, { pool: { min: 0, max: 10 } })) });
       const x = await startHarness({ preset: 'axonize' }, pg());
       const y = await startHarness({ preset: 'axonize' }, pg());
@@ -166,7 +183,7 @@ describe('races on PostgreSQL, across two instances', function () {
         const members: SignedUp[] = [];
         for (let i = 0; i < 50; i++) {
           members.push(await addMember(a.app, owner));
-          await x.auth.services.applications.grant(owner.userId, owner.orgId, app.id, members[i]!.userId);
+          if (granted) await x.auth.services.applications.grant(owner.userId, owner.orgId, app.id, members[i]!.userId);
         }
         await run({ owner, app, members, on: (i) => (i % 2 === 0 ? x.app : y.app) });
       } finally {
@@ -209,6 +226,24 @@ describe('races on PostgreSQL, across two instances', function () {
           Number(log.find((e) => e.action === 'application.access_revoked' && e.target_id === userId)!.seq),
         );
       });
+    });
+
+    it('50 members given access while each is removed: no access is left to a removed member', async () => {
+      await withAppMembers(async (race) => {
+        const results = await Promise.all(
+          race.members.flatMap((m, i) => [
+            request(race.on(i)).put(`/auth/api/applications/${race.app.id}/users/${m.userId}`).set(bearer(race.owner.access)),
+            request(app(i + 1)).delete(`/auth/orgs/${race.owner.orgId}/members/${m.userId}`).set(bearer(race.owner.access)),
+          ]),
+        );
+        for (const [k, r] of results.entries()) {
+          if (k % 2 === 1) expect(r.status, r.text).to.equal(204);
+          // Given before the removal (and taken away by it), or refused once the member was gone.
+          else if (r.status !== 204) expect([r.status, r.body.code], r.text).to.deep.equal([404, 'member_not_found']);
+        }
+        const left = await a.storage.knex('auth_application_grants').where({ app_id: race.app.id });
+        expect(left, `${left.length} grants left`).to.have.length(0);
+      }, false);
     });
 
     it('50 sign-ins while the application is deleted: no session outlives it, and none is on the log after it', async () => {
