@@ -124,7 +124,7 @@ describe('transparent rehash on sign-in when the password algorithm or its cost 
   });
 
   describe('first sign-ins at once after a cost change (each rehashes; one upgrade is stored)', () => {
-    /** A user hashed at cost 4, then an instance at cost 10: rehashing takes long enough that all `n` sign-ins check the old hash first. */
+    /** A user hashed at cost 4, then an instance at cost 10: rehashing takes long enough that the sign-ins below all check the old hash first. */
     async function racingUser(totp: boolean): Promise<{ email: string; recoveryCodes: string[] }> {
       const before = await restartWith({ cost: 4 });
       const user = await signupWithOrg(before.app);
