@@ -190,11 +190,12 @@ export function createApplications(ctx: CoreContext, sessions: Sessions, account
       ...clientFields(client),
       method: method ?? null,
     };
-    const refused = await sessions.storeNewSession(session, async (tx) => {
-      // Read again under the org's lock, which a revoked grant, a deleted application and
-      // a role change take too: the one that commits first is what the other sees, so a
-      // session is stored only while access holds, and a revocation after it ends it.
-      if ((await tx.memberships.find(user.id, app.orgId))?.role !== role || !(await tx.applications.hasGrant(app.id, user.id))) throw noAccess();
+    const refused = await sessions.storeNewSession(session, async (tx, member) => {
+      // The membership and the grant as read under the org's lock, which a revoked grant, a
+      // deleted application and a role change take too: the one that commits first is what
+      // the other sees, so a session is stored only while access holds, and a revocation
+      // after it ends it.
+      if (member?.role !== role || !(await tx.applications.hasGrant(app.id, user.id))) throw noAccess();
       const target = { type: 'session', id: sid };
       await audit.record(tx, { client, orgId: app.orgId, actor: { type: 'user', id: user.id }, action: 'signin.succeeded', target, data: { method: recorded, applicationId: app.id } });
     });

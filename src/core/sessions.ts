@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors.js';
-import type { NewRefreshToken, RefreshTokenRecord, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
+import type { MembershipRecord, NewRefreshToken, RefreshTokenRecord, Repositories, Role, SignedToken, TokenClaims } from '../ports.js';
 import { tokenIdKey } from '../tokens/token-ids.js';
 import { clientFields, type ClientInfo } from './client-info.js';
 import type { CoreContext } from './context.js';
@@ -71,7 +71,8 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
   /**
    * Stores the first record of a new session once the user is still a member of its org
    * and the org's policy still admits its method, both read in the transaction that
-   * stores it, under the org's lock; `alsoWrite` (its audit entry) commits with it.
+   * stores it, under the org's lock; `alsoWrite` (its audit entry) commits with it, and
+   * is given the membership read there (null for a session in no org).
    * Returns why not instead, with nothing stored. An account deleted meanwhile is a 401
    * `invalid_credentials`, not the foreign key's failure.
    *
@@ -80,21 +81,22 @@ export function createSessions(ctx: CoreContext, policies: PolicyRules = createP
    * only then ends the sessions it no longer allows: a session committed before it is
    * among those, and one committed after is judged here by what it wrote.
    */
-  async function storeNewSession(record: NewRefreshToken, alsoWrite?: (tx: Repositories) => Promise<void>): Promise<AuthError | null> {
+  async function storeNewSession(record: NewRefreshToken, alsoWrite?: (tx: Repositories, member: MembershipRecord | null) => Promise<void>): Promise<AuthError | null> {
     const { userId, orgId, method } = record;
     const outcome: { refused: AuthError | null } = { refused: null };
     try {
       await audit.transaction(async (tx) => {
+        let member: MembershipRecord | null = null;
         if (orgId !== null) {
           await tx.memberships.lockOrg(orgId);
-          const member = await tx.memberships.find(userId, orgId);
+          member = await tx.memberships.find(userId, orgId);
           outcome.refused = member ? await policies.refusal(userId, await policies.policyOf(orgId, tx), method, tx) : notAMember();
           if (outcome.refused) throw outcome.refused;
         } else if (!(await tx.users.findById(userId))) {
           throw new AuthError('invalid_credentials', 'this account no longer exists');
         }
         await tx.refreshTokens.insert(record);
-        await alsoWrite?.(tx);
+        await alsoWrite?.(tx, member);
       });
     } catch (err) {
       if (outcome.refused === null || err !== outcome.refused) throw err;

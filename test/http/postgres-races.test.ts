@@ -194,7 +194,7 @@ describe('races on PostgreSQL, across two instances', function () {
 
     const login = (race: AppRace, i: number) =>
       request(race.on(i)).post('/auth/api/auth/login').set('appId', race.app.id).send({ email: race.members[i]!.email, password: PASSWORD }).then((r) => r);
-    const after = <T>(ms: number, fn: () => PromiseLike<T>) => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
+    const later = <T>(ms: number, fn: () => PromiseLike<T>) => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
 
     /** No session of the members in the application is left, and the log has one entry per session handed out, each committed before `endedAt(entry)`. */
     async function expectNoneOutlived(race: AppRace, signIns: request.Response[], endedAt: (userId: string, log: Array<Record<string, unknown>>) => number): Promise<void> {
@@ -218,7 +218,7 @@ describe('races on PostgreSQL, across two instances', function () {
         const results = await Promise.all(
           race.members.flatMap((m, i) => [
             login(race, i),
-            after(i * 10, () => request(race.on(i + 1)).delete(`/auth/api/applications/${race.app.id}/users/${m.userId}`).set(bearer(race.owner.access))),
+            later(i * 10, () => request(race.on(i + 1)).delete(`/auth/api/applications/${race.app.id}/users/${m.userId}`).set(bearer(race.owner.access))),
           ]),
         );
         for (const r of results.filter((_, k) => k % 2 === 1)) expect(r.status, r.text).to.equal(204);
@@ -249,8 +249,8 @@ describe('races on PostgreSQL, across two instances', function () {
     it('50 sign-ins while the application is deleted: no session outlives it, and none is on the log after it', async () => {
       await withAppMembers(async (race) => {
         // Sign-ins every 2 ms, the deletion among them: those under way when it commits race it.
-        const deleting = after(60, () => request(race.on(1)).delete(`/auth/api/applications/${race.app.id}`).set(bearer(race.owner.access)));
-        const signIns = await Promise.all(race.members.map((_, i) => after(i * 2, () => login(race, i))));
+        const deleting = later(60, () => request(race.on(1)).delete(`/auth/api/applications/${race.app.id}`).set(bearer(race.owner.access)));
+        const signIns = await Promise.all(race.members.map((_, i) => later(i * 2, () => login(race, i))));
         const deleted = await deleting;
         expect(deleted.status, deleted.text).to.equal(204);
         await expectNoneOutlived(race, signIns, (_, log) => Number(log.find((e) => e.action === 'application.deleted')!.seq));
